@@ -1,0 +1,17 @@
+/** The engine: backends that implement the kernel interface of types.ts. */
+export type { Backend, GemmOptions, Ptr, FloatArray } from './types.ts';
+export { ReferenceBackend } from './reference.ts';
+export { WasmBackend, bestWasmBuild, wasmBuildSupported, WORKSPACE_FLOATS } from './wasm.ts';
+export type { WasmBuild, WasmExports } from './wasm.ts';
+import type { Backend } from './types.ts';
+import { ReferenceBackend } from './reference.ts';
+import { WasmBackend, bestWasmBuild } from './wasm.ts';
+
+/** 'auto' (the best WebAssembly build the runtime validates), 'relaxed', 'simd' or 'reference'. */
+export type BackendKind = 'auto' | 'relaxed' | 'simd' | 'reference';
+
+/** Create a backend by kind. */
+export function createBackend(kind: BackendKind = 'auto'): Backend {
+  if (kind === 'reference') return new ReferenceBackend();
+  return new WasmBackend(kind === 'auto' ? bestWasmBuild() : kind);
+}

@@ -1,0 +1,307 @@
+import { Arena } from './arena.ts';
+import type { Backend, GemmOptions, Ptr } from './types.ts';
+
+/**
+ * The reference backend: every kernel of `Backend` written as the plainest loop, computing in float64 over
+ * a Float64Array arena. It is the oracle the WebAssembly kernels are tested against and the backend
+ * finite-difference gradient checks run through. Not fast, by design.
+ */
+export class ReferenceBackend implements Backend {
+  readonly name = 'reference';
+  readonly precision = 'f64' as const;
+  m: Float64Array;
+  private arena: Arena;
+
+  constructor(initialElements = 1 << 16) {
+    this.m = new Float64Array(Math.max(initialElements, 1024));
+    this.arena = new Arena(16, (end) => this.ensure(end));
+  }
+  private ensure(end: number): void {
+    if (end <= this.m.length) return;
+    let len = this.m.length;
+    while (len < end) len *= 2;
+    const next = new Float64Array(len);
+    next.set(this.m);
+    this.m = next;
+  }
+  reserve(n: number): void { this.arena.reserve(n); }
+  alloc(n: number): Ptr { return this.arena.alloc(n); }
+  mark(): number { return this.arena.mark(); }
+  release(mark: number): void { this.arena.release(mark); }
+  view(p: Ptr, n: number): Float64Array { return this.m.subarray(p, p + n); }
+  write(p: Ptr, src: ArrayLike<number>): void { this.m.set(src, p); }
+  read(p: Ptr, n: number): Float64Array { return this.m.slice(p, p + n); }
+
+  gemm(c: Ptr, a: Ptr, b: Ptr, bias: Ptr, M: number, N: number, K: number, o: GemmOptions = {}): void {
+    const m = this.m;
+    const tA = !!o.transA, tB = !!o.transB;
+    const lda = o.lda ?? (tA ? M : K), ldb = o.ldb ?? (tB ? K : N), ldc = o.ldc ?? N;
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const av = tA ? m[a + k * lda + i] : m[a + i * lda + k];
+          const bv = tB ? m[b + j * ldb + k] : m[b + k * ldb + j];
+          s += av * bv;
+        }
+        if (bias) s += m[bias + j];
+        const ci = c + i * ldc + j;
+        m[ci] = o.accumulate ? m[ci] + s : s;
+      }
+    }
+  }
+
+  attentionForward(out: Ptr, att: Ptr, qkv: Ptr, mask: Ptr, B: number, T: number, d: number, H: number): void {
+    const m = this.m, hd = d / H, scale = 1 / Math.sqrt(hd), C3 = 3 * d;
+    const s = new Float64Array(T);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < T; i++) {
+          const arow = att + ((b * H + h) * T + i) * T;
+          const orow = out + (b * T + i) * d + h * hd;
+          for (let j = 0; j < T; j++) m[arow + j] = 0;
+          for (let e = 0; e < hd; e++) m[orow + e] = 0;
+          if (m[mask + b * T + i] === 0) continue;
+          const q = qkv + (b * T + i) * C3 + h * hd;
+          let mx = -Infinity;
+          for (let j = 0; j < T; j++) {
+            if (m[mask + b * T + j] === 0) continue;
+            const k = qkv + (b * T + j) * C3 + d + h * hd;
+            let dot = 0;
+            for (let e = 0; e < hd; e++) dot += m[q + e] * m[k + e];
+            s[j] = dot * scale;
+            if (s[j] > mx) mx = s[j];
+          }
+          let sum = 0;
+          for (let j = 0; j < T; j++) {
+            if (m[mask + b * T + j] === 0) continue;
+            const p = Math.exp(s[j] - mx);
+            m[arow + j] = p;
+            sum += p;
+          }
+          for (let j = 0; j < T; j++) {
+            if (m[mask + b * T + j] === 0) continue;
+            const p = (m[arow + j] /= sum);
+            const v = qkv + (b * T + j) * C3 + 2 * d + h * hd;
+            for (let e = 0; e < hd; e++) m[orow + e] += p * m[v + e];
+          }
+        }
+      }
+    }
+  }
+
+  attentionBackward(dqkv: Ptr, dout: Ptr, qkv: Ptr, att: Ptr, mask: Ptr, B: number, T: number, d: number, H: number): void {
+    const m = this.m, hd = d / H, scale = 1 / Math.sqrt(hd), C3 = 3 * d;
+    const dp = new Float64Array(T);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < T; i++) {
+          if (m[mask + b * T + i] === 0) continue; // out row is the constant 0
+          const arow = att + ((b * H + h) * T + i) * T;
+          const go = dout + (b * T + i) * d + h * hd;
+          // out_i = sum_j p_ij v_j  ->  dv_j += p_ij dout_i, dp_ij = dout_i . v_j
+          let dot = 0;
+          for (let j = 0; j < T; j++) {
+            const p = m[arow + j];
+            if (m[mask + b * T + j] === 0) { dp[j] = 0; continue; }
+            const v = qkv + (b * T + j) * C3 + 2 * d + h * hd;
+            const dv = dqkv + (b * T + j) * C3 + 2 * d + h * hd;
+            let t = 0;
+            for (let e = 0; e < hd; e++) { m[dv + e] += p * m[go + e]; t += m[go + e] * m[v + e]; }
+            dp[j] = t;
+            dot += p * t;
+          }
+          // p = softmax(s) -> ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); s_ij = scale q_i . k_j
+          const q = qkv + (b * T + i) * C3 + h * hd;
+          const dq = dqkv + (b * T + i) * C3 + h * hd;
+          for (let j = 0; j < T; j++) {
+            if (m[mask + b * T + j] === 0) continue;
+            const ds = m[arow + j] * (dp[j] - dot) * scale;
+            const k = qkv + (b * T + j) * C3 + d + h * hd;
+            const dk = dqkv + (b * T + j) * C3 + d + h * hd;
+            for (let e = 0; e < hd; e++) { m[dq + e] += ds * m[k + e]; m[dk + e] += ds * m[q + e]; }
+          }
+        }
+      }
+    }
+  }
+
+  layernormForward(out: Ptr, mean: Ptr, rstd: Ptr, inp: Ptr, weight: Ptr, bias: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) {
+      const x = inp + n * C;
+      let mu = 0;
+      for (let c = 0; c < C; c++) mu += m[x + c];
+      mu /= C;
+      let v = 0;
+      for (let c = 0; c < C; c++) { const t = m[x + c] - mu; v += t * t; }
+      v /= C;
+      const r = 1 / Math.sqrt(v + 1e-5);
+      for (let c = 0; c < C; c++) m[out + n * C + c] = (m[x + c] - mu) * r * m[weight + c] + m[bias + c];
+      m[mean + n] = mu;
+      m[rstd + n] = r;
+    }
+  }
+
+  layernormBackward(dinp: Ptr, dweight: Ptr, dbias: Ptr, dout: Ptr, inp: Ptr, weight: Ptr, mean: Ptr, rstd: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) {
+      const x = inp + n * C, g = dout + n * C, mu = m[mean + n], r = m[rstd + n];
+      let dnMean = 0, dnXhat = 0;
+      for (let c = 0; c < C; c++) {
+        const xhat = (m[x + c] - mu) * r, dn = m[weight + c] * m[g + c];
+        dnMean += dn;
+        dnXhat += dn * xhat;
+      }
+      dnMean /= C;
+      dnXhat /= C;
+      for (let c = 0; c < C; c++) {
+        const xhat = (m[x + c] - mu) * r, dn = m[weight + c] * m[g + c];
+        m[dbias + c] += m[g + c];
+        m[dweight + c] += m[g + c] * xhat;
+        m[dinp + n * C + c] += (dn - dnMean - xhat * dnXhat) * r;
+      }
+    }
+  }
+
+  geluForward(out: Ptr, inp: Ptr, n: number): void {
+    const m = this.m, k = Math.sqrt(2 / Math.PI);
+    for (let i = 0; i < n; i++) {
+      const x = m[inp + i];
+      m[out + i] = 0.5 * x * (1 + Math.tanh(k * (x + 0.044715 * x * x * x)));
+    }
+  }
+
+  geluBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void {
+    const m = this.m, k = Math.sqrt(2 / Math.PI);
+    for (let i = 0; i < n; i++) {
+      const x = m[inp + i], u = k * (x + 0.044715 * x * x * x), th = Math.tanh(u);
+      const sech2 = 1 - th * th;
+      const grad = 0.5 * (1 + th) + 0.5 * x * sech2 * k * (1 + 3 * 0.044715 * x * x);
+      m[dinp + i] += grad * m[dout + i];
+    }
+  }
+
+  softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) {
+      let mx = -Infinity;
+      for (let c = 0; c < C; c++) mx = Math.max(mx, m[inp + n * C + c]);
+      let s = 0;
+      for (let c = 0; c < C; c++) { const e = Math.exp(m[inp + n * C + c] - mx); m[out + n * C + c] = e; s += e; }
+      for (let c = 0; c < C; c++) m[out + n * C + c] /= s;
+    }
+  }
+
+  softmaxBackward(dinp: Ptr, dout: Ptr, out: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) {
+      let dot = 0;
+      for (let c = 0; c < C; c++) dot += m[dout + n * C + c] * m[out + n * C + c];
+      for (let c = 0; c < C; c++) m[dinp + n * C + c] += m[out + n * C + c] * (m[dout + n * C + c] - dot);
+    }
+  }
+
+  add(out: Ptr, a: Ptr, b: Ptr, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[out + i] = m[a + i] + m[b + i];
+  }
+  accumulate(dst: Ptr, src: Ptr, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[dst + i] += m[src + i];
+  }
+  scale(x: Ptr, n: number, s: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[x + i] *= s;
+  }
+  fill(x: Ptr, n: number, v: number): void { this.m.fill(v, x, x + n); }
+  copy(dst: Ptr, src: Ptr, n: number): void { this.m.copyWithin(dst, src, src + n); }
+  biasAdd(out: Ptr, bias: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) m[out + n * C + c] += m[bias + c];
+  }
+  biasGrad(dbias: Ptr, dout: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let n = 0; n < N; n++) s += m[dout + n * C + c];
+      m[dbias + c] += s;
+    }
+  }
+  sumSquares(x: Ptr, n: number): number {
+    const m = this.m;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += m[x + i] * m[x + i];
+    return s;
+  }
+  sumBuffers(dst: Ptr, src0: Ptr, stride: number, count: number, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let b = 0; b < count; b++) s += m[src0 + b * stride + i];
+      m[dst + i] = s;
+    }
+  }
+  maskRows(x: Ptr, mask: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) if (m[mask + n] === 0) m.fill(0, x + n * C, x + (n + 1) * C);
+  }
+
+  affineForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) m[out + n * C + c] = m[inp + n * C + c] * m[scale + c] + m[shift + c];
+  }
+  affineBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, inp: Ptr, scale: Ptr, N: number, C: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const g = m[dout + n * C + c];
+        m[dinp + n * C + c] += g * m[scale + c];
+        m[dscale + c] += g * m[inp + n * C + c];
+        m[dshift + c] += g;
+      }
+    }
+  }
+  numTokensForward(out: Ptr, x: Ptr, weight: Ptr, bias: Ptr, N: number, F: number, d: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) for (let f = 0; f < F; f++) {
+      const xv = m[x + n * F + f], o = out + (n * F + f) * d;
+      for (let e = 0; e < d; e++) m[o + e] = xv * m[weight + f * d + e] + m[bias + f * d + e];
+    }
+  }
+  numTokensBackward(dweight: Ptr, dbias: Ptr, dout: Ptr, x: Ptr, N: number, F: number, d: number): void {
+    const m = this.m;
+    for (let n = 0; n < N; n++) for (let f = 0; f < F; f++) {
+      const xv = m[x + n * F + f], g = dout + (n * F + f) * d;
+      for (let e = 0; e < d; e++) { m[dweight + f * d + e] += m[g + e] * xv; m[dbias + f * d + e] += m[g + e]; }
+    }
+  }
+  patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void {
+    const m = this.m, G = S / P, PP = P * P;
+    for (let b = 0; b < B; b++) for (let gy = 0; gy < G; gy++) for (let gx = 0; gx < G; gx++) {
+      const o = out + ((b * G + gy) * G + gx) * PP;
+      for (let y = 0; y < P; y++) for (let x = 0; x < P; x++) m[o + y * P + x] = m[img + b * S * S + (gy * P + y) * S + gx * P + x];
+    }
+  }
+
+  bceLogits(dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): number {
+    const m = this.m;
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      const x = m[logits + i], t = m[targets + i], w = m[weights + i];
+      if (w !== 0) loss += w * (Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x))));
+      m[dlogits + i] = w === 0 ? 0 : gradScale * w * (1 / (1 + Math.exp(-x)) - t);
+    }
+    return loss;
+  }
+
+  adamw(p: Ptr, g: Ptr, mom: Ptr, vel: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, t: number): void {
+    const m = this.m, bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
+    for (let i = 0; i < n; i++) {
+      const gi = m[g + i];
+      const mi = (m[mom + i] = beta1 * m[mom + i] + (1 - beta1) * gi);
+      const vi = (m[vel + i] = beta2 * m[vel + i] + (1 - beta2) * gi * gi);
+      m[p + i] -= lr * (mi / bc1 / (Math.sqrt(vi / bc2) + eps) + wd * m[p + i]);
+    }
+  }
+}

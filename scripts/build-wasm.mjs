@@ -17,13 +17,18 @@ try {
   console.error('build-wasm: assemblyscript is not installed; run `npm ci` (it is a devDependency).');
   process.exit(1);
 }
-mkdirSync(join(root, 'build'), { recursive: true });
+// `--out DIR` builds into another folder (the loader reads RF_WASM_DIR), so parallel work on kernels can keep
+// private builds.
+const outArg = process.argv.indexOf('--out');
+const outDir = outArg > 0 ? process.argv[outArg + 1] : join(root, 'build');
+mkdirSync(outDir, { recursive: true });
 for (const target of ['simd', 'relaxed']) {
+  const outFile = join(outDir, `engine.${target}.wasm`);
   try {
-    execFileSync(process.execPath, [asc, "--config", "asconfig.json", "--target", target], { cwd: root, stdio: "inherit" });
+    execFileSync(process.execPath, [asc, '--config', 'asconfig.json', '--target', target, '--outFile', outFile], { cwd: root, stdio: 'inherit' });
   } catch {
     console.error(`build-wasm: the ${target} build failed (see the compiler output above).`);
     process.exit(1);
   }
-  console.log(`build-wasm: build/engine.${target}.wasm`);
+  console.log(`build-wasm: ${outFile}`);
 }

@@ -46,14 +46,17 @@ const ARENA_BASE_BYTES = PAGE;
 const modules = new Map<WasmBuild, WebAssembly.Module>();
 let relaxedFlagSet = false;
 
+/** build/engine.<build>.wasm, or the same name under $RF_WASM_DIR when set (private builds). */
 function wasmPath(build: WasmBuild): string {
+  const dir = process.env.RF_WASM_DIR;
+  if (dir) return `${dir}/engine.${build}.wasm`;
   return fileURLToPath(new URL(`../../build/engine.${build}.wasm`, import.meta.url));
 }
 
-function loadBytes(build: WasmBuild): Uint8Array {
+function loadBytes(build: WasmBuild): Uint8Array<ArrayBuffer> {
   const path = wasmPath(build);
   try {
-    return readFileSync(path);
+    return new Uint8Array(readFileSync(path));
   } catch {
     throw new Error(`resilient-fusion: ${path} is missing; build the engine with \`npm run build:wasm\` (npm ci runs it).`);
   }

@@ -1,0 +1,113 @@
+/**
+ * Benchmark harness: verify first, then time. `measure` runs a function until both a minimum number of
+ * runs and a minimum time are reached and reports the median and the spread (relative median absolute
+ * deviation, like tinybench's margin). `measurePeak` times the register-only multiply-add loop of a build,
+ * the denominator of every "% of peak" figure, in the same process as the kernel it is compared with.
+ */
+import { WasmBackend } from '../src/engine/index.ts';
+import type { WasmBuild } from '../src/engine/index.ts';
+
+export interface Timing {
+  /** Median seconds per call. */
+  median: number;
+  /** Median absolute deviation divided by the median, in percent. */
+  spreadPct: number;
+  runs: number;
+}
+
+/** Time fn: warm up, then run until minRuns and minSeconds are both reached (at most maxRuns). */
+export function measure(fn: () => void, opts: { minRuns?: number; minSeconds?: number; maxRuns?: number; warmup?: number } = {}): Timing {
+  const { minRuns = 7, minSeconds = 0.5, maxRuns = 1000, warmup = 2 } = opts;
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < maxRuns && (times.length < minRuns || performance.now() - start < minSeconds * 1000)) {
+    const t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return summarize(times);
+}
+
+export function summarize(times: number[]): Timing {
+  const s = [...times].sort((a, b) => a - b);
+  const median = s[s.length >> 1];
+  const dev = s.map((t) => Math.abs(t - median)).sort((a, b) => a - b);
+  return { median, spreadPct: (100 * dev[dev.length >> 1]) / median, runs: s.length };
+}
+
+/** Peak multiply-add GFLOP/s of one core for a build (12 accumulators x 4 lanes x 2 flops per iteration). */
+export function measurePeak(build: WasmBuild): number {
+  const be = new WasmBackend(build, 1 << 24);
+  const iters = 2_000_000;
+  const t = measure(() => be.x.f32_peak_madd(iters), { minRuns: 9, minSeconds: 0.3 });
+  return (iters * 96) / t.median / 1e9;
+}
+
+/** Command-line flags shared by the benchmarks: --json, --build relaxed|simd|both, --quick. */
+export interface BenchArgs {
+  json: boolean;
+  builds: WasmBuild[];
+  quick: boolean;
+  rest: string[];
+}
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = { json: false, builds: ['relaxed', 'simd'], quick: false, rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i];
+    if (v === '--json') a.json = true;
+    else if (v === '--quick') a.quick = true;
+    else if (v === '--build') {
+      const b = argv[++i];
+      if (b === 'both') a.builds = ['relaxed', 'simd'];
+      else if (b === 'relaxed' || b === 'simd') a.builds = [b];
+      else throw new Error(`--build: expected relaxed, simd or both, got ${b}`);
+    } else a.rest.push(v);
+  }
+  return a;
+}
+
+/** One result row; `print` renders rows as aligned text or, with --json, one JSON document. */
+export interface BenchRow {
+  bench: string;
+  build?: string;
+  shape: string;
+  medianMs: number;
+  spreadPct: number;
+  gflops?: number;
+  peakGflops?: number;
+  pctPeak?: number;
+  [extra: string]: unknown;
+}
+
+export function row(bench: string, build: string, shape: string, t: Timing, flops?: number, peak?: number): BenchRow {
+  const r: BenchRow = { bench, build, shape, medianMs: t.median * 1e3, spreadPct: t.spreadPct };
+  if (flops !== undefined) {
+    r.gflops = flops / t.median / 1e9;
+    if (peak !== undefined) {
+      r.peakGflops = peak;
+      r.pctPeak = (100 * r.gflops) / peak;
+    }
+  }
+  return r;
+}
+
+export function formatRow(r: BenchRow): string {
+  const parts = [
+    r.bench.padEnd(18),
+    (r.build ?? '').padEnd(8),
+    r.shape.padEnd(24),
+    `${r.medianMs.toFixed(3)} ms`.padStart(12),
+    `±${r.spreadPct.toFixed(1)}%`.padStart(7),
+  ];
+  if (r.gflops !== undefined) parts.push(`${r.gflops.toFixed(2)} GFLOP/s`.padStart(16));
+  if (r.pctPeak !== undefined) parts.push(`${r.pctPeak.toFixed(1)}% of peak ${r.peakGflops!.toFixed(1)}`);
+  for (const [k, v] of Object.entries(r)) {
+    if (['bench', 'build', 'shape', 'medianMs', 'spreadPct', 'gflops', 'peakGflops', 'pctPeak'].includes(k)) continue;
+    parts.push(`${k}=${typeof v === 'number' ? +v.toFixed(3) : v}`);
+  }
+  return parts.join(' ');
+}
+
+/** A benchmark module's entry point: prints lines as it goes (unless json) and returns its rows. */
+export type BenchMain = (args: BenchArgs, emit: (r: BenchRow) => void) => Promise<void> | void;

@@ -1,0 +1,5 @@
+/** Evaluation: metrics over observed labels, patient-level bootstrap. */
+export { auroc, auprc, f1At, bestF1Threshold, evaluate, column } from './metrics.ts';
+export type { EvalResult } from './metrics.ts';
+export { bootstrapCI } from './bootstrap.ts';
+export { mulberry32 } from './rng.ts';

@@ -1,11 +1,294 @@
 /**
- * Masked multi-head attention over packed qkv [B,T,3d]; see src/engine/types.ts for the contract.
- * Naive placeholder (to be replaced by the SIMD kernel); matches ReferenceBackend.attention*.
+ * Masked multi-head self-attention over packed qkv [B,T,3d], forward and backward; the contract is in
+ * src/engine/types.ts (attentionForward/attentionBackward), the exact semantics in ReferenceBackend.attention*.
+ *
+ * Design: per sample, the indices of the present tokens are compacted (`idx`, n of them), and per head the
+ * present rows of Q, K, V (and dO) are packed into the scratch `ws`. Masked tokens are never read, so they
+ * cost no flops and their values (NaN included) cannot reach any output bit. Every matrix product then runs
+ * on the packed n x n problem through one register-tiled micro-kernel, `f32_gemm_4x8__wasmsimd`
+ * (C = A·B, A row-major, B row-major; 4 rows x 8 columns of C in 8 f32x4 accumulators, `madd` = fused
+ * multiply-add in the relaxed build). Tails: packed buffers have their rows padded to a multiple of 4 and
+ * their columns to a multiple of 8; the reduction (K) length is always exact, so the padding (never
+ * initialised) only reaches padded outputs, which are never read back.
+ * Forward: S = Q·Kᵀ (Kᵀ packed), row softmax with a vectorised exp (Cephes expf polynomial, ~1 ulp),
+ * P scattered into att (zeros elsewhere), O = P·V scattered into out (masked query rows zero).
+ * Backward (Vaswani et al. 2017 attention, gradients as in llm.c's attention_backward):
+ * dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(dP∘P)), dQ = dS·K, dK = dSᵀ·Q, added into dqkv.
+ * Work depends only on the sample's own data, in a fixed order: results are bit-identical whatever the
+ * rest of the batch is. If a shape needs more scratch than WS_FLOATS, the naive kernels below are used.
  */
+import { madd } from './simd';
+
+/** Floats of `ws` the kernels may use (src/engine/wasm.ts WORKSPACE_FLOATS). */
+const WS_FLOATS: i32 = 1 << 21;
+
 // @ts-ignore: decorator
 @inline function at(p: usize, i: i32): usize { return p + ((<usize>i) << 2); }
+// @ts-ignore: decorator
+@inline function rup4(x: i32): i32 { return (x + 3) & ~3; }
+// @ts-ignore: decorator
+@inline function rup8(x: i32): i32 { return (x + 7) & ~7; }
 
+/**
+ * C[M,N] = A[M,K]·B[K,N]; row strides lda, ldb, ldc in floats. M must be a multiple of 4 and N of 8
+ * (callers pad their buffers; rows/columns of padding hold garbage that reaches only padded C entries).
+ * K is exact. Tile 4x8: per k, two B vectors, four broadcast A scalars, eight multiply-adds.
+ */
+function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32): void {
+  const sa = (<usize>lda) << 2, sb = (<usize>ldb) << 2, sc = (<usize>ldc) << 2;
+  for (let i = 0; i < M; i += 4) {
+    const a0 = a + (<usize>i) * sa, a1 = a0 + sa, a2 = a1 + sa, a3 = a2 + sa;
+    const c0 = c + (<usize>i) * sc, c1 = c0 + sc, c2 = c1 + sc, c3 = c2 + sc;
+    for (let j = 0; j < N; j += 8) {
+      let vacc0x0123 = f32x4.splat(0), vacc0x4567 = f32x4.splat(0);
+      let vacc1x0123 = f32x4.splat(0), vacc1x4567 = f32x4.splat(0);
+      let vacc2x0123 = f32x4.splat(0), vacc2x4567 = f32x4.splat(0);
+      let vacc3x0123 = f32x4.splat(0), vacc3x4567 = f32x4.splat(0);
+      let pb = b + ((<usize>j) << 2);
+      for (let k = 0; k < K; k++) {
+        const ko = (<usize>k) << 2;
+        const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
+        const va0 = v128.load32_splat(a0 + ko);
+        const va1 = v128.load32_splat(a1 + ko);
+        const va2 = v128.load32_splat(a2 + ko);
+        const va3 = v128.load32_splat(a3 + ko);
+        vacc0x0123 = madd(va0, vb0123, vacc0x0123); vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+        vacc1x0123 = madd(va1, vb0123, vacc1x0123); vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+        vacc2x0123 = madd(va2, vb0123, vacc2x0123); vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+        vacc3x0123 = madd(va3, vb0123, vacc3x0123); vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+        pb += sb;
+      }
+      const jo = (<usize>j) << 2;
+      v128.store(c0 + jo, vacc0x0123); v128.store(c0 + jo, vacc0x4567, 16);
+      v128.store(c1 + jo, vacc1x0123); v128.store(c1 + jo, vacc1x4567, 16);
+      v128.store(c2 + jo, vacc2x0123); v128.store(c2 + jo, vacc2x4567, 16);
+      v128.store(c3 + jo, vacc3x0123); v128.store(c3 + jo, vacc3x4567, 16);
+    }
+  }
+}
+
+/**
+ * exp(x) in four lanes for x <= 0 (softmax arguments): Cephes expf. n = round(x·log2 e),
+ * r = x − n·ln2 (two-constant Cody-Waite), exp(r) by a degree-6 polynomial, times 2^n built in the
+ * exponent bits. x is clamped at −87 (exp ≈ 1.6e-38, far below any tolerance); NaN propagates.
+ */
+// @ts-ignore: decorator
+@inline function exp4(x: v128): v128 {
+  x = f32x4.max(x, f32x4.splat(-87.0));
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = madd(fx, f32x4.splat(-0.693359375), x);
+  r = madd(fx, f32x4.splat(2.12194440e-4), r);
+  let p = madd(f32x4.splat(1.9875691500e-4), r, f32x4.splat(1.3981999507e-3));
+  p = madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  const y = f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1.0));
+  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2n);
+}
+
+/** Lanes i < rem (rem in 1..3) all-ones, the rest zero. */
+// @ts-ignore: decorator
+@inline function laneMask(rem: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(rem));
+}
+
+/** dst[0..n) = 0 (n any), vectorised. */
+function zero(dst: usize, n: i32): void {
+  const z = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(at(dst, i), z);
+  for (; i < n; i++) store<f32>(at(dst, i), 0);
+}
+
+/** Indices of the present tokens of one sample's mask row; returns their count. */
+function compact(idx: usize, mrow: usize, T: i32): i32 {
+  let n = 0;
+  for (let t = 0; t < T; t++) {
+    if (load<f32>(at(mrow, t)) != 0) { store<i32>(at(idx, n), t); n++; }
+  }
+  return n;
+}
+
+/** dst[i*ldd + e] = src row idx[i], columns e < w (row stride lds); rows i < n. */
+function packRows(dst: usize, ldd: i32, src: usize, lds: i32, idx: usize, n: i32, w: i32): void {
+  for (let i = 0; i < n; i++) {
+    const s = at(src, load<i32>(at(idx, i)) * lds), d = at(dst, i * ldd);
+    let e = 0;
+    for (; e + 4 <= w; e += 4) v128.store(at(d, e), v128.load(at(s, e)));
+    for (; e < w; e++) store<f32>(at(d, e), load<f32>(at(s, e)));
+  }
+}
+
+/** dst[e*ldd + i] = src row idx[i] column e (a transposed pack); rows i < n, e < w. */
+function packCols(dst: usize, ldd: i32, src: usize, lds: i32, idx: usize, n: i32, w: i32): void {
+  for (let i = 0; i < n; i++) {
+    const s = at(src, load<i32>(at(idx, i)) * lds);
+    for (let e = 0; e < w; e++) store<f32>(at(dst, e * ldd + i), load<f32>(at(s, e)));
+  }
+}
+
+/** Scratch floats the fast kernels need for one head of n <= T present tokens. */
+function wsNeed(T: i32, hd: i32): i32 {
+  const np = rup8(T), hdp = rup8(hd);
+  const f = 4 * np * hdp + np * np;
+  const b = 7 * np * hdp + 4 * np * np;
+  return (f > b ? f : b) + np;
+}
+
+/**
+ * Forward. out [B,T,d] = softmax(scale·Q·Kᵀ over present keys)·V per head, masked query rows 0;
+ * att [B,H,T,T] = the probabilities (0 at masked keys and on masked query rows). qkv [B,T,3d], mask [B,T].
+ */
 export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
+  const hd = d / H, C3 = 3 * d;
+  if (wsNeed(T, hd) > WS_FLOATS) { attention_fwd_naive(out, att, qkv, mask, B, T, d, H); return; }
+  const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
+  const np = rup8(T), hdp = rup8(hd);
+  // ws: idx [np] | Q [np,hd] | Kt [hd,np] | V [np,hdp] | O [np,hdp] | S [np,np]
+  const idx = ws;
+  const Qp = at(idx, np), Kt = at(Qp, np * hdp), Vp = at(Kt, np * hdp), Op = at(Vp, np * hdp), S = at(Op, np * hdp);
+  for (let b = 0; b < B; b++) {
+    const n = compact(idx, at(mask, b * T), T);
+    const xb = at(qkv, b * T * C3), ob = at(out, b * T * d);
+    zero(at(att, b * H * T * T), H * T * T);
+    // Masked query rows of out are zero; present rows are fully overwritten below.
+    for (let t = 0; t < T; t++) if (load<f32>(at(mask, b * T + t)) == 0) zero(at(ob, t * d), d);
+    if (n == 0) continue;
+    const mp = rup4(n), ns = rup8(n);
+    for (let h = 0; h < H; h++) {
+      packRows(Qp, hd, at(xb, h * hd), C3, idx, n, hd);
+      packCols(Kt, ns, at(xb, d + h * hd), C3, idx, n, hd);
+      packRows(Vp, hdp, at(xb, 2 * d + h * hd), C3, idx, n, hd);
+      // S = Q·Kᵀ (raw dots; scale is applied inside the softmax)
+      f32_gemm_4x8__wasmsimd(S, ns, Qp, hd, Kt, ns, mp, ns, hd);
+      const ab = at(att, (b * H + h) * T * T);
+      for (let i = 0; i < n; i++) {
+        const srow = at(S, i * ns);
+        softmaxRow(srow, n, scale);
+        const arow = at(ab, load<i32>(at(idx, i)) * T);
+        for (let j = 0; j < n; j++) store<f32>(at(arow, load<i32>(at(idx, j))), load<f32>(at(srow, j)));
+      }
+      // O = P·V
+      f32_gemm_4x8__wasmsimd(Op, hdp, S, ns, Vp, hdp, mp, hdp, n);
+      for (let i = 0; i < n; i++) {
+        const o = at(ob, load<i32>(at(idx, i)) * d + h * hd), src = at(Op, i * hdp);
+        let e = 0;
+        for (; e + 4 <= hd; e += 4) v128.store(at(o, e), v128.load(at(src, e)));
+        for (; e < hd; e++) store<f32>(at(o, e), load<f32>(at(src, e)));
+      }
+    }
+  }
+}
+
+/**
+ * In place over row[0..n): p_j = exp(scale·(s_j − max s)) / Σ p. Lanes at and beyond n in the last
+ * vector are excluded from max and sum and stored as 0 (the row has room up to rup8(n)).
+ */
+function softmaxRow(row: usize, n: i32, scale: f32): void {
+  const n4 = n & ~3, rem = n & 3;
+  const lm = laneMask(rem);
+  const ninf = f32x4.splat(-Infinity);
+  let vmx = ninf;
+  for (let j = 0; j < n4; j += 4) vmx = f32x4.max(vmx, v128.load(at(row, j)));
+  if (rem) vmx = f32x4.max(vmx, v128.bitselect(v128.load(at(row, n4)), ninf, lm));
+  let mx = f32x4.max(vmx, v128.shuffle<f32>(vmx, vmx, 2, 3, 0, 1));
+  mx = f32x4.max(mx, v128.shuffle<f32>(mx, mx, 1, 0, 3, 2));
+  const vs = f32x4.splat(scale);
+  const vnegmx = f32x4.mul(mx, f32x4.neg(vs)); // −scale·max, every lane
+  let vsum = f32x4.splat(0);
+  for (let j = 0; j < n4; j += 4) {
+    const p = exp4(madd(v128.load(at(row, j)), vs, vnegmx));
+    v128.store(at(row, j), p);
+    vsum = f32x4.add(vsum, p);
+  }
+  if (rem) {
+    const p = v128.and(exp4(madd(v128.load(at(row, n4)), vs, vnegmx)), lm);
+    v128.store(at(row, n4), p);
+    vsum = f32x4.add(vsum, p);
+  }
+  const s2 = f32x4.add(vsum, v128.shuffle<f32>(vsum, vsum, 2, 3, 0, 1));
+  const inv = f32x4.div(f32x4.splat(1), f32x4.add(s2, v128.shuffle<f32>(s2, s2, 1, 0, 3, 2)));
+  for (let j = 0; j < n4 + (rem ? 4 : 0); j += 4) v128.store(at(row, j), f32x4.mul(v128.load(at(row, j)), inv));
+}
+
+/**
+ * Backward. dqkv [B,T,3d] += the gradient of the forward given dout [B,T,d] and the saved att [B,H,T,T].
+ * Masked query rows contribute nothing; masked tokens receive nothing.
+ */
+export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
+  const hd = d / H, C3 = 3 * d;
+  if (wsNeed(T, hd) > WS_FLOATS) { attention_bwd_naive(dqkv, dout, qkv, att, mask, B, T, d, H, ws); return; }
+  const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
+  const np = rup8(T), hdp = rup8(hd), A = np * hdp, P2 = np * np;
+  // ws: idx | Q, K, dO [np,hdp] | Vt [hd,np] | dQ, dK, dV [np,hdp] | P, Pt, dS, dSt [np,np]
+  const idx = ws;
+  const Qp = at(idx, np), Kp = at(Qp, A), dOp = at(Kp, A), Vt = at(dOp, A);
+  const dQ = at(Vt, A), dK = at(dQ, A), dV = at(dK, A);
+  const P = at(dV, A), Pt = at(P, P2), dS = at(Pt, P2), dSt = at(dS, P2);
+  for (let b = 0; b < B; b++) {
+    const n = compact(idx, at(mask, b * T), T);
+    if (n == 0) continue;
+    const mp = rup4(n), ns = rup8(n);
+    const xb = at(qkv, b * T * C3), gb = at(dqkv, b * T * C3), ob = at(dout, b * T * d);
+    for (let h = 0; h < H; h++) {
+      packRows(Qp, hdp, at(xb, h * hd), C3, idx, n, hd);
+      packRows(Kp, hdp, at(xb, d + h * hd), C3, idx, n, hd);
+      packCols(Vt, ns, at(xb, 2 * d + h * hd), C3, idx, n, hd);
+      packRows(dOp, hdp, at(ob, h * hd), d, idx, n, hd);
+      // P and Pᵀ gathered from att (present rows and columns only)
+      const ab = at(att, (b * H + h) * T * T);
+      for (let i = 0; i < n; i++) {
+        const arow = at(ab, load<i32>(at(idx, i)) * T);
+        for (let j = 0; j < n; j++) {
+          const p = load<f32>(at(arow, load<i32>(at(idx, j))));
+          store<f32>(at(P, i * ns + j), p);
+          store<f32>(at(Pt, j * ns + i), p);
+        }
+      }
+      // out = P·V  ->  dV = Pᵀ·dO, dP = dO·Vᵀ
+      f32_gemm_4x8__wasmsimd(dV, hdp, Pt, ns, dOp, hdp, mp, hdp, n);
+      f32_gemm_4x8__wasmsimd(dS, ns, dOp, hdp, Vt, ns, mp, ns, hd);
+      // P = softmax(S)  ->  dS = P∘(dP − rowsum(P∘dP)), times scale (S = scale·Q·Kᵀ)
+      for (let i = 0; i < n; i++) dsRow(at(dS, i * ns), at(P, i * ns), dSt, i, ns, n, scale);
+      // S = scale·Q·Kᵀ  ->  dQ = dS·K, dK = dSᵀ·Q
+      f32_gemm_4x8__wasmsimd(dQ, hdp, dS, ns, Kp, hdp, mp, hdp, n);
+      f32_gemm_4x8__wasmsimd(dK, hdp, dSt, ns, Qp, hdp, mp, hdp, n);
+      for (let i = 0; i < n; i++) {
+        const g = at(gb, load<i32>(at(idx, i)) * C3 + h * hd), o = i * hdp;
+        addRow(g, at(dQ, o), hd);
+        addRow(at(g, d), at(dK, o), hd);
+        addRow(at(g, 2 * d), at(dV, o), hd);
+      }
+    }
+  }
+}
+
+/** One row of dS in place (dP in, dS out) and its transpose into dSt column i. */
+function dsRow(dp: usize, p: usize, dSt: usize, i: i32, ns: i32, n: i32, scale: f32): void {
+  const n4 = n & ~3, rem = n & 3;
+  let vdot = f32x4.splat(0);
+  for (let j = 0; j < n4; j += 4) vdot = madd(v128.load(at(p, j)), v128.load(at(dp, j)), vdot);
+  let dot: f32 = f32x4.extract_lane(vdot, 0) + f32x4.extract_lane(vdot, 1) + (f32x4.extract_lane(vdot, 2) + f32x4.extract_lane(vdot, 3));
+  for (let j = n4; j < n; j++) dot += load<f32>(at(p, j)) * load<f32>(at(dp, j));
+  for (let j = 0; j < n; j++) {
+    const s = load<f32>(at(p, j)) * (load<f32>(at(dp, j)) - dot) * scale;
+    store<f32>(at(dp, j), s);
+    store<f32>(at(dSt, j * ns + i), s);
+  }
+}
+
+/** dst[0..w) += src[0..w). */
+// @ts-ignore: decorator
+@inline function addRow(dst: usize, src: usize, w: i32): void {
+  let e = 0;
+  for (; e + 4 <= w; e += 4) v128.store(at(dst, e), f32x4.add(v128.load(at(dst, e)), v128.load(at(src, e))));
+  for (; e < w; e++) store<f32>(at(dst, e), load<f32>(at(dst, e)) + load<f32>(at(src, e)));
+}
+
+/** Naive scalar forward (the fallback for shapes beyond the scratch); same semantics, row by row. */
+function attention_fwd_naive(out: usize, att: usize, qkv: usize, mask: usize, B: i32, T: i32, d: i32, H: i32): void {
   const hd = d / H, C3 = 3 * d;
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) {
@@ -43,7 +326,8 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
   }
 }
 
-export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
+/** Naive scalar backward (the fallback for shapes beyond the scratch); uses ws[0..T) for one dP row. */
+function attention_bwd_naive(dqkv: usize, dout: usize, qkv: usize, att: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
   const hd = d / H, C3 = 3 * d;
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   const dp = ws;

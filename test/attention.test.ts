@@ -1,0 +1,190 @@
+/**
+ * Masked multi-head attention: the WebAssembly kernels (both builds) against the float64 reference over
+ * shapes that cross the 4x8 tile edges, the reference backward against central finite differences, and
+ * the mask invariants (masked tokens' values reach no output bit, all-ones mask = plain attention, a
+ * sample's results do not depend on its batch).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Backend } from '../src/engine/index.ts';
+import { close, nans, put, randArray, reference, rng, sameBits, wasmBackends } from './util/harness.ts';
+
+interface Case { B: number; T: number; d: number; H: number; qkv: Float32Array; mask: Float32Array; dout: Float32Array; dqkv0: Float32Array }
+interface Result { out: Float64Array; att: Float64Array; dqkv: Float64Array }
+
+/** Forward then backward (dqkv accumulated onto c.dqkv0) on one backend; outputs pre-filled with NaN. */
+function run(be: Backend, c: Case): Result {
+  const { B, T, d, H } = c;
+  const mk = be.mark();
+  const qkv = put(be, c.qkv), mask = put(be, c.mask), dout = put(be, c.dout), dqkv = put(be, c.dqkv0);
+  const out = nans(be, B * T * d), att = nans(be, B * H * T * T);
+  be.attentionForward(out, att, qkv, mask, B, T, d, H);
+  be.attentionBackward(dqkv, dout, qkv, att, mask, B, T, d, H);
+  const r = { out: be.read(out, B * T * d), att: be.read(att, B * H * T * T), dqkv: be.read(dqkv, B * T * 3 * d) };
+  be.release(mk);
+  return r;
+}
+
+/** One sample's mask: kind 'random' (~30% masked, at least one present), 'all', 'one', 'none'. */
+function maskRow(r: () => number, T: number, kind: string): number[] {
+  const m = new Array<number>(T).fill(1);
+  if (kind === 'all') return m;
+  if (kind === 'none') return m.fill(0);
+  if (kind === 'one') { m.fill(0); m[Math.floor(r() * T)] = 1; return m; }
+  for (let t = 0; t < T; t++) m[t] = r() < 0.3 ? 0 : 1;
+  m[Math.floor(r() * T)] = 1;
+  return m;
+}
+
+function makeCase(seed: number, T: number, d: number, H: number, kinds: string[]): Case {
+  const r = rng(seed), B = kinds.length;
+  const mask = new Float32Array(kinds.flatMap((k) => maskRow(r, T, k)));
+  return {
+    B, T, d, H, mask,
+    qkv: randArray(r, B * T * 3 * d, -2, 2),
+    dout: randArray(r, B * T * d),
+    dqkv0: randArray(r, B * T * 3 * d),
+  };
+}
+
+const SHAPES: [number, number, number][] = []; // [T, hd, H]
+{
+  const heads: [number, number][] = [[1, 1], [4, 2], [8, 3], [16, 4], [64, 1], [3, 2], [5, 3], [12, 1]];
+  const Ts = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 97, 256];
+  Ts.forEach((T, i) => {
+    for (let k = 0; k < (T >= 97 ? 1 : 3); k++) {
+      const [hd, H] = heads[(i * 3 + k) % heads.length];
+      SHAPES.push([T, hd, H]);
+    }
+  });
+  SHAPES.push([97, 64, 3], [33, 1, 4]);
+}
+const KINDS = [['random', 'all', 'none'], ['one', 'random'], ['random', 'random', 'all', 'one']];
+
+test('wasm forward and backward match the float64 reference across tile edges and masks', () => {
+  const ref = reference();
+  const bes = wasmBackends();
+  let worst = 0;
+  SHAPES.forEach(([T, hd, H], s) => {
+    const d = hd * H;
+    const c = makeCase(1000 + s, T, d, H, KINDS[s % KINDS.length]);
+    const want = run(ref, c);
+    // f32 error grows with the reduction lengths (T keys, hd features).
+    const atol = 2e-6 * Math.sqrt(T * hd) + 1e-6;
+    for (const be of bes) {
+      const got = run(be, c);
+      const label = `${be.name} T=${T} hd=${hd} H=${H}`;
+      worst = Math.max(worst, close(`${label} out`, got.out, want.out, atol, 1e-5));
+      close(`${label} att`, got.att, want.att, atol, 1e-5);
+      close(`${label} dqkv`, got.dqkv, want.dqkv, 4 * atol, 1e-5);
+    }
+  });
+  assert.ok(worst < 1e-3);
+});
+
+test('reference backward matches central finite differences of the reference forward (float64)', () => {
+  for (const [T, d, H, seed] of [[4, 4, 2, 7], [5, 6, 3, 8], [3, 2, 1, 9]]) {
+    const be = reference();
+    const r = rng(seed);
+    const qkv = Float64Array.from(randArray(r, T * 3 * d, -1, 1));
+    const R = Float64Array.from(randArray(r, T * d));
+    const mask = maskRow(r, T, 'random');
+    mask[0] = 1;
+    if (T > 2) mask[T - 1] = 0;
+    const out = be.alloc(T * d), att = be.alloc(H * T * T), pq = put(be, qkv), pm = put(be, mask), pr = put(be, R);
+    const loss = (x: Float64Array): number => {
+      be.write(pq, x);
+      be.attentionForward(out, att, pq, pm, 1, T, d, H);
+      const o = be.read(out, T * d);
+      let s = 0;
+      for (let i = 0; i < o.length; i++) s += o[i] * R[i];
+      return s;
+    };
+    loss(qkv);
+    const g = put(be, new Float64Array(T * 3 * d));
+    be.attentionBackward(g, pr, pq, att, pm, 1, T, d, H);
+    const grad = be.read(g, T * 3 * d);
+    const fd = new Float64Array(T * 3 * d), eps = 1e-5;
+    for (let i = 0; i < qkv.length; i++) {
+      const x = Float64Array.from(qkv);
+      x[i] = qkv[i] + eps;
+      const lp = loss(x);
+      x[i] = qkv[i] - eps;
+      fd[i] = (lp - loss(x)) / (2 * eps);
+    }
+    close(`fd T=${T} d=${d} H=${H}`, grad, fd, 1e-8, 1e-6);
+    // a masked token gets exactly zero gradient
+    for (let t = 0; t < T; t++) if (mask[t] === 0) for (let e = 0; e < 3 * d; e++) assert.is(grad[t * 3 * d + e], 0);
+  }
+});
+
+const f32 = (a: Float64Array): Float32Array => Float32Array.from(a);
+
+test('wasm: masked tokens\' q/k/v (even NaN) and masked rows of dout change no output bit', () => {
+  for (const be of wasmBackends()) {
+    for (const [T, hd, H] of [[17, 8, 3], [97, 64, 3], [9, 5, 2]]) {
+      const c = makeCase(77 + T, T, hd * H, H, ['random', 'one', 'random']);
+      const base = run(be, c);
+      for (const fillNaN of [false, true]) {
+        const r = rng(5 + T);
+        const qkv = Float32Array.from(c.qkv), dout = Float32Array.from(c.dout);
+        for (let t = 0; t < c.B * T; t++) {
+          if (c.mask[t] !== 0) continue;
+          for (let e = 0; e < 3 * c.d; e++) qkv[t * 3 * c.d + e] = fillNaN ? NaN : 100 * r() - 50;
+          for (let e = 0; e < c.d; e++) dout[t * c.d + e] = fillNaN ? NaN : 7;
+        }
+        const got = run(be, { ...c, qkv, dout });
+        const label = `${be.name} T=${T} nan=${fillNaN}`;
+        sameBits(`${label} out`, f32(got.out), f32(base.out));
+        sameBits(`${label} att`, f32(got.att), f32(base.att));
+        sameBits(`${label} dqkv`, f32(got.dqkv), f32(base.dqkv));
+      }
+    }
+  }
+});
+
+/** Plain (mask-free) multi-head attention forward in float64: the expected result of an all-ones mask. */
+function plainAttention(qkv: Float32Array, B: number, T: number, d: number, H: number): Float64Array {
+  const hd = d / H, out = new Float64Array(B * T * d), s = new Float64Array(T);
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) {
+    const row = (t: number, part: number): number => (b * T + t) * 3 * d + part * d + h * hd;
+    for (let j = 0; j < T; j++) {
+      let dot = 0;
+      for (let e = 0; e < hd; e++) dot += qkv[row(i, 0) + e] * qkv[row(j, 1) + e];
+      s[j] = dot / Math.sqrt(hd);
+    }
+    const mx = Math.max(...s);
+    let sum = 0;
+    for (let j = 0; j < T; j++) { s[j] = Math.exp(s[j] - mx); sum += s[j]; }
+    for (let j = 0; j < T; j++) for (let e = 0; e < hd; e++) out[(b * T + i) * d + h * hd + e] += (s[j] / sum) * qkv[row(j, 2) + e];
+  }
+  return out;
+}
+
+test('wasm: an all-ones mask is plain unmasked attention', () => {
+  for (const be of wasmBackends()) {
+    for (const [T, hd, H] of [[13, 16, 2], [97, 64, 3]]) {
+      const c = makeCase(300 + T, T, hd * H, H, ['all', 'all']);
+      const got = run(be, c);
+      close(`${be.name} T=${T} all-ones`, got.out, plainAttention(c.qkv, c.B, T, c.d, H), 2e-6 * Math.sqrt(T * hd), 1e-5);
+    }
+  }
+});
+
+test('wasm: a sample\'s results are bit-identical alone and in a batch, and run to run', () => {
+  for (const be of wasmBackends()) {
+    const T = 33, H = 2, d = 2 * 12;
+    const c = makeCase(4242, T, d, H, ['random', 'all', 'one', 'none', 'random']);
+    const batch = run(be, c);
+    sameBits(`${be.name} rerun`, f32(run(be, c).dqkv), f32(batch.dqkv));
+    for (let b = 0; b < c.B; b++) {
+      const sl = (a: Float32Array, n: number): Float32Array => a.slice(b * n, (b + 1) * n);
+      const one = run(be, { B: 1, T, d, H, qkv: sl(c.qkv, T * 3 * d), mask: sl(c.mask, T), dout: sl(c.dout, T * d), dqkv0: sl(c.dqkv0, T * 3 * d) });
+      sameBits(`${be.name} b=${b} out`, f32(one.out), sl(f32(batch.out), T * d));
+      sameBits(`${be.name} b=${b} att`, f32(one.att), sl(f32(batch.att), H * T * T));
+      sameBits(`${be.name} b=${b} dqkv`, f32(one.dqkv), sl(f32(batch.dqkv), T * 3 * d));
+    }
+  }
+});
+
+test.run();

@@ -1,22 +1,384 @@
+import { madd } from './simd';
+
 /**
- * f32_gemm: C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N]).
- * flags: 1 = A stored [K,M] (transposed), 2 = B stored [N,K] (transposed), 4 = accumulate into C.
- * lda/ldb/ldc are row strides in elements of A, B, C as stored. bias 0 = none. ws: scratch (unused here).
- * Naive placeholder (to be replaced by the blocked SIMD kernel); matches ReferenceBackend.gemm.
+ * f32_gemm: C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N] on every row); matches ReferenceBackend.gemm.
+ *
+ * flags: 1 = A stored [K,M] (used transposed), 2 = B stored [N,K] (used transposed: a PyTorch Linear weight
+ * [out,in]), 4 = accumulate into C (else overwrite; C is never read). lda/ldb/ldc are row strides in elements
+ * as stored. bias 0 = none. ws: scratch of at least 2^21 floats for the packed panels (uses MR*KC + KC*NC).
+ *
+ * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of MR rows,
+ * N in panels of 8 columns. Each KC x NC block of op(B) is packed once into 8-wide panels (zero padded past
+ * N), each MR x KC block of op(A) into k-major MR-row slivers, so all four transpose variants run the same
+ * register-tiled microkernel: MR x 8 accumulators (MR = 6 with relaxed SIMD's fused madd, 4 with plain SIMD,
+ * whose mul+add needs a temporary register: V8 gives wasm 15 xmm registers), A broadcast by
+ * v128.load32_splat, B loaded as two f32x4.
+ *
+ * Tails: M tails alias the missing rows to the last valid row (packed as duplicates, stored first); N tails
+ * compute on zero-padded B lanes and store by nr & 4, nr & 2, nr & 1.
+ *
+ * Determinism: every C element is the chain acc = madd(a_k, b_k, acc) over k = 0..K-1 in order, started at 0
+ * (overwrite) or at the old C (accumulate), then + bias. The chain is the same in full tiles and tails; K
+ * blocks store and reload the exact f32 partial, so KC does not even change the bits. A row of C therefore
+ * never depends on M, N, the other rows or its position.
+ *
+ * Peak: the register-only madd loop (bench/peak.ts) measures ~65 GFLOP/s relaxed and ~54 GFLOP/s plain SIMD
+ * on one AMD EPYC (Zen 5) core; this kernel reaches PEAK_NOTE (see bench/gemm.ts).
  */
-export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32, flags: i32, ws: usize): void {
-  const tA = (flags & 1) != 0, tB = (flags & 2) != 0, acc = (flags & 4) != 0;
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s: f32 = 0;
-      for (let k = 0; k < K; k++) {
-        const av = tA ? load<f32>(a + ((<usize>(k * lda + i)) << 2)) : load<f32>(a + ((<usize>(i * lda + k)) << 2));
-        const bv = tB ? load<f32>(b + ((<usize>(j * ldb + k)) << 2)) : load<f32>(b + ((<usize>(k * ldb + j)) << 2));
-        s += av * bv;
-      }
-      if (bias) s += load<f32>(bias + ((<usize>j) << 2));
-      const cp = c + ((<usize>(i * ldc + j)) << 2);
-      store<f32>(cp, acc ? load<f32>(cp) + s : s);
+
+/** K block: the packed A sliver (MR x KC) stays in L1 while the N panels stream past. */
+const KC: i32 = 256;
+/** N block: the packed B block (KC x NC floats, 512 KiB) stays in L2 across the M tiles. */
+const NC: i32 = 512;
+/** Rows per register tile: 6x8 (12 accumulators) with fused madd, 4x8 with mul+add. */
+const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
+
+/** The first n (<= 0 .. >= 4) lanes at p, zeros elsewhere; never reads past lane n. */
+// @ts-ignore: decorator
+@inline function loadPart(p: usize, n: i32): v128 {
+  if (n >= 4) return v128.load(p);
+  if (n == 3) return f32x4.replace_lane(v128.load64_zero(p), 2, load<f32>(p, 8));
+  if (n == 2) return v128.load64_zero(p);
+  if (n == 1) return v128.load32_zero(p);
+  return f32x4.splat(0);
+}
+/**
+ * 6x8 microkernel: C[mr,nr] (+)= Apack[kc,6]ᵀ·Bpack[kc,8] (+ bias). Apack holds 6 rows per k (row
+ * r at ap + 4*(6*k + r)), Bpack 8 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
+ * stored first, so the valid row's store lands last; columns >= nr are zero in Bpack and never stored.
+ * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from C (loadC).
+ */
+function f32_gemm_6x8__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, loadC: bool, bias: usize): void {
+  let c0 = c;
+  let c1 = c0 + cs;
+  if (mr <= 1) c1 = c0;
+  let c2 = c1 + cs;
+  if (mr <= 2) c2 = c1;
+  let c3 = c2 + cs;
+  if (mr <= 3) c3 = c2;
+  let c4 = c3 + cs;
+  if (mr <= 4) c4 = c3;
+  let c5 = c4 + cs;
+  if (mr <= 5) c5 = c4;
+  const vzero = f32x4.splat(0);
+  let vacc0x0123 = vzero, vacc0x4567 = vzero;
+  let vacc1x0123 = vzero, vacc1x4567 = vzero;
+  let vacc2x0123 = vzero, vacc2x4567 = vzero;
+  let vacc3x0123 = vzero, vacc3x4567 = vzero;
+  let vacc4x0123 = vzero, vacc4x4567 = vzero;
+  let vacc5x0123 = vzero, vacc5x4567 = vzero;
+  if (loadC) {
+    vacc0x0123 = loadPart(c0, nr); vacc0x4567 = loadPart(c0 + 16, nr - 4);
+    vacc1x0123 = loadPart(c1, nr); vacc1x4567 = loadPart(c1 + 16, nr - 4);
+    vacc2x0123 = loadPart(c2, nr); vacc2x4567 = loadPart(c2 + 16, nr - 4);
+    vacc3x0123 = loadPart(c3, nr); vacc3x4567 = loadPart(c3 + 16, nr - 4);
+    vacc4x0123 = loadPart(c4, nr); vacc4x4567 = loadPart(c4 + 16, nr - 4);
+    vacc5x0123 = loadPart(c5, nr); vacc5x4567 = loadPart(c5 + 16, nr - 4);
+  }
+  for (let k = 0; k < kc; k++) {
+    const vb0123 = v128.load(bp);
+    const vb4567 = v128.load(bp, 16);
+    const va0 = v128.load32_splat(ap, 0);
+    vacc0x0123 = madd(va0, vb0123, vacc0x0123);
+    vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+    const va1 = v128.load32_splat(ap, 4);
+    vacc1x0123 = madd(va1, vb0123, vacc1x0123);
+    vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+    const va2 = v128.load32_splat(ap, 8);
+    vacc2x0123 = madd(va2, vb0123, vacc2x0123);
+    vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+    const va3 = v128.load32_splat(ap, 12);
+    vacc3x0123 = madd(va3, vb0123, vacc3x0123);
+    vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+    const va4 = v128.load32_splat(ap, 16);
+    vacc4x0123 = madd(va4, vb0123, vacc4x0123);
+    vacc4x4567 = madd(va4, vb4567, vacc4x4567);
+    const va5 = v128.load32_splat(ap, 20);
+    vacc5x0123 = madd(va5, vb0123, vacc5x0123);
+    vacc5x4567 = madd(va5, vb4567, vacc5x4567);
+    ap += 24;
+    bp += 32;
+  }
+  if (bias) {
+    const vbias0123 = loadPart(bias, nr), vbias4567 = loadPart(bias + 16, nr - 4);
+    vacc0x0123 = f32x4.add(vacc0x0123, vbias0123); vacc0x4567 = f32x4.add(vacc0x4567, vbias4567);
+    vacc1x0123 = f32x4.add(vacc1x0123, vbias0123); vacc1x4567 = f32x4.add(vacc1x4567, vbias4567);
+    vacc2x0123 = f32x4.add(vacc2x0123, vbias0123); vacc2x4567 = f32x4.add(vacc2x4567, vbias4567);
+    vacc3x0123 = f32x4.add(vacc3x0123, vbias0123); vacc3x4567 = f32x4.add(vacc3x4567, vbias4567);
+    vacc4x0123 = f32x4.add(vacc4x0123, vbias0123); vacc4x4567 = f32x4.add(vacc4x4567, vbias4567);
+    vacc5x0123 = f32x4.add(vacc5x0123, vbias0123); vacc5x4567 = f32x4.add(vacc5x4567, vbias4567);
+  }
+  if (nr == 8) {
+    v128.store(c5, vacc5x0123); v128.store(c5, vacc5x4567, 16);
+    v128.store(c4, vacc4x0123); v128.store(c4, vacc4x4567, 16);
+    v128.store(c3, vacc3x0123); v128.store(c3, vacc3x4567, 16);
+    v128.store(c2, vacc2x0123); v128.store(c2, vacc2x4567, 16);
+    v128.store(c1, vacc1x0123); v128.store(c1, vacc1x4567, 16);
+    v128.store(c0, vacc0x0123); v128.store(c0, vacc0x4567, 16);
+  } else {
+    if (nr & 4) {
+      v128.store(c5, vacc5x0123); vacc5x0123 = vacc5x4567; c5 += 16;
+      v128.store(c4, vacc4x0123); vacc4x0123 = vacc4x4567; c4 += 16;
+      v128.store(c3, vacc3x0123); vacc3x0123 = vacc3x4567; c3 += 16;
+      v128.store(c2, vacc2x0123); vacc2x0123 = vacc2x4567; c2 += 16;
+      v128.store(c1, vacc1x0123); vacc1x0123 = vacc1x4567; c1 += 16;
+      v128.store(c0, vacc0x0123); vacc0x0123 = vacc0x4567; c0 += 16;
     }
+    if (nr & 2) {
+      v128.store64_lane(c5, vacc5x0123, 0); vacc5x0123 = v128.shuffle<f32>(vacc5x0123, vacc5x0123, 2, 3, 2, 3); c5 += 8;
+      v128.store64_lane(c4, vacc4x0123, 0); vacc4x0123 = v128.shuffle<f32>(vacc4x0123, vacc4x0123, 2, 3, 2, 3); c4 += 8;
+      v128.store64_lane(c3, vacc3x0123, 0); vacc3x0123 = v128.shuffle<f32>(vacc3x0123, vacc3x0123, 2, 3, 2, 3); c3 += 8;
+      v128.store64_lane(c2, vacc2x0123, 0); vacc2x0123 = v128.shuffle<f32>(vacc2x0123, vacc2x0123, 2, 3, 2, 3); c2 += 8;
+      v128.store64_lane(c1, vacc1x0123, 0); vacc1x0123 = v128.shuffle<f32>(vacc1x0123, vacc1x0123, 2, 3, 2, 3); c1 += 8;
+      v128.store64_lane(c0, vacc0x0123, 0); vacc0x0123 = v128.shuffle<f32>(vacc0x0123, vacc0x0123, 2, 3, 2, 3); c0 += 8;
+    }
+    if (nr & 1) {
+      v128.store32_lane(c5, vacc5x0123, 0);
+      v128.store32_lane(c4, vacc4x0123, 0);
+      v128.store32_lane(c3, vacc3x0123, 0);
+      v128.store32_lane(c2, vacc2x0123, 0);
+      v128.store32_lane(c1, vacc1x0123, 0);
+      v128.store32_lane(c0, vacc0x0123, 0);
+    }
+  }
+}
+
+/**
+ * 4x8 microkernel: C[mr,nr] (+)= Apack[kc,4]ᵀ·Bpack[kc,8] (+ bias). Apack holds 4 rows per k (row
+ * r at ap + 4*(4*k + r)), Bpack 8 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
+ * stored first, so the valid row's store lands last; columns >= nr are zero in Bpack and never stored.
+ * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from C (loadC).
+ */
+function f32_gemm_4x8__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, loadC: bool, bias: usize): void {
+  let c0 = c;
+  let c1 = c0 + cs;
+  if (mr <= 1) c1 = c0;
+  let c2 = c1 + cs;
+  if (mr <= 2) c2 = c1;
+  let c3 = c2 + cs;
+  if (mr <= 3) c3 = c2;
+  const vzero = f32x4.splat(0);
+  let vacc0x0123 = vzero, vacc0x4567 = vzero;
+  let vacc1x0123 = vzero, vacc1x4567 = vzero;
+  let vacc2x0123 = vzero, vacc2x4567 = vzero;
+  let vacc3x0123 = vzero, vacc3x4567 = vzero;
+  if (loadC) {
+    vacc0x0123 = loadPart(c0, nr); vacc0x4567 = loadPart(c0 + 16, nr - 4);
+    vacc1x0123 = loadPart(c1, nr); vacc1x4567 = loadPart(c1 + 16, nr - 4);
+    vacc2x0123 = loadPart(c2, nr); vacc2x4567 = loadPart(c2 + 16, nr - 4);
+    vacc3x0123 = loadPart(c3, nr); vacc3x4567 = loadPart(c3 + 16, nr - 4);
+  }
+  for (let k = 0; k < kc; k++) {
+    const vb0123 = v128.load(bp);
+    const vb4567 = v128.load(bp, 16);
+    const va0 = v128.load32_splat(ap, 0);
+    vacc0x0123 = madd(va0, vb0123, vacc0x0123);
+    vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+    const va1 = v128.load32_splat(ap, 4);
+    vacc1x0123 = madd(va1, vb0123, vacc1x0123);
+    vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+    const va2 = v128.load32_splat(ap, 8);
+    vacc2x0123 = madd(va2, vb0123, vacc2x0123);
+    vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+    const va3 = v128.load32_splat(ap, 12);
+    vacc3x0123 = madd(va3, vb0123, vacc3x0123);
+    vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+    ap += 16;
+    bp += 32;
+  }
+  if (bias) {
+    const vbias0123 = loadPart(bias, nr), vbias4567 = loadPart(bias + 16, nr - 4);
+    vacc0x0123 = f32x4.add(vacc0x0123, vbias0123); vacc0x4567 = f32x4.add(vacc0x4567, vbias4567);
+    vacc1x0123 = f32x4.add(vacc1x0123, vbias0123); vacc1x4567 = f32x4.add(vacc1x4567, vbias4567);
+    vacc2x0123 = f32x4.add(vacc2x0123, vbias0123); vacc2x4567 = f32x4.add(vacc2x4567, vbias4567);
+    vacc3x0123 = f32x4.add(vacc3x0123, vbias0123); vacc3x4567 = f32x4.add(vacc3x4567, vbias4567);
+  }
+  if (nr == 8) {
+    v128.store(c3, vacc3x0123); v128.store(c3, vacc3x4567, 16);
+    v128.store(c2, vacc2x0123); v128.store(c2, vacc2x4567, 16);
+    v128.store(c1, vacc1x0123); v128.store(c1, vacc1x4567, 16);
+    v128.store(c0, vacc0x0123); v128.store(c0, vacc0x4567, 16);
+  } else {
+    if (nr & 4) {
+      v128.store(c3, vacc3x0123); vacc3x0123 = vacc3x4567; c3 += 16;
+      v128.store(c2, vacc2x0123); vacc2x0123 = vacc2x4567; c2 += 16;
+      v128.store(c1, vacc1x0123); vacc1x0123 = vacc1x4567; c1 += 16;
+      v128.store(c0, vacc0x0123); vacc0x0123 = vacc0x4567; c0 += 16;
+    }
+    if (nr & 2) {
+      v128.store64_lane(c3, vacc3x0123, 0); vacc3x0123 = v128.shuffle<f32>(vacc3x0123, vacc3x0123, 2, 3, 2, 3); c3 += 8;
+      v128.store64_lane(c2, vacc2x0123, 0); vacc2x0123 = v128.shuffle<f32>(vacc2x0123, vacc2x0123, 2, 3, 2, 3); c2 += 8;
+      v128.store64_lane(c1, vacc1x0123, 0); vacc1x0123 = v128.shuffle<f32>(vacc1x0123, vacc1x0123, 2, 3, 2, 3); c1 += 8;
+      v128.store64_lane(c0, vacc0x0123, 0); vacc0x0123 = v128.shuffle<f32>(vacc0x0123, vacc0x0123, 2, 3, 2, 3); c0 += 8;
+    }
+    if (nr & 1) {
+      v128.store32_lane(c3, vacc3x0123, 0);
+      v128.store32_lane(c2, vacc2x0123, 0);
+      v128.store32_lane(c1, vacc1x0123, 0);
+      v128.store32_lane(c0, vacc0x0123, 0);
+    }
+  }
+}
+
+/**
+ * Pack op(B)[pc:pc+kc, jc:jc+nc] into 8-column panels: panel p holds, for each k, columns jc+8p .. +8
+ * (zeros past nc), at bp + 4*(p*kc*8 + k*8 + j).
+ */
+function packB(bp: usize, b: usize, tB: bool, ldb: i32, pc: i32, kc: i32, jc: i32, nc: i32): void {
+  for (let jr = 0; jr < nc; jr += 8) {
+    const nr = min(8, nc - jr);
+    const dst = bp + ((<usize>(jr * kc)) << 2);
+    if (!tB) {
+      // B stored [K,N]: each k's 8 columns are contiguous.
+      let src = b + ((<usize>pc * <usize>ldb + <usize>(jc + jr)) << 2);
+      const sstride = (<usize>ldb) << 2;
+      if (nr == 8) {
+        for (let k = 0; k < kc; k++) {
+          const d = dst + ((<usize>k) << 5);
+          v128.store(d, v128.load(src));
+          v128.store(d, v128.load(src, 16), 16);
+          src += sstride;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          const d = dst + ((<usize>k) << 5);
+          v128.store(d, f32x4.splat(0));
+          v128.store(d, f32x4.splat(0), 16);
+          for (let j = 0; j < nr; j++) store<f32>(d + ((<usize>j) << 2), load<f32>(src + ((<usize>j) << 2)));
+          src += sstride;
+        }
+      }
+    } else {
+      // B stored [N,K]: 8 rows of K, transposed 4x4 at a time.
+      const s0 = b + ((<usize>(jc + jr) * <usize>ldb + <usize>pc) << 2);
+      const rs = (<usize>ldb) << 2;
+      let k = 0;
+      if (nr == 8) {
+        for (; k + 4 <= kc; k += 4) {
+          const p = s0 + ((<usize>k) << 2);
+          const d = dst + ((<usize>k) << 5);
+          transpose4x4(d, 32, v128.load(p), v128.load(p + rs), v128.load(p + 2 * rs), v128.load(p + 3 * rs));
+          transpose4x4(d + 16, 32, v128.load(p + 4 * rs), v128.load(p + 5 * rs), v128.load(p + 6 * rs), v128.load(p + 7 * rs));
+        }
+      }
+      for (; k < kc; k++) {
+        const d = dst + ((<usize>k) << 5);
+        for (let j = 0; j < 8; j++) {
+          const v: f32 = j < nr ? load<f32>(s0 + <usize>j * rs + ((<usize>k) << 2)) : 0;
+          store<f32>(d + ((<usize>j) << 2), v);
+        }
+      }
+    }
+  }
+}
+
+/** Store the 4x4 transpose of rows r0..r3 as 4 vectors at d, d + step, d + 2 step, d + 3 step. */
+// @ts-ignore: decorator
+@inline function transpose4x4(d: usize, step: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(d + step, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * step, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * step, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * Pack op(A)[ic:ic+mr, pc:pc+kc] as k-major slivers of MR rows: row r of step k at ap + 4*(k*MR + r).
+ * Rows >= mr repeat row mr-1, so the microkernel's aliased tail rows compute exactly the valid row.
+ */
+function packA(ap: usize, a: usize, tA: bool, lda: i32, ic: i32, mr: i32, pc: i32, kc: i32): void {
+  if (tA) {
+    // A stored [K,M]: the MR rows of step k are contiguous.
+    let src = a + ((<usize>pc * <usize>lda + <usize>ic) << 2);
+    const sstride = (<usize>lda) << 2;
+    if (mr == MR) {
+      for (let k = 0; k < kc; k++) {
+        const d = ap + <usize>(k * MR * 4);
+        v128.store(d, v128.load(src));
+        if (MR == 6) v128.store64_lane(d, v128.load64_zero(src, 16), 0, 16);
+        src += sstride;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const d = ap + <usize>(k * MR * 4);
+        for (let r = 0; r < MR; r++) store<f32>(d + ((<usize>r) << 2), load<f32>(src + ((<usize>min(r, mr - 1)) << 2)));
+        src += sstride;
+      }
+    }
+    return;
+  }
+  // A stored [M,K]: MR rows of K, transposed 4 k at a time.
+  const rs = (<usize>lda) << 2;
+  const a0 = a + ((<usize>ic * <usize>lda + <usize>pc) << 2);
+  const a1 = mr > 1 ? a0 + rs : a0;
+  const a2 = mr > 2 ? a1 + rs : a1;
+  const a3 = mr > 3 ? a2 + rs : a2;
+  const a4 = mr > 4 ? a3 + rs : a3;
+  const a5 = mr > 5 ? a4 + rs : a4;
+  let k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    const o = (<usize>k) << 2;
+    const d = ap + <usize>(k * MR * 4);
+    transpose4x4(d, MR * 4, v128.load(a0 + o), v128.load(a1 + o), v128.load(a2 + o), v128.load(a3 + o));
+    if (MR == 6) {
+      const r4 = v128.load(a4 + o), r5 = v128.load(a5 + o);
+      const lo = v128.shuffle<f32>(r4, r5, 0, 4, 1, 5);
+      const hi = v128.shuffle<f32>(r4, r5, 2, 6, 3, 7);
+      v128.store64_lane(d, lo, 0, 16);
+      v128.store64_lane(d, lo, 1, 16 + 24);
+      v128.store64_lane(d, hi, 0, 16 + 48);
+      v128.store64_lane(d, hi, 1, 16 + 72);
+    }
+  }
+  for (; k < kc; k++) {
+    const o = (<usize>k) << 2;
+    const d = ap + <usize>(k * MR * 4);
+    store<f32>(d, load<f32>(a0 + o));
+    store<f32>(d, load<f32>(a1 + o), 4);
+    store<f32>(d, load<f32>(a2 + o), 8);
+    store<f32>(d, load<f32>(a3 + o), 12);
+    if (MR == 6) {
+      store<f32>(d, load<f32>(a4 + o), 16);
+      store<f32>(d, load<f32>(a5 + o), 20);
+    }
+  }
+}
+
+export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32, flags: i32, ws: usize): void {
+  if (M <= 0 || N <= 0) return;
+  const tA = (flags & 1) != 0, tB = (flags & 2) != 0, acc = (flags & 4) != 0;
+  if (K < 0) K = 0;
+  const ap = ws;
+  const bp = ws + <usize>(MR * KC * 4);
+  const cs = (<usize>ldc) << 2;
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    let pc = 0;
+    do {
+      const kc = min(KC, K - pc);
+      const loadC = acc || pc > 0;
+      const vbias: usize = bias != 0 && pc + kc >= K ? bias + ((<usize>jc) << 2) : 0;
+      packB(bp, b, tB, ldb, pc, kc, jc, nc);
+      for (let ic = 0; ic < M; ic += MR) {
+        const mr = min(MR, M - ic);
+        packA(ap, a, tA, lda, ic, mr, pc, kc);
+        const crow = c + ((<usize>ic * <usize>ldc + <usize>jc) << 2);
+        for (let jr = 0; jr < nc; jr += 8) {
+          const nr = min(8, nc - jr);
+          const bpan = bp + ((<usize>(jr * kc)) << 2);
+          const cj = crow + ((<usize>jr) << 2);
+          const bj: usize = vbias ? vbias + ((<usize>jr) << 2) : 0;
+          if (ASC_FEATURE_RELAXED_SIMD) {
+            f32_gemm_6x8__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
+          } else {
+            f32_gemm_4x8__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
+          }
+        }
+      }
+      pc += kc;
+    } while (pc < K);
   }
 }

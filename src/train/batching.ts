@@ -1,0 +1,45 @@
+/** Row bookkeeping of the trainer: splits, chunks, label counts. */
+import type { PreparedDataset } from '../data/index.ts';
+import { LABEL_NAMES } from '../engine/batch.ts';
+
+/** Certain labels (0/1) for evaluation; uncertain and blank are unobserved. */
+export function evalTargets(labels: Float32Array, rows: Int32Array): Float32Array {
+  const L = LABEL_NAMES.length, out = new Float32Array(rows.length * L);
+  for (let r = 0; r < rows.length; r++) {
+    for (let j = 0; j < L; j++) {
+      const v = labels[rows[r] * L + j];
+      out[r * L + j] = v === 0 || v === 1 ? v : NaN;
+    }
+  }
+  return out;
+}
+
+/** Loss-observed labels of some rows under the uncertain policy (blank never; -1 unless ignored). */
+export function observedCount(labels: Float32Array, rows: ArrayLike<number>, uncertain: string): number {
+  const L = LABEL_NAMES.length;
+  let n = 0;
+  for (let r = 0; r < rows.length; r++) {
+    for (let j = 0; j < L; j++) {
+      const v = labels[rows[r] * L + j];
+      if (v === 0 || v === 1 || (v === -1 && uncertain !== 'ignore')) n++;
+    }
+  }
+  return n;
+}
+
+export function splitRows(ds: Pick<PreparedDataset, 'n' | 'split'>, split: number): Int32Array {
+  const rows: number[] = [];
+  for (let i = 0; i < ds.n; i++) if (ds.split[i] === split) rows.push(i);
+  return Int32Array.from(rows);
+}
+
+/** Cut rows into `chunks` contiguous parts (sizes differ by at most one; empty parts are dropped). */
+export function cutChunks(rows: Int32Array, chunks: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (let c = 0; c < chunks; c++) {
+    const a = Math.floor((c * rows.length) / chunks), b = Math.floor(((c + 1) * rows.length) / chunks);
+    if (b > a) out.push(rows.subarray(a, b));
+  }
+  return out;
+}
+

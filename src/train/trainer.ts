@@ -1,0 +1,314 @@
+/**
+ * The data-parallel trainer (shared/DESIGN.md, "Training and experiments").
+ *
+ * Each step: the batch (a slice of the epoch's seeded permutation of the training split) is cut into
+ * `chunks` contiguous chunks, a number fixed by the config and not by the thread count; each chunk's
+ * gradient (normalized by the whole batch's observed-label count) is computed by a replica and written to
+ * its slot of a shared buffer; the main thread sums the slots in slot order, clips the global norm, and
+ * takes an AdamW step. So the weights are bit-identical for any --threads with the same seed.
+ *
+ * All randomness is a function of (seed, epoch, step, sample), so a run resumes from (epoch, batch, step)
+ * alone, to the same bits as an uninterrupted run.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { generateSynthetic, loadDataset } from '../data/index.ts';
+import type { PreparedDataset } from '../data/index.ts';
+import { createModel, loadModel, presetConfig } from '../model/index.ts';
+import type { Model, ModelConfig } from '../model/index.ts';
+import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
+import { evaluate } from '../eval/index.ts';
+import type { EvalResult } from '../eval/index.ts';
+import type { BackendKind } from '../engine/index.ts';
+import { LABEL_NAMES } from '../engine/index.ts';
+import { RUNTIME_KEYS } from './config.ts';
+import type { TrainConfig } from './config.ts';
+import { appendJsonLine, writeFileAtomic } from './files.ts';
+import { checkDropout } from './missing.ts';
+import { createRunner } from './pool.ts';
+import type { TaskRunner } from './pool.ts';
+import type { GradTask, PredictTask, ReplicaInit, SharedDataset } from './replica.ts';
+import { permutation } from './random.ts';
+import { cutChunks, evalTargets, observedCount, splitRows } from './batching.ts';
+import { learningRate } from './schedule.ts';
+import { Progress } from './progress.ts';
+
+export interface RunState {
+  /** Optimizer steps taken. */
+  step: number;
+  /** Epoch in progress (0-based) and batches of it already done. */
+  epoch: number;
+  batchInEpoch: number;
+  bestAuroc: number;
+  bestEpoch: number;
+  epochsWithoutImprovement: number;
+  finished: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  state: RunState;
+  interrupted: boolean;
+  test?: EvalResult;
+  validation?: EvalResult;
+}
+
+export type Logger = (line: string) => void;
+
+async function prepareData(cfg: TrainConfig, threads: number, log: Logger): Promise<{ ds: PreparedDataset; dir: string }> {
+  let dir = cfg.data;
+  if (!dir) {
+    dir = resolve(cfg.synthDir);
+    if (!existsSync(join(dir, 'mimic-cxr-jpg'))) {
+      log(`generating the synthetic data set in ${dir} (seed 0) ...`);
+      await generateSynthetic({ out: dir, patients: cfg.synthPatients || undefined, seed: 0 } as Parameters<typeof generateSynthetic>[0]);
+    }
+  }
+  const preset = presetConfig(cfg.preset as 'tiny' | 'small' | 'base');
+  const t0 = performance.now();
+  const ds = await loadDataset(dir, {
+    imageSize: preset.imageSize,
+    cacheDir: cfg.cacheDir || undefined,
+    strict: cfg.strict,
+    allowLateral: cfg.allowLateral,
+    windowHours: cfg.windowHours || undefined,
+    threads,
+  });
+  log(`data: ${ds.n} studies from ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { ds, dir };
+}
+
+function modelConfigFor(cfg: TrainConfig, ds: PreparedDataset): ModelConfig {
+  return {
+    ...presetConfig(cfg.preset as 'tiny' | 'small' | 'base'),
+    imageSize: ds.S,
+    numFeatures: ds.schema.numeric.length,
+    catCardinalities: ds.schema.categorical.map((c) => c.vocab.length),
+    uncertain: cfg.uncertain as 'ignore' | 'ones' | 'zeros',
+  } as ModelConfig;
+}
+
+/** The metadata a checkpoint carries for prediction: feature schema, normalization, labels. */
+function checkpointMetadata(ds: PreparedDataset): Record<string, unknown> {
+  return { schema: ds.schema, normalization: { pixelMean: ds.pixelMean, pixelStd: ds.pixelStd, imageSize: ds.S }, labels: ds.labelNames };
+}
+
+function shareDataset(ds: PreparedDataset): SharedDataset {
+  const { S, n, labelNames, split, subjectId, studyId, pixels, hasImage, num, numPresent, cat, catPresent, labels, schema, pixelMean, pixelStd } = ds;
+  return { S, n, labelNames, split, subjectId, studyId, pixels, hasImage, num, numPresent, cat, catPresent, labels, schema, pixelMean, pixelStd };
+}
+
+/** Train (or resume) a run. Returns when the run finishes, stops early, or is interrupted. */
+export async function train(cfg: TrainConfig, log: Logger = console.log, signal?: AbortSignal): Promise<TrainResult> {
+  checkDropout({ image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature });
+  const threads = cfg.threads > 0 ? cfg.threads : availableParallelism();
+  if (cfg.chunks < 1 || !Number.isInteger(cfg.chunks)) throw new Error(`--chunks must be a positive integer, got ${cfg.chunks}`);
+  if (cfg.batch < 1 || !Number.isInteger(cfg.batch)) throw new Error(`--batch must be a positive integer, got ${cfg.batch}`);
+
+  // ---- the run folder -----------------------------------------------------------------------------------
+  let runDir: string;
+  let state: RunState;
+  if (cfg.resume) {
+    runDir = resolve(cfg.resume);
+    const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as TrainConfig;
+    for (const k of Object.keys(saved) as (keyof TrainConfig)[]) {
+      if (RUNTIME_KEYS.includes(k)) continue;
+      if (JSON.stringify(saved[k]) !== JSON.stringify(cfg[k]) && JSON.stringify(cfg[k]) !== JSON.stringify((await import('./config.ts')).TRAIN_DEFAULTS[k])) {
+        throw new Error(`--resume: option '${k}' differs from the run's config.json (${JSON.stringify(saved[k])}); a resumed run keeps its config`);
+      }
+    }
+    for (const k of RUNTIME_KEYS) (saved as Record<string, unknown>)[k] = cfg[k];
+    cfg = saved;
+    state = JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')) as RunState;
+    if (state.finished) {
+      log(`run ${runDir} already finished`);
+      return { runDir, state, interrupted: false };
+    }
+    log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
+  } else {
+    const name = cfg.name || `${cfg.preset}-s${cfg.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    runDir = resolve(cfg.out, name);
+    if (existsSync(join(runDir, 'state.json'))) throw new Error(`run folder ${runDir} already holds a run; use --resume ${runDir} or another --name`);
+    mkdirSync(runDir, { recursive: true });
+    state = { step: 0, epoch: 0, batchInEpoch: 0, bestAuroc: -Infinity, bestEpoch: -1, epochsWithoutImprovement: 0, finished: false };
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  }
+  const logFile = join(runDir, 'log.jsonl');
+
+  // ---- data, model, optimizer state ---------------------------------------------------------------------
+  const { ds } = await prepareData(cfg, threads, log);
+  const trainRows = splitRows(ds, 0), valRows = splitRows(ds, 1), testRows = splitRows(ds, 2);
+  if (trainRows.length === 0) throw new Error('the training split is empty');
+  log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);
+  const mcfg = modelConfigFor(cfg, ds);
+  const meta = checkpointMetadata(ds);
+  const model: Model = cfg.resume
+    ? loadModel(join(runDir, 'last.safetensors'), { backend: cfg.backend as BackendKind, metadata: meta })
+    : createModel(mcfg, { backend: cfg.backend as BackendKind, seed: cfg.seed, metadata: meta });
+  const P = model.numParams;
+  const be = model.backend;
+  const mPtr = be.alloc(P), vPtr = be.alloc(P);
+  if (cfg.resume) {
+    const opt = readSafetensors(readFileSync(join(runDir, 'last.optim.safetensors')));
+    if (Number(opt.metadata.step) !== state.step) throw new Error(`--resume: optimizer state is at step ${opt.metadata.step} but state.json says ${state.step}`);
+    be.write(mPtr, opt.tensors.m.data);
+    be.write(vPtr, opt.tensors.v.data);
+  } else {
+    be.fill(mPtr, P, 0);
+    be.fill(vPtr, P, 0);
+  }
+
+  const paramsSab = new SharedArrayBuffer(P * 4);
+  const gradsSab = new SharedArrayBuffer(P * 4 * cfg.chunks);
+  const params = new Float32Array(paramsSab);
+  const slots = new Float32Array(gradsSab);
+  params.set(model.paramData());
+  let version = 0;
+  const init: ReplicaInit = { model: model.config, backend: cfg.backend as BackendKind, data: shareDataset(ds), params: paramsSab, grads: gradsSab };
+  const runner: TaskRunner = createRunner(init, threads);
+  log(`model: ${cfg.preset}, ${P} parameters, backend ${be.name}, ${threads} thread(s), ${cfg.chunks} chunks per batch`);
+
+  const stepsPerEpoch = Math.ceil(trainRows.length / cfg.batch);
+  const totalSteps = stepsPerEpoch * cfg.epochs;
+  const testMissImage = cfg.testMissImage >= 0 ? cfg.testMissImage : cfg.missImage;
+  const testMissTab = cfg.testMissTab >= 0 ? cfg.testMissTab : cfg.missTab;
+
+  async function predict(rows: Int32Array, missImage: number, missTab: number): Promise<Float32Array> {
+    const L = LABEL_NAMES.length, out = new Float32Array(rows.length * L);
+    const jobs: Promise<void>[] = [];
+    for (let a = 0; a < rows.length; a += cfg.evalBatch) {
+      const idx = rows.slice(a, Math.min(rows.length, a + cfg.evalBatch));
+      const task: PredictTask = { kind: 'predict', version, indices: idx, seed: cfg.seed, missImage, missTab };
+      jobs.push(runner.run<Float32Array>(task).then((p) => out.set(p, a * L)));
+    }
+    await Promise.all(jobs);
+    return out;
+  }
+
+  const saveLast = () => {
+    // Order matters for crash safety: the tensors first, then state.json, which names the step they hold.
+    model.setParams(params);
+    model.save(join(runDir, 'last.safetensors'));
+    writeFileAtomic(join(runDir, 'last.optim.safetensors'), writeSafetensors(
+      { m: { shape: [P], data: be.view(mPtr, P) }, v: { shape: [P], data: be.view(vPtr, P) } },
+      { step: String(state.step), format: 'resilient-fusion-optim/1' },
+    ));
+    writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+  };
+
+  const progress = new Progress(cfg.progress, totalSteps, log);
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.on('SIGINT', onSigint);
+  signal?.addEventListener('abort', onSigint);
+  const grads = model.gradData();
+  let result: TrainResult | undefined;
+  try {
+    while (state.epoch < cfg.epochs) {
+      const perm = permutation(trainRows.length, cfg.seed, state.epoch);
+      let epochLoss = 0, epochBatches = 0;
+      const t0 = performance.now();
+      let samples = 0;
+      for (; state.batchInEpoch < stepsPerEpoch; ) {
+        if (interrupted || (cfg.maxSteps > 0 && state.step >= cfg.maxSteps)) {
+          interrupted = true;
+          break;
+        }
+        const a = state.batchInEpoch * cfg.batch;
+        const rows = Int32Array.from(perm.subarray(a, Math.min(a + cfg.batch, trainRows.length)), (p) => trainRows[p]);
+        const normalizer = observedCount(ds.labels, rows, cfg.uncertain);
+        const parts = cutChunks(rows, cfg.chunks);
+        const outs = await Promise.all(parts.map((idx, slot) => runner.run<{ loss: number }>({
+          kind: 'grad', version, slot, indices: idx, normalizer, step: state.step, seed: cfg.seed,
+          dropout: { image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature },
+          missImage: cfg.missImage, missTab: cfg.missTab,
+        } satisfies GradTask))).catch((e: unknown) => {
+          throw new Error(`step ${state.step + 1} (epoch ${state.epoch + 1}) failed: ${e instanceof Error ? e.message : String(e)}; the last checkpoint in ${runDir} is intact`);
+        });
+        let loss = 0;
+        for (const o of outs) loss += o.loss;
+        if (!Number.isFinite(loss)) {
+          throw new Error(`non-finite loss ${loss} at step ${state.step + 1} (epoch ${state.epoch + 1}); the last checkpoint in ${runDir} is intact`);
+        }
+        // Sum chunk gradients in slot order (fixed), clip, AdamW.
+        grads.set(slots.subarray(0, P));
+        for (let s = 1; s < parts.length; s++) {
+          const g = slots.subarray(s * P, (s + 1) * P);
+          for (let i = 0; i < P; i++) grads[i] += g[i];
+        }
+        let sq = 0;
+        for (let i = 0; i < P; i++) sq += grads[i] * grads[i];
+        const norm = Math.sqrt(sq);
+        if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm at step ${state.step + 1}; the last checkpoint in ${runDir} is intact`);
+        if (cfg.clip > 0 && norm > cfg.clip) {
+          const s = cfg.clip / norm;
+          for (let i = 0; i < P; i++) grads[i] *= s;
+        }
+        const lr = learningRate(state.step, totalSteps, cfg.lr, cfg.warmup, cfg.minLr);
+        const gPtr = model.gradPtr, pPtr = model.paramPtr;
+        for (const e of model.layout) {
+          be.adamw(pPtr + e.offset, gPtr + e.offset, mPtr + e.offset, vPtr + e.offset, e.size, lr, cfg.beta1, cfg.beta2, cfg.eps, e.decay ? cfg.weightDecay : 0, state.step + 1);
+        }
+        params.set(model.paramData());
+        version++;
+        state.step++;
+        state.batchInEpoch++;
+        epochLoss += loss;
+        epochBatches++;
+        samples += rows.length;
+        const sps = samples / ((performance.now() - t0) / 1000);
+        progress.update(state.step, { epoch: state.epoch + 1, loss, lr, sps });
+        appendJsonLine(logFile, { step: state.step, epoch: state.epoch + 1, loss, gradNorm: norm, lr });
+      }
+      if (interrupted) break;
+      progress.done();
+      // ---- validation, best checkpoint, early stopping ---------------------------------------------------
+      const vp = await predict(valRows, cfg.missImage, cfg.missTab);
+      const val = evaluate(vp, evalTargets(ds.labels, valRows), LABEL_NAMES);
+      const improved = val.macroAuroc > state.bestAuroc;
+      if (improved) {
+        state.bestAuroc = val.macroAuroc;
+        state.bestEpoch = state.epoch;
+        state.epochsWithoutImprovement = 0;
+        model.setParams(params);
+        model.save(join(runDir, 'model.safetensors'));
+      } else state.epochsWithoutImprovement++;
+      const meanLoss = epochLoss / Math.max(1, epochBatches);
+      log(`epoch ${state.epoch + 1}/${cfg.epochs}: train loss ${meanLoss.toFixed(4)}, val macro AUROC ${val.macroAuroc.toFixed(4)}${improved ? ' (best)' : ''}`);
+      appendJsonLine(logFile, { epoch: state.epoch + 1, trainLoss: meanLoss, valMacroAuroc: val.macroAuroc, valMacroAuprc: val.macroAuprc, best: improved });
+      state.epoch++;
+      state.batchInEpoch = 0;
+      if (cfg.patience > 0 && state.epochsWithoutImprovement >= cfg.patience) {
+        log(`early stopping: no better validation macro AUROC for ${cfg.patience} epochs`);
+        break;
+      }
+      // "last" at the epoch boundary: a resume starts the next epoch from here.
+      saveLast();
+    }
+    if (interrupted) {
+      saveLast();
+      log(`interrupted at step ${state.step}: saved ${join(runDir, 'last.safetensors')}; continue with --resume ${runDir}`);
+      return (result = { runDir, state, interrupted: true });
+    }
+    // ---- test with the best checkpoint, thresholds from validation ----------------------------------------
+    const best = loadModel(join(runDir, 'model.safetensors'), { backend: cfg.backend as BackendKind });
+    params.set(best.paramData());
+    version++;
+    const val = evaluate(await predict(valRows, cfg.missImage, cfg.missTab), evalTargets(ds.labels, valRows), LABEL_NAMES);
+    const test = evaluate(await predict(testRows, testMissImage, testMissTab), evalTargets(ds.labels, testRows), LABEL_NAMES, val.thresholds);
+    state.finished = true;
+    saveLastFinal();
+    writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({ bestEpoch: state.bestEpoch + 1, validation: val, test, testMissImage, testMissTab }, null, 2) + '\n');
+    log(`test (best epoch ${state.bestEpoch + 1}): macro AUROC ${test.macroAuroc.toFixed(4)}, macro AUPRC ${test.macroAuprc.toFixed(4)}, macro F1 ${test.macroF1.toFixed(4)}`);
+    return (result = { runDir, state, interrupted: false, test, validation: val });
+  } finally {
+    process.off('SIGINT', onSigint);
+    await runner.close();
+    void result;
+  }
+
+  function saveLastFinal(): void {
+    writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+  }
+}

@@ -3,7 +3,7 @@ export type { Backend, GemmOptions, Ptr, FloatArray } from './types.ts';
 export type { Batch } from './batch.ts';
 export { LABEL_NAMES, NUM_LABELS } from './batch.ts';
 export { ReferenceBackend } from './reference.ts';
-export { WasmBackend, bestWasmBuild, wasmBuildSupported, WORKSPACE_FLOATS } from './wasm.ts';
+export { WasmBackend, WasmCoreBackend, bestWasmBuild, wasmBuildSupported, compiledModule, WORKSPACE_FLOATS } from './wasm.ts';
 export type { WasmBuild, WasmExports } from './wasm.ts';
 import type { Backend } from './types.ts';
 import { ReferenceBackend } from './reference.ts';

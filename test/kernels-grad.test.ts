@@ -1,0 +1,145 @@
+/**
+ * Every backward kernel of the reference backend against central finite differences of its forward, in
+ * float64: loss = sum(out * R) for a fixed random R, so d loss / d out = R is the `dout` fed to the backward
+ * (which accumulates onto zeros). eps = 1e-6; the central difference's error is O(eps^2) plus roundoff
+ * ~1e-16/eps, so a tolerance of 1e-7 (abs + rel) is tight.
+ */
+import { test } from 'uvu';
+import { close, rng, randArray } from './util/harness.ts';
+import { ReferenceBackend } from '../src/engine/index.ts';
+import type { Ptr } from '../src/engine/index.ts';
+
+const EPS = 1e-6, TOL = 1e-7;
+const be = new ReferenceBackend();
+
+/** A float64 buffer in the reference arena holding `data`. */
+function buf(data: ArrayLike<number>): Ptr {
+  const p = be.alloc(data.length);
+  be.write(p, data);
+  return p;
+}
+const zeros = (n: number) => buf(new Float64Array(n));
+const rand = (r: () => number, n: number, lo = -1, hi = 1) => Float64Array.from(randArray(r, n, lo, hi));
+
+/** Central differences of a scalar loss() with respect to every element of the buffer at p (n elements). */
+function numericGrad(p: Ptr, n: number, loss: () => number): Float64Array {
+  const g = new Float64Array(n), m = be.m;
+  for (let i = 0; i < n; i++) {
+    const x = m[p + i];
+    m[p + i] = x + EPS;
+    const lp = loss();
+    m[p + i] = x - EPS;
+    const lm = loss();
+    m[p + i] = x;
+    g[i] = (lp - lm) / (2 * EPS);
+  }
+  return g;
+}
+/** sum(out * R) over n elements. */
+function dotR(out: Ptr, R: Ptr, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += be.m[out + i] * be.m[R + i];
+  return s;
+}
+function check(label: string, analytic: Ptr, p: Ptr, n: number, loss: () => number): void {
+  close(`${label}: analytic vs finite differences`, be.read(analytic, n), numericGrad(p, n, loss), TOL, TOL);
+}
+
+test('layernorm backward = d/d(inp, weight, bias) of the forward', () => {
+  const r = rng(21);
+  for (const [N, C] of [[1, 1], [2, 3], [3, 5], [2, 8]]) {
+    const mk = be.mark();
+    const inp = buf(rand(r, N * C, -2, 2)), w = buf(rand(r, C, 0.5, 1.5)), b = buf(rand(r, C)), R = buf(rand(r, N * C));
+    const out = be.alloc(N * C), mean = be.alloc(N), rstd = be.alloc(N);
+    const loss = () => { be.layernormForward(out, mean, rstd, inp, w, b, N, C); return dotR(out, R, N * C); };
+    loss();
+    const di = zeros(N * C), dw = zeros(C), db = zeros(C);
+    be.layernormBackward(di, dw, db, R, inp, w, mean, rstd, N, C);
+    check(`layernorm ${N}x${C} dinp`, di, inp, N * C, loss);
+    check(`layernorm ${N}x${C} dweight`, dw, w, C, loss);
+    check(`layernorm ${N}x${C} dbias`, db, b, C, loss);
+    be.release(mk);
+  }
+});
+
+test('gelu backward = derivative of the forward', () => {
+  const r = rng(22);
+  const mk = be.mark();
+  const n = 41, x = rand(r, n, -5, 5);
+  x[0] = 0; x[1] = -8; x[2] = 8;
+  const inp = buf(x), R = buf(rand(r, n)), out = be.alloc(n);
+  const loss = () => { be.geluForward(out, inp, n); return dotR(out, R, n); };
+  const d = zeros(n);
+  be.geluBackward(d, inp, R, n);
+  check('gelu', d, inp, n, loss);
+  be.release(mk);
+});
+
+test('softmax backward = d/d inp of the forward', () => {
+  const r = rng(23);
+  for (const [N, C] of [[1, 1], [2, 4], [3, 7]]) {
+    const mk = be.mark();
+    const inp = buf(rand(r, N * C, -3, 3)), R = buf(rand(r, N * C)), out = be.alloc(N * C);
+    const loss = () => { be.softmaxForward(out, inp, N, C); return dotR(out, R, N * C); };
+    loss();
+    const d = zeros(N * C);
+    be.softmaxBackward(d, R, out, N, C);
+    check(`softmax ${N}x${C}`, d, inp, N * C, loss);
+    be.release(mk);
+  }
+});
+
+test('affine (modality token) backward = d/d(inp, scale, shift)', () => {
+  const r = rng(24);
+  const N = 4, C = 6, mk = be.mark();
+  const inp = buf(rand(r, N * C)), sc = buf(rand(r, C, 0.5, 1.5)), sh = buf(rand(r, C)), R = buf(rand(r, N * C)), out = be.alloc(N * C);
+  const loss = () => { be.affineForward(out, inp, sc, sh, N, C); return dotR(out, R, N * C); };
+  const di = zeros(N * C), ds = zeros(C), dh = zeros(C);
+  be.affineBackward(di, ds, dh, R, inp, sc, N, C);
+  check('affine dinp', di, inp, N * C, loss);
+  check('affine dscale', ds, sc, C, loss);
+  check('affine dshift', dh, sh, C, loss);
+  be.release(mk);
+});
+
+test('numTokens backward = d/d(weight, bias)', () => {
+  const r = rng(25);
+  const N = 3, F = 2, d = 5, mk = be.mark();
+  const x = buf(rand(r, N * F, -2, 2)), w = buf(rand(r, F * d)), b = buf(rand(r, F * d)), R = buf(rand(r, N * F * d)), out = be.alloc(N * F * d);
+  const loss = () => { be.numTokensForward(out, x, w, b, N, F, d); return dotR(out, R, N * F * d); };
+  const dw = zeros(F * d), db = zeros(F * d);
+  be.numTokensBackward(dw, db, R, x, N, F, d);
+  check('numTokens dweight', dw, w, F * d, loss);
+  check('numTokens dbias', db, b, F * d, loss);
+  be.release(mk);
+});
+
+test('biasGrad = d/d bias of biasAdd', () => {
+  const r = rng(26);
+  const N = 5, C = 3, mk = be.mark();
+  const x0 = rand(r, N * C), bias = buf(rand(r, C)), R = buf(rand(r, N * C)), out = be.alloc(N * C);
+  const loss = () => { be.write(out, x0); be.biasAdd(out, bias, N, C); return dotR(out, R, N * C); };
+  const db = zeros(C);
+  be.biasGrad(db, R, N, C);
+  check('biasGrad', db, bias, C, loss);
+  be.release(mk);
+});
+
+test('bceLogits gradient = d loss / d logits (gradScale 1), zero where unobserved', () => {
+  const r = rng(27);
+  const n = 23, mk = be.mark();
+  const x = rand(r, n, -6, 6), t = new Float64Array(n), w = new Float64Array(n);
+  for (let i = 0; i < n; i++) { const u = r(); t[i] = u < 0.2 ? NaN : u < 0.6 ? 0 : 1; w[i] = u < 0.2 ? 0 : 1; }
+  x[0] = 30; x[1] = -30;
+  const logits = buf(x), targets = buf(t), weights = buf(w), d = be.alloc(n), scratch = be.alloc(n);
+  const loss = () => be.bceLogits(scratch, logits, targets, weights, n, 1);
+  be.bceLogits(d, logits, targets, weights, n, 1);
+  check('bceLogits', d, logits, n, loss);
+  // gradScale scales the gradient only.
+  const d2 = be.alloc(n);
+  be.bceLogits(d2, logits, targets, weights, n, 0.25);
+  close('bceLogits gradScale', be.read(d2, n), be.read(d, n).map((v) => v * 0.25), 0, 1e-15);
+  be.release(mk);
+});
+
+test.run();

@@ -5,33 +5,38 @@ import { madd } from './simd';
  *
  * flags: 1 = A stored [K,M] (used transposed), 2 = B stored [N,K] (used transposed: a PyTorch Linear weight
  * [out,in]), 4 = accumulate into C (else overwrite; C is never read). lda/ldb/ldc are row strides in elements
- * as stored. bias 0 = none. ws: scratch of at least 2^21 floats for the packed panels (uses MR*KC + KC*NC).
+ * as stored. bias 0 = none. ws: scratch for the packed panels, MR*KC + KC*NC floats (132 K of the 2^21).
  *
- * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of MR rows,
+ * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of 4 rows,
  * N in panels of 8 columns. Each KC x NC block of op(B) is packed once into 8-wide panels (zero padded past
- * N), each MR x KC block of op(A) into k-major MR-row slivers, so all four transpose variants run the same
- * register-tiled microkernel: MR x 8 accumulators (MR = 6 with relaxed SIMD's fused madd, 4 with plain SIMD,
- * whose mul+add needs a temporary register: V8 gives wasm 15 xmm registers), A broadcast by
- * v128.load32_splat, B loaded as two f32x4.
+ * N; the NT variant transposes 4x4 with shuffles), each 4 x KC block of op(A) into a k-major sliver, so all
+ * four transpose variants run one register-tiled microkernel, f32_gemm_4x8__wasmsimd_splat: 4x8 = 8 f32x4
+ * accumulators, A broadcast by v128.load32_splat, B loaded as two f32x4; `madd` is one fused
+ * f32x4.relaxed_madd in the relaxed build and mul+add in the plain one.
+ *
+ * Why 4x8: V8 (TurboFan) schedules all of a k step's A broadcasts before the multiply-adds, so a tile with
+ * R rows keeps 2R accumulators + R broadcasts + 2 B vectors live, and wasm gets 15 xmm registers. 4x8 needs
+ * 14; 5x8 (17) and 6x8 (20) spill inside the loop and measured 36% and 42% of the relaxed peak, and
+ * unrolling k by 2 spills too (47%). Eight independent accumulators also just cover two FMA pipes x 4 cycles.
  *
  * Tails: M tails alias the missing rows to the last valid row (packed as duplicates, stored first); N tails
- * compute on zero-padded B lanes and store by nr & 4, nr & 2, nr & 1.
+ * compute on zero-padded B lanes and store by nr & 4, nr & 2, nr & 1. C tails load only their nr lanes.
  *
  * Determinism: every C element is the chain acc = madd(a_k, b_k, acc) over k = 0..K-1 in order, started at 0
  * (overwrite) or at the old C (accumulate), then + bias. The chain is the same in full tiles and tails; K
  * blocks store and reload the exact f32 partial, so KC does not even change the bits. A row of C therefore
- * never depends on M, N, the other rows or its position.
+ * never depends on M, N, the other rows or its position (test/gemm.test.ts checks it bit for bit).
  *
- * Peak: the register-only madd loop (bench/peak.ts) measures ~65 GFLOP/s relaxed and ~54 GFLOP/s plain SIMD
- * on one AMD EPYC (Zen 5) core; this kernel reaches PEAK_NOTE (see bench/gemm.ts).
+ * Peak (bench/peak.ts, register-only madd loop, one AMD EPYC Zen 5 core): ~65 GFLOP/s relaxed, ~54 plain.
+ * Reached (bench/gemm.ts, M,K,N = 4096,192,192 / 4096,192,768 / 4096,768,192, NN NT TN): PEAK_NOTE
  */
 
-/** K block: the packed A sliver (MR x KC) stays in L1 while the N panels stream past. */
+/** K block: the packed A sliver (4 x KC) stays in L1 while the N panels stream past. */
 const KC: i32 = 256;
-/** N block: the packed B block (KC x NC floats, 512 KiB) stays in L2 across the M tiles. */
+/** N block: the packed B block (KC x NC floats, 512 KiB) stays in the 1 MiB L2 across the M tiles. */
 const NC: i32 = 512;
-/** Rows per register tile: 6x8 (12 accumulators) with fused madd, 4x8 with mul+add. */
-const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
+/** Rows per register tile (see above). */
+const MR: i32 = 4;
 
 /** The first n (<= 0 .. >= 4) lanes at p, zeros elsewhere; never reads past lane n. */
 // @ts-ignore: decorator
@@ -42,107 +47,6 @@ const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
   if (n == 1) return v128.load32_zero(p);
   return f32x4.splat(0);
 }
-/**
- * 6x8 microkernel: C[mr,nr] (+)= Apack[kc,6]ᵀ·Bpack[kc,8] (+ bias). Apack holds 6 rows per k (row
- * r at ap + 4*(6*k + r)), Bpack 8 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
- * stored first, so the valid row's store lands last; columns >= nr are zero in Bpack and never stored.
- * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from C (loadC).
- */
-function f32_gemm_6x8__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, loadC: bool, bias: usize): void {
-  let c0 = c;
-  let c1 = c0 + cs;
-  if (mr <= 1) c1 = c0;
-  let c2 = c1 + cs;
-  if (mr <= 2) c2 = c1;
-  let c3 = c2 + cs;
-  if (mr <= 3) c3 = c2;
-  let c4 = c3 + cs;
-  if (mr <= 4) c4 = c3;
-  let c5 = c4 + cs;
-  if (mr <= 5) c5 = c4;
-  const vzero = f32x4.splat(0);
-  let vacc0x0123 = vzero, vacc0x4567 = vzero;
-  let vacc1x0123 = vzero, vacc1x4567 = vzero;
-  let vacc2x0123 = vzero, vacc2x4567 = vzero;
-  let vacc3x0123 = vzero, vacc3x4567 = vzero;
-  let vacc4x0123 = vzero, vacc4x4567 = vzero;
-  let vacc5x0123 = vzero, vacc5x4567 = vzero;
-  if (loadC) {
-    vacc0x0123 = loadPart(c0, nr); vacc0x4567 = loadPart(c0 + 16, nr - 4);
-    vacc1x0123 = loadPart(c1, nr); vacc1x4567 = loadPart(c1 + 16, nr - 4);
-    vacc2x0123 = loadPart(c2, nr); vacc2x4567 = loadPart(c2 + 16, nr - 4);
-    vacc3x0123 = loadPart(c3, nr); vacc3x4567 = loadPart(c3 + 16, nr - 4);
-    vacc4x0123 = loadPart(c4, nr); vacc4x4567 = loadPart(c4 + 16, nr - 4);
-    vacc5x0123 = loadPart(c5, nr); vacc5x4567 = loadPart(c5 + 16, nr - 4);
-  }
-  for (let k = 0; k < kc; k++) {
-    const vb0123 = v128.load(bp);
-    const vb4567 = v128.load(bp, 16);
-    const va0 = v128.load32_splat(ap, 0);
-    vacc0x0123 = madd(va0, vb0123, vacc0x0123);
-    vacc0x4567 = madd(va0, vb4567, vacc0x4567);
-    const va1 = v128.load32_splat(ap, 4);
-    vacc1x0123 = madd(va1, vb0123, vacc1x0123);
-    vacc1x4567 = madd(va1, vb4567, vacc1x4567);
-    const va2 = v128.load32_splat(ap, 8);
-    vacc2x0123 = madd(va2, vb0123, vacc2x0123);
-    vacc2x4567 = madd(va2, vb4567, vacc2x4567);
-    const va3 = v128.load32_splat(ap, 12);
-    vacc3x0123 = madd(va3, vb0123, vacc3x0123);
-    vacc3x4567 = madd(va3, vb4567, vacc3x4567);
-    const va4 = v128.load32_splat(ap, 16);
-    vacc4x0123 = madd(va4, vb0123, vacc4x0123);
-    vacc4x4567 = madd(va4, vb4567, vacc4x4567);
-    const va5 = v128.load32_splat(ap, 20);
-    vacc5x0123 = madd(va5, vb0123, vacc5x0123);
-    vacc5x4567 = madd(va5, vb4567, vacc5x4567);
-    ap += 24;
-    bp += 32;
-  }
-  if (bias) {
-    const vbias0123 = loadPart(bias, nr), vbias4567 = loadPart(bias + 16, nr - 4);
-    vacc0x0123 = f32x4.add(vacc0x0123, vbias0123); vacc0x4567 = f32x4.add(vacc0x4567, vbias4567);
-    vacc1x0123 = f32x4.add(vacc1x0123, vbias0123); vacc1x4567 = f32x4.add(vacc1x4567, vbias4567);
-    vacc2x0123 = f32x4.add(vacc2x0123, vbias0123); vacc2x4567 = f32x4.add(vacc2x4567, vbias4567);
-    vacc3x0123 = f32x4.add(vacc3x0123, vbias0123); vacc3x4567 = f32x4.add(vacc3x4567, vbias4567);
-    vacc4x0123 = f32x4.add(vacc4x0123, vbias0123); vacc4x4567 = f32x4.add(vacc4x4567, vbias4567);
-    vacc5x0123 = f32x4.add(vacc5x0123, vbias0123); vacc5x4567 = f32x4.add(vacc5x4567, vbias4567);
-  }
-  if (nr == 8) {
-    v128.store(c5, vacc5x0123); v128.store(c5, vacc5x4567, 16);
-    v128.store(c4, vacc4x0123); v128.store(c4, vacc4x4567, 16);
-    v128.store(c3, vacc3x0123); v128.store(c3, vacc3x4567, 16);
-    v128.store(c2, vacc2x0123); v128.store(c2, vacc2x4567, 16);
-    v128.store(c1, vacc1x0123); v128.store(c1, vacc1x4567, 16);
-    v128.store(c0, vacc0x0123); v128.store(c0, vacc0x4567, 16);
-  } else {
-    if (nr & 4) {
-      v128.store(c5, vacc5x0123); vacc5x0123 = vacc5x4567; c5 += 16;
-      v128.store(c4, vacc4x0123); vacc4x0123 = vacc4x4567; c4 += 16;
-      v128.store(c3, vacc3x0123); vacc3x0123 = vacc3x4567; c3 += 16;
-      v128.store(c2, vacc2x0123); vacc2x0123 = vacc2x4567; c2 += 16;
-      v128.store(c1, vacc1x0123); vacc1x0123 = vacc1x4567; c1 += 16;
-      v128.store(c0, vacc0x0123); vacc0x0123 = vacc0x4567; c0 += 16;
-    }
-    if (nr & 2) {
-      v128.store64_lane(c5, vacc5x0123, 0); vacc5x0123 = v128.shuffle<f32>(vacc5x0123, vacc5x0123, 2, 3, 2, 3); c5 += 8;
-      v128.store64_lane(c4, vacc4x0123, 0); vacc4x0123 = v128.shuffle<f32>(vacc4x0123, vacc4x0123, 2, 3, 2, 3); c4 += 8;
-      v128.store64_lane(c3, vacc3x0123, 0); vacc3x0123 = v128.shuffle<f32>(vacc3x0123, vacc3x0123, 2, 3, 2, 3); c3 += 8;
-      v128.store64_lane(c2, vacc2x0123, 0); vacc2x0123 = v128.shuffle<f32>(vacc2x0123, vacc2x0123, 2, 3, 2, 3); c2 += 8;
-      v128.store64_lane(c1, vacc1x0123, 0); vacc1x0123 = v128.shuffle<f32>(vacc1x0123, vacc1x0123, 2, 3, 2, 3); c1 += 8;
-      v128.store64_lane(c0, vacc0x0123, 0); vacc0x0123 = v128.shuffle<f32>(vacc0x0123, vacc0x0123, 2, 3, 2, 3); c0 += 8;
-    }
-    if (nr & 1) {
-      v128.store32_lane(c5, vacc5x0123, 0);
-      v128.store32_lane(c4, vacc4x0123, 0);
-      v128.store32_lane(c3, vacc3x0123, 0);
-      v128.store32_lane(c2, vacc2x0123, 0);
-      v128.store32_lane(c1, vacc1x0123, 0);
-      v128.store32_lane(c0, vacc0x0123, 0);
-    }
-  }
-}
-
 /**
  * 4x8 microkernel: C[mr,nr] (+)= Apack[kc,4]ᵀ·Bpack[kc,8] (+ bias). Apack holds 4 rows per k (row
  * r at ap + 4*(4*k + r)), Bpack 8 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
@@ -298,7 +202,6 @@ function packA(ap: usize, a: usize, tA: bool, lda: i32, ic: i32, mr: i32, pc: i3
       for (let k = 0; k < kc; k++) {
         const d = ap + <usize>(k * MR * 4);
         v128.store(d, v128.load(src));
-        if (MR == 6) v128.store64_lane(d, v128.load64_zero(src, 16), 0, 16);
         src += sstride;
       }
     } else {
@@ -310,28 +213,17 @@ function packA(ap: usize, a: usize, tA: bool, lda: i32, ic: i32, mr: i32, pc: i3
     }
     return;
   }
-  // A stored [M,K]: MR rows of K, transposed 4 k at a time.
+  // A stored [M,K]: 4 rows of K, transposed 4 k at a time.
   const rs = (<usize>lda) << 2;
   const a0 = a + ((<usize>ic * <usize>lda + <usize>pc) << 2);
   const a1 = mr > 1 ? a0 + rs : a0;
   const a2 = mr > 2 ? a1 + rs : a1;
   const a3 = mr > 3 ? a2 + rs : a2;
-  const a4 = mr > 4 ? a3 + rs : a3;
-  const a5 = mr > 5 ? a4 + rs : a4;
   let k = 0;
   for (; k + 4 <= kc; k += 4) {
     const o = (<usize>k) << 2;
     const d = ap + <usize>(k * MR * 4);
     transpose4x4(d, MR * 4, v128.load(a0 + o), v128.load(a1 + o), v128.load(a2 + o), v128.load(a3 + o));
-    if (MR == 6) {
-      const r4 = v128.load(a4 + o), r5 = v128.load(a5 + o);
-      const lo = v128.shuffle<f32>(r4, r5, 0, 4, 1, 5);
-      const hi = v128.shuffle<f32>(r4, r5, 2, 6, 3, 7);
-      v128.store64_lane(d, lo, 0, 16);
-      v128.store64_lane(d, lo, 1, 16 + 24);
-      v128.store64_lane(d, hi, 0, 16 + 48);
-      v128.store64_lane(d, hi, 1, 16 + 72);
-    }
   }
   for (; k < kc; k++) {
     const o = (<usize>k) << 2;
@@ -340,10 +232,6 @@ function packA(ap: usize, a: usize, tA: bool, lda: i32, ic: i32, mr: i32, pc: i3
     store<f32>(d, load<f32>(a1 + o), 4);
     store<f32>(d, load<f32>(a2 + o), 8);
     store<f32>(d, load<f32>(a3 + o), 12);
-    if (MR == 6) {
-      store<f32>(d, load<f32>(a4 + o), 16);
-      store<f32>(d, load<f32>(a5 + o), 20);
-    }
   }
 }
 
@@ -371,11 +259,7 @@ export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i
           const bpan = bp + ((<usize>(jr * kc)) << 2);
           const cj = crow + ((<usize>jr) << 2);
           const bj: usize = vbias ? vbias + ((<usize>jr) << 2) : 0;
-          if (ASC_FEATURE_RELAXED_SIMD) {
-            f32_gemm_6x8__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
-          } else {
-            f32_gemm_4x8__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
-          }
+          f32_gemm_4x8__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
         }
       }
       pc += kc;

@@ -68,14 +68,17 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize
 }
 
 /**
- * exp(x) in four lanes for x <= 0 (softmax arguments): Cephes expf. n = round(x·log2 e),
- * r = x − n·ln2 (two-constant Cody-Waite), exp(r) by a degree-6 polynomial, times 2^n built in the
- * exponent bits. x is clamped at −87 (exp ≈ 1.6e-38, far below any tolerance); NaN propagates.
+ * exp(x) in four lanes for x <= 0 (softmax arguments): Cephes expf. n = round(x·log2 e) by the
+ * 1.5·2^23 shifter (its low mantissa bits are n as an integer), r = x − n·ln2 (two-constant Cody-Waite),
+ * exp(r) by a degree-6 polynomial, times 2^n built in the exponent bits. x is clamped at −87
+ * (exp ≈ 1.6e-38, far below any tolerance) with pmax, one instruction; NaN propagates.
  */
 // @ts-ignore: decorator
 @inline function exp4(x: v128): v128 {
-  x = f32x4.max(x, f32x4.splat(-87.0));
-  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  x = f32x4.pmax(x, f32x4.splat(-87.0));
+  const shifter = f32x4.splat(12582912.0);
+  const t = madd(x, f32x4.splat(1.44269504088896341), shifter);
+  const fx = f32x4.sub(t, shifter);
   let r = madd(fx, f32x4.splat(-0.693359375), x);
   r = madd(fx, f32x4.splat(2.12194440e-4), r);
   let p = madd(f32x4.splat(1.9875691500e-4), r, f32x4.splat(1.3981999507e-3));
@@ -84,7 +87,8 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1.0));
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  // bits(t) − bits(shifter) = n; (n + 127) << 23 is 2^n
+  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, shifter), i32x4.splat(127)), 23);
   return f32x4.mul(y, pow2n);
 }
 
@@ -152,9 +156,12 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
   for (let b = 0; b < B; b++) {
     const n = compact(idx, at(mask, b * T), T);
     const xb = at(qkv, b * T * C3), ob = at(out, b * T * d);
-    zero(at(att, b * H * T * T), H * T * T);
-    // Masked query rows of out are zero; present rows are fully overwritten below.
-    for (let t = 0; t < T; t++) if (load<f32>(at(mask, b * T + t)) == 0) zero(at(ob, t * d), d);
+    // Masked query rows of out and att are zero; present rows are written in full below.
+    for (let t = 0; t < T; t++) {
+      if (load<f32>(at(mask, b * T + t)) != 0) continue;
+      zero(at(ob, t * d), d);
+      for (let h = 0; h < H; h++) zero(at(att, ((b * H + h) * T + t) * T), T);
+    }
     if (n == 0) continue;
     const mp = rup4(n), ns = rup8(n);
     for (let h = 0; h < H; h++) {
@@ -168,6 +175,7 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
         const srow = at(S, i * ns);
         softmaxRow(srow, n, scale);
         const arow = at(ab, load<i32>(at(idx, i)) * T);
+        zero(arow, T);
         for (let j = 0; j < n; j++) store<f32>(at(arow, load<i32>(at(idx, j))), load<f32>(at(srow, j)));
       }
       // O = P·V
@@ -191,10 +199,10 @@ function softmaxRow(row: usize, n: i32, scale: f32): void {
   const lm = laneMask(rem);
   const ninf = f32x4.splat(-Infinity);
   let vmx = ninf;
-  for (let j = 0; j < n4; j += 4) vmx = f32x4.max(vmx, v128.load(at(row, j)));
-  if (rem) vmx = f32x4.max(vmx, v128.bitselect(v128.load(at(row, n4)), ninf, lm));
-  let mx = f32x4.max(vmx, v128.shuffle<f32>(vmx, vmx, 2, 3, 0, 1));
-  mx = f32x4.max(mx, v128.shuffle<f32>(mx, mx, 1, 0, 3, 2));
+  for (let j = 0; j < n4; j += 4) vmx = f32x4.pmax(vmx, v128.load(at(row, j)));
+  if (rem) vmx = f32x4.pmax(vmx, v128.bitselect(v128.load(at(row, n4)), ninf, lm));
+  let mx = f32x4.pmax(vmx, v128.shuffle<f32>(vmx, vmx, 2, 3, 0, 1));
+  mx = f32x4.pmax(mx, v128.shuffle<f32>(mx, mx, 1, 0, 3, 2));
   const vs = f32x4.splat(scale);
   const vnegmx = f32x4.mul(mx, f32x4.neg(vs)); // −scale·max, every lane
   let vsum = f32x4.splat(0);

@@ -57,7 +57,9 @@ const SHAPES: [number, number, number][] = []; // [T, hd, H]
       SHAPES.push([T, hd, H]);
     }
   });
-  SHAPES.push([97, 64, 3], [33, 1, 4]);
+  // [256, 64, 2]: the largest packed problem; hd=768: d=768 with one head; T=740: beyond the scratch,
+  // so the naive fallback kernels run.
+  SHAPES.push([97, 64, 3], [33, 1, 4], [256, 64, 2], [16, 768, 1], [740, 4, 1]);
 }
 const KINDS = [['random', 'all', 'none'], ['one', 'random'], ['random', 'random', 'all', 'one']];
 

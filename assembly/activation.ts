@@ -32,7 +32,7 @@ const GELU_CLAMP: f32 = 10;
 
 // @ts-ignore: decorator
 @inline function vclamp(x: v128): v128 {
-  return f32x4.min(f32x4.max(x, f32x4.splat(-GELU_CLAMP)), f32x4.splat(GELU_CLAMP));
+  return f32x4.pmin(f32x4.pmax(x, f32x4.splat(-GELU_CLAMP)), f32x4.splat(GELU_CLAMP)); // x first: NaN propagates
 }
 
 /**
@@ -74,10 +74,13 @@ export function f32_gelu_bwd(dinp: usize, inp: usize, dout: usize, n: i32): void
 export function f32_softmax_fwd(out: usize, inp: usize, N: i32, C: i32): void {
   for (let n = 0; n < N; n++) {
     const x = inp + ((<usize>(n * C)) << 2), o = out + ((<usize>(n * C)) << 2);
-    let vm = f32x4.splat(-Infinity);
+    // pmax is one instruction (f32x4.max's NaN handling lowers to a long sequence on x64 and sat on the
+    // loop-carried chain); a NaN input is not kept in mx but still reaches every output through exp and the sum.
+    let vm = f32x4.splat(-Infinity), vm1 = f32x4.splat(-Infinity);
     let c = 0;
-    for (; c + 4 <= C; c += 4) vm = f32x4.max(vm, ld4(x, c));
-    let mx = hmax4(vm);
+    for (; c + 8 <= C; c += 8) { vm = f32x4.pmax(vm, ld4(x, c)); vm1 = f32x4.pmax(vm1, ld4(x, c + 4)); }
+    if (c + 4 <= C) { vm = f32x4.pmax(vm, ld4(x, c)); c += 4; }
+    let mx = hmax4(f32x4.pmax(vm, vm1));
     for (; c < C; c++) mx = max(mx, ld(x, c));
     const vmx = f32x4.splat(mx);
     let vs = f32x4.splat(0);

@@ -30,15 +30,18 @@ import { madd } from './simd';
 
 /**
  * exp(x), four lanes (Cephes expf: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, degree-6
- * polynomial, 2^n built in the exponent bits). About 1-2 ulp over [-87, 88]; inputs above 88 give +inf
- * (exp(88) = 1.7e38 is within a factor 2 of FLT_MAX; the kernels only ever need it to saturate, e.g.
- * 1/(1+exp(.)) = 0), inputs below -87 (and -inf) give exactly 0; NaN propagates.
+ * polynomial, 2^n built in the exponent bits). About 1-2 ulp over [-87.3, 88.3]. The input is clamped to
+ * [-88, 89] with pmax/pmin (single instructions; NaN in x still propagates): at the low end n = -127 makes
+ * the 2^n factor exactly 0, so x < -87.7 (and -inf) gives exactly 0; at the high end n = 128 makes it +inf,
+ * so x > 88.4 gives +inf. n is rounded with the 1.5*2^23 "magic number" add, whose bits also hold n, so
+ * neither `nearest` nor a float-to-int conversion is needed (both lower to long sequences on x64).
  */
 // @ts-ignore: decorator
 @inline export function vexp(x: v128): v128 {
-  const lo = f32x4.splat(-87.0);
-  const xc = f32x4.min(f32x4.max(x, lo), f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-88.0)), f32x4.splat(89.0));
+  const magic = f32x4.splat(12582912.0); // 1.5 * 2^23: t's low mantissa bits hold round(x log2e)
+  const t = madd(xc, f32x4.splat(1.44269504088896341), magic);
+  const n = f32x4.sub(t, magic);
   // r = x - n*ln2 in two steps (ln2 split so n*C1 is exact).
   let r = madd(n, f32x4.splat(-0.693359375), xc);
   r = madd(n, f32x4.splat(2.12194440e-4), r);
@@ -48,10 +51,9 @@ import { madd } from './simd';
   p = madd(p, r, f32x4.splat(4.1665795894e-2));
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
-  const r2 = f32x4.mul(r, r);
-  p = madd(p, r2, f32x4.add(r, f32x4.splat(1.0)));
-  // 2^n: n in [-126, 127] after the clamp, so (n + 127) << 23 is a normal float.
-  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  const y = v128.bitselect(f32x4.splat(Infinity), f32x4.mul(p, e), f32x4.gt(x, f32x4.splat(88.0)));
-  return v128.andnot(y, f32x4.lt(x, lo));
+  p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1.0)));
+  // 2^n: the low 9 bits of (bits(t) + 127) are n + 127 in [0, 255]; shifted into the exponent field
+  // (0 gives the float 0, 255 gives +inf).
+  const e = i32x4.shl(i32x4.add(t, i32x4.splat(127)), 23);
+  return f32x4.mul(p, e);
 }

@@ -5,22 +5,24 @@ import { madd } from './simd';
  *
  * flags: 1 = A stored [K,M] (used transposed), 2 = B stored [N,K] (used transposed: a PyTorch Linear weight
  * [out,in]), 4 = accumulate into C (else overwrite; C is never read). lda/ldb/ldc are row strides in elements
- * as stored. bias 0 = none. ws: scratch for the packed panels, MR*KC + KC*NC floats (132 K of the 2^21).
+ * as stored. bias 0 = none. ws: scratch for the packed panels, MR*KC+4 + KC*NC floats (~132 K of the 2^21).
  *
- * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of 4 rows,
- * N in panels of 8 columns. Each KC x NC block of op(B) is packed once into 8-wide panels (zero padded past
- * N; the NT variant transposes 4x4 with shuffles), each 4 x KC block of op(A) into a k-major sliver, so all
- * four transpose variants run one register-tiled microkernel, f32_gemm_4x8__wasmsimd_splat: 4x8 = 8 f32x4
- * accumulators, A broadcast by v128.load32_splat, B loaded as two f32x4; `madd` is one fused
+ * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of 3 rows,
+ * N in panels of 12 columns. Each KC x NC block of op(B) is packed once into 12-wide panels (zero padded past
+ * N; NT transposes 4x4 with shuffles), each 3 x KC block of op(A) into a k-major sliver (NN transposes 4x4),
+ * so all four transpose variants run one register-tiled microkernel, f32_gemm_3x12__wasmsimd_splat: 3x12 = 9
+ * f32x4 accumulators, A broadcast by v128.load32_splat, B loaded as three f32x4; `madd` is one fused
  * f32x4.relaxed_madd in the relaxed build and mul+add in the plain one.
  *
- * Why 4x8: V8 (TurboFan) schedules all of a k step's A broadcasts before the multiply-adds, so a tile with
- * R rows keeps 2R accumulators + R broadcasts + 2 B vectors live, and wasm gets 15 xmm registers. 4x8 needs
- * 14; 5x8 (17) and 6x8 (20) spill inside the loop and measured 36% and 42% of the relaxed peak, and
- * unrolling k by 2 spills too (47%). Eight independent accumulators also just cover two FMA pipes x 4 cycles.
+ * Why 3x12: V8 (TurboFan) schedules all of a k step's A broadcasts ahead of the multiply-adds, so an R x 4V
+ * tile keeps R*V accumulators + R broadcasts + V B vectors live, and wasm code gets 15 xmm registers.
+ * 3x12 needs exactly 15 (no spill in the loop, checked with --print-wasm-code) and gives 9 independent
+ * accumulator chains, more than the 2 FMA pipes x 4 cycles latency need. Measured alternatives (relaxed,
+ * % of peak): 6x8 42% and 5x8 36% (they spill), 4x8 84-87% (8 chains, exactly the latency bound; the plain
+ * build 86-90%), 4x8 with k unrolled by 2 47% (spills).
  *
  * Tails: M tails alias the missing rows to the last valid row (packed as duplicates, stored first); N tails
- * compute on zero-padded B lanes and store by nr & 4, nr & 2, nr & 1. C tails load only their nr lanes.
+ * compute on zero-padded B lanes and store by nr & 8, nr & 4, nr & 2, nr & 1. C tails load only their lanes.
  *
  * Determinism: every C element is the chain acc = madd(a_k, b_k, acc) over k = 0..K-1 in order, started at 0
  * (overwrite) or at the old C (accumulate), then + bias. The chain is the same in full tiles and tails; K
@@ -28,15 +30,18 @@ import { madd } from './simd';
  * never depends on M, N, the other rows or its position (test/gemm.test.ts checks it bit for bit).
  *
  * Peak (bench/peak.ts, register-only madd loop, one AMD EPYC Zen 5 core): ~65 GFLOP/s relaxed, ~54 plain.
- * Reached (bench/gemm.ts, M,K,N = 4096,192,192 / 4096,192,768 / 4096,768,192, NN NT TN): PEAK_NOTE
+ * Reached (bench/gemm.ts, one thread, M,K,N = 4096,192,192 / 4096,192,768 / 4096,768,192, NN NT TN):
+ * relaxed 80-90% of peak (52-58 GFLOP/s); plain SIMD 95-100% of its peak loop (~52 GFLOP/s): that loop's
+ * mul+add chains are latency-bound, so it understates the plain build's throughput peak.
  */
 
-/** K block: the packed A sliver (4 x KC) stays in L1 while the N panels stream past. */
+/** K block: the packed A sliver (3 x KC) stays in L1 while the N panels stream past. */
 const KC: i32 = 256;
 /** N block: the packed B block (KC x NC floats, 512 KiB) stays in the 1 MiB L2 across the M tiles. */
 const NC: i32 = 512;
-/** Rows per register tile (see above). */
-const MR: i32 = 4;
+/** Register tile: MR rows x NR columns (see above). */
+const MR: i32 = 3;
+const NR: i32 = 12;
 
 /** The first n (<= 0 .. >= 4) lanes at p, zeros elsewhere; never reads past lane n. */
 // @ts-ignore: decorator
@@ -48,75 +53,72 @@ const MR: i32 = 4;
   return f32x4.splat(0);
 }
 /**
- * 4x8 microkernel: C[mr,nr] (+)= Apack[kc,4]ᵀ·Bpack[kc,8] (+ bias). Apack holds 4 rows per k (row
- * r at ap + 4*(4*k + r)), Bpack 8 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
+ * 3x12 microkernel: C[mr,nr] (+)= Apack[kc,3]ᵀ·Bpack[kc,12] (+ bias). Apack holds 3 rows per k (row r at
+ * ap + 4*(3k + r)), Bpack 12 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
  * stored first, so the valid row's store lands last; columns >= nr are zero in Bpack and never stored.
  * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from C (loadC).
  */
-function f32_gemm_4x8__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, loadC: bool, bias: usize): void {
+function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, loadC: bool, bias: usize): void {
   let c0 = c;
   let c1 = c0 + cs;
   if (mr <= 1) c1 = c0;
   let c2 = c1 + cs;
   if (mr <= 2) c2 = c1;
-  let c3 = c2 + cs;
-  if (mr <= 3) c3 = c2;
   const vzero = f32x4.splat(0);
-  let vacc0x0123 = vzero, vacc0x4567 = vzero;
-  let vacc1x0123 = vzero, vacc1x4567 = vzero;
-  let vacc2x0123 = vzero, vacc2x4567 = vzero;
-  let vacc3x0123 = vzero, vacc3x4567 = vzero;
+  let vacc0x0123 = vzero, vacc0x4567 = vzero, vacc0x89AB = vzero;
+  let vacc1x0123 = vzero, vacc1x4567 = vzero, vacc1x89AB = vzero;
+  let vacc2x0123 = vzero, vacc2x4567 = vzero, vacc2x89AB = vzero;
   if (loadC) {
-    vacc0x0123 = loadPart(c0, nr); vacc0x4567 = loadPart(c0 + 16, nr - 4);
-    vacc1x0123 = loadPart(c1, nr); vacc1x4567 = loadPart(c1 + 16, nr - 4);
-    vacc2x0123 = loadPart(c2, nr); vacc2x4567 = loadPart(c2 + 16, nr - 4);
-    vacc3x0123 = loadPart(c3, nr); vacc3x4567 = loadPart(c3 + 16, nr - 4);
+    vacc0x0123 = loadPart(c0 + 0, nr - 0); vacc0x4567 = loadPart(c0 + 16, nr - 4); vacc0x89AB = loadPart(c0 + 32, nr - 8);
+    vacc1x0123 = loadPart(c1 + 0, nr - 0); vacc1x4567 = loadPart(c1 + 16, nr - 4); vacc1x89AB = loadPart(c1 + 32, nr - 8);
+    vacc2x0123 = loadPart(c2 + 0, nr - 0); vacc2x4567 = loadPart(c2 + 16, nr - 4); vacc2x89AB = loadPart(c2 + 32, nr - 8);
   }
   for (let k = 0; k < kc; k++) {
-    const vb0123 = v128.load(bp);
+    const vb0123 = v128.load(bp, 0);
     const vb4567 = v128.load(bp, 16);
+    const vb89AB = v128.load(bp, 32);
     const va0 = v128.load32_splat(ap, 0);
     vacc0x0123 = madd(va0, vb0123, vacc0x0123);
     vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+    vacc0x89AB = madd(va0, vb89AB, vacc0x89AB);
     const va1 = v128.load32_splat(ap, 4);
     vacc1x0123 = madd(va1, vb0123, vacc1x0123);
     vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+    vacc1x89AB = madd(va1, vb89AB, vacc1x89AB);
     const va2 = v128.load32_splat(ap, 8);
     vacc2x0123 = madd(va2, vb0123, vacc2x0123);
     vacc2x4567 = madd(va2, vb4567, vacc2x4567);
-    const va3 = v128.load32_splat(ap, 12);
-    vacc3x0123 = madd(va3, vb0123, vacc3x0123);
-    vacc3x4567 = madd(va3, vb4567, vacc3x4567);
-    ap += 16;
-    bp += 32;
+    vacc2x89AB = madd(va2, vb89AB, vacc2x89AB);
+    ap += 12;
+    bp += 48;
   }
   if (bias) {
-    const vbias0123 = loadPart(bias, nr), vbias4567 = loadPart(bias + 16, nr - 4);
-    vacc0x0123 = f32x4.add(vacc0x0123, vbias0123); vacc0x4567 = f32x4.add(vacc0x4567, vbias4567);
-    vacc1x0123 = f32x4.add(vacc1x0123, vbias0123); vacc1x4567 = f32x4.add(vacc1x4567, vbias4567);
-    vacc2x0123 = f32x4.add(vacc2x0123, vbias0123); vacc2x4567 = f32x4.add(vacc2x4567, vbias4567);
-    vacc3x0123 = f32x4.add(vacc3x0123, vbias0123); vacc3x4567 = f32x4.add(vacc3x4567, vbias4567);
+    const vbias0123 = loadPart(bias + 0, nr - 0); const vbias4567 = loadPart(bias + 16, nr - 4); const vbias89AB = loadPart(bias + 32, nr - 8);
+    vacc0x0123 = f32x4.add(vacc0x0123, vbias0123); vacc0x4567 = f32x4.add(vacc0x4567, vbias4567); vacc0x89AB = f32x4.add(vacc0x89AB, vbias89AB);
+    vacc1x0123 = f32x4.add(vacc1x0123, vbias0123); vacc1x4567 = f32x4.add(vacc1x4567, vbias4567); vacc1x89AB = f32x4.add(vacc1x89AB, vbias89AB);
+    vacc2x0123 = f32x4.add(vacc2x0123, vbias0123); vacc2x4567 = f32x4.add(vacc2x4567, vbias4567); vacc2x89AB = f32x4.add(vacc2x89AB, vbias89AB);
   }
-  if (nr == 8) {
-    v128.store(c3, vacc3x0123); v128.store(c3, vacc3x4567, 16);
-    v128.store(c2, vacc2x0123); v128.store(c2, vacc2x4567, 16);
-    v128.store(c1, vacc1x0123); v128.store(c1, vacc1x4567, 16);
-    v128.store(c0, vacc0x0123); v128.store(c0, vacc0x4567, 16);
+  if (nr == 12) {
+    v128.store(c2, vacc2x0123); v128.store(c2, vacc2x4567, 16); v128.store(c2, vacc2x89AB, 32);
+    v128.store(c1, vacc1x0123); v128.store(c1, vacc1x4567, 16); v128.store(c1, vacc1x89AB, 32);
+    v128.store(c0, vacc0x0123); v128.store(c0, vacc0x4567, 16); v128.store(c0, vacc0x89AB, 32);
   } else {
+    if (nr & 8) {
+      v128.store(c2, vacc2x0123); v128.store(c2, vacc2x4567, 16); vacc2x0123 = vacc2x89AB; c2 += 32;
+      v128.store(c1, vacc1x0123); v128.store(c1, vacc1x4567, 16); vacc1x0123 = vacc1x89AB; c1 += 32;
+      v128.store(c0, vacc0x0123); v128.store(c0, vacc0x4567, 16); vacc0x0123 = vacc0x89AB; c0 += 32;
+    }
     if (nr & 4) {
-      v128.store(c3, vacc3x0123); vacc3x0123 = vacc3x4567; c3 += 16;
       v128.store(c2, vacc2x0123); vacc2x0123 = vacc2x4567; c2 += 16;
       v128.store(c1, vacc1x0123); vacc1x0123 = vacc1x4567; c1 += 16;
       v128.store(c0, vacc0x0123); vacc0x0123 = vacc0x4567; c0 += 16;
     }
     if (nr & 2) {
-      v128.store64_lane(c3, vacc3x0123, 0); vacc3x0123 = v128.shuffle<f32>(vacc3x0123, vacc3x0123, 2, 3, 2, 3); c3 += 8;
       v128.store64_lane(c2, vacc2x0123, 0); vacc2x0123 = v128.shuffle<f32>(vacc2x0123, vacc2x0123, 2, 3, 2, 3); c2 += 8;
       v128.store64_lane(c1, vacc1x0123, 0); vacc1x0123 = v128.shuffle<f32>(vacc1x0123, vacc1x0123, 2, 3, 2, 3); c1 += 8;
       v128.store64_lane(c0, vacc0x0123, 0); vacc0x0123 = v128.shuffle<f32>(vacc0x0123, vacc0x0123, 2, 3, 2, 3); c0 += 8;
     }
     if (nr & 1) {
-      v128.store32_lane(c3, vacc3x0123, 0);
       v128.store32_lane(c2, vacc2x0123, 0);
       v128.store32_lane(c1, vacc1x0123, 0);
       v128.store32_lane(c0, vacc0x0123, 0);
@@ -125,49 +127,52 @@ function f32_gemm_4x8__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, c
 }
 
 /**
- * Pack op(B)[pc:pc+kc, jc:jc+nc] into 8-column panels: panel p holds, for each k, columns jc+8p .. +8
- * (zeros past nc), at bp + 4*(p*kc*8 + k*8 + j).
+ * Pack op(B)[pc:pc+kc, jc:jc+nc] into 12-column panels: panel p holds, for each k, columns jc+12p .. +12
+ * (zeros past nc), at bp + 4*(p*kc*12 + k*12 + j).
  */
 function packB(bp: usize, b: usize, tB: bool, ldb: i32, pc: i32, kc: i32, jc: i32, nc: i32): void {
-  for (let jr = 0; jr < nc; jr += 8) {
-    const nr = min(8, nc - jr);
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr);
     const dst = bp + ((<usize>(jr * kc)) << 2);
     if (!tB) {
-      // B stored [K,N]: each k's 8 columns are contiguous.
+      // B stored [K,N]: each k's 12 columns are contiguous.
       let src = b + ((<usize>pc * <usize>ldb + <usize>(jc + jr)) << 2);
       const sstride = (<usize>ldb) << 2;
-      if (nr == 8) {
+      if (nr == NR) {
         for (let k = 0; k < kc; k++) {
-          const d = dst + ((<usize>k) << 5);
+          const d = dst + <usize>(k * NR * 4);
           v128.store(d, v128.load(src));
           v128.store(d, v128.load(src, 16), 16);
+          v128.store(d, v128.load(src, 32), 32);
           src += sstride;
         }
       } else {
         for (let k = 0; k < kc; k++) {
-          const d = dst + ((<usize>k) << 5);
+          const d = dst + <usize>(k * NR * 4);
           v128.store(d, f32x4.splat(0));
           v128.store(d, f32x4.splat(0), 16);
+          v128.store(d, f32x4.splat(0), 32);
           for (let j = 0; j < nr; j++) store<f32>(d + ((<usize>j) << 2), load<f32>(src + ((<usize>j) << 2)));
           src += sstride;
         }
       }
     } else {
-      // B stored [N,K]: 8 rows of K, transposed 4x4 at a time.
+      // B stored [N,K]: 12 rows of K, transposed 4x4 at a time.
       const s0 = b + ((<usize>(jc + jr) * <usize>ldb + <usize>pc) << 2);
       const rs = (<usize>ldb) << 2;
       let k = 0;
-      if (nr == 8) {
+      if (nr == NR) {
         for (; k + 4 <= kc; k += 4) {
           const p = s0 + ((<usize>k) << 2);
-          const d = dst + ((<usize>k) << 5);
-          transpose4x4(d, 32, v128.load(p), v128.load(p + rs), v128.load(p + 2 * rs), v128.load(p + 3 * rs));
-          transpose4x4(d + 16, 32, v128.load(p + 4 * rs), v128.load(p + 5 * rs), v128.load(p + 6 * rs), v128.load(p + 7 * rs));
+          const d = dst + <usize>(k * NR * 4);
+          transpose4x4(d + 32, 48, v128.load(p + 8 * rs), v128.load(p + 9 * rs), v128.load(p + 10 * rs), v128.load(p + 11 * rs));
+          transpose4x4(d, 48, v128.load(p), v128.load(p + rs), v128.load(p + 2 * rs), v128.load(p + 3 * rs));
+          transpose4x4(d + 16, 48, v128.load(p + 4 * rs), v128.load(p + 5 * rs), v128.load(p + 6 * rs), v128.load(p + 7 * rs));
         }
       }
       for (; k < kc; k++) {
-        const d = dst + ((<usize>k) << 5);
-        for (let j = 0; j < 8; j++) {
+        const d = dst + <usize>(k * NR * 4);
+        for (let j = 0; j < NR; j++) {
           const v: f32 = j < nr ? load<f32>(s0 + <usize>j * rs + ((<usize>k) << 2)) : 0;
           store<f32>(d + ((<usize>j) << 2), v);
         }
@@ -193,15 +198,24 @@ function packB(bp: usize, b: usize, tB: bool, ldb: i32, pc: i32, kc: i32, jc: i3
  * Pack op(A)[ic:ic+mr, pc:pc+kc] as k-major slivers of MR rows: row r of step k at ap + 4*(k*MR + r).
  * Rows >= mr repeat row mr-1, so the microkernel's aliased tail rows compute exactly the valid row.
  */
-function packA(ap: usize, a: usize, tA: bool, lda: i32, ic: i32, mr: i32, pc: i32, kc: i32): void {
+function packA(ap: usize, a: usize, tA: bool, lda: i32, M: i32, ic: i32, mr: i32, pc: i32, kc: i32): void {
   if (tA) {
     // A stored [K,M]: the MR rows of step k are contiguous.
     let src = a + ((<usize>pc * <usize>lda + <usize>ic) << 2);
     const sstride = (<usize>lda) << 2;
-    if (mr == MR) {
+    if (ic + 4 <= M) {
+      // One f32x4 per k (its 4th lane, column ic+3 < M, is in bounds) lands its spare lane on the next k's row
+      // 0, which the next store rewrites; the sliver has 4 floats of slack at its end.
+      for (let k = 0; k < kc; k++) {
+        v128.store(ap + <usize>(k * MR * 4), v128.load(src));
+        src += sstride;
+      }
+    } else if (mr == MR) {
       for (let k = 0; k < kc; k++) {
         const d = ap + <usize>(k * MR * 4);
-        v128.store(d, v128.load(src));
+        store<f32>(d, load<f32>(src));
+        store<f32>(d, load<f32>(src, 4), 4);
+        store<f32>(d, load<f32>(src, 8), 8);
         src += sstride;
       }
     } else {
@@ -213,12 +227,13 @@ function packA(ap: usize, a: usize, tA: bool, lda: i32, ic: i32, mr: i32, pc: i3
     }
     return;
   }
-  // A stored [M,K]: 4 rows of K, transposed 4 k at a time.
+  // A stored [M,K]: 3 rows of K, transposed 4 k at a time as a 4x4 with a duplicate 4th row; each 16-byte
+  // store's spare lane lands on the next k's row 0 and is rewritten by the next store (4 floats of slack).
   const rs = (<usize>lda) << 2;
   const a0 = a + ((<usize>ic * <usize>lda + <usize>pc) << 2);
   const a1 = mr > 1 ? a0 + rs : a0;
   const a2 = mr > 2 ? a1 + rs : a1;
-  const a3 = mr > 3 ? a2 + rs : a2;
+  const a3 = a2;
   let k = 0;
   for (; k + 4 <= kc; k += 4) {
     const o = (<usize>k) << 2;
@@ -231,7 +246,6 @@ function packA(ap: usize, a: usize, tA: bool, lda: i32, ic: i32, mr: i32, pc: i3
     store<f32>(d, load<f32>(a0 + o));
     store<f32>(d, load<f32>(a1 + o), 4);
     store<f32>(d, load<f32>(a2 + o), 8);
-    store<f32>(d, load<f32>(a3 + o), 12);
   }
 }
 
@@ -240,7 +254,7 @@ export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i
   const tA = (flags & 1) != 0, tB = (flags & 2) != 0, acc = (flags & 4) != 0;
   if (K < 0) K = 0;
   const ap = ws;
-  const bp = ws + <usize>(MR * KC * 4);
+  const bp = ws + <usize>((MR * KC + 4) * 4);
   const cs = (<usize>ldc) << 2;
   for (let jc = 0; jc < N; jc += NC) {
     const nc = min(NC, N - jc);
@@ -252,14 +266,14 @@ export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i
       packB(bp, b, tB, ldb, pc, kc, jc, nc);
       for (let ic = 0; ic < M; ic += MR) {
         const mr = min(MR, M - ic);
-        packA(ap, a, tA, lda, ic, mr, pc, kc);
+        packA(ap, a, tA, lda, M, ic, mr, pc, kc);
         const crow = c + ((<usize>ic * <usize>ldc + <usize>jc) << 2);
-        for (let jr = 0; jr < nc; jr += 8) {
-          const nr = min(8, nc - jr);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
           const bpan = bp + ((<usize>(jr * kc)) << 2);
           const cj = crow + ((<usize>jr) << 2);
           const bj: usize = vbias ? vbias + ((<usize>jr) << 2) : 0;
-          f32_gemm_4x8__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
+          f32_gemm_3x12__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
         }
       }
       pc += kc;

@@ -1,7 +1,7 @@
 /**
  * f32_gemm (assembly/gemm.ts) against the float64 ReferenceBackend, in both WebAssembly builds: every
  * transpose variant, overwrite (C pre-filled with NaN) and accumulate, with and without bias, leading
- * dimensions wider than dense, and shapes that cross every tile edge (MR = 4, NR = 8,
+ * dimensions wider than dense, and shapes that cross every tile edge (MR = 3, NR = 12,
  * KC = 256, NC = 512). Tolerance scales with K. Then determinism: a row (or column) computed alone is
  * bit-identical to the same row computed inside a larger product.
  */
@@ -72,10 +72,11 @@ function check(be: WasmBackend, cs: Case, seed: number): void {
 }
 
 test('all variants, overwrite/accumulate, bias, across every tile edge', () => {
-  // M crosses MR = 4 (1, 3, 4, 5, 9 = 2*4+1, ...); N crosses NR = 8 and every n&4/n&2/n&1 tail; K: 0, 1, odd, 4k.
+  // M crosses MR = 3 (1, 2, 3, 4, 7 = 2*3+1, ...); N crosses NR = 12 and every n&8/n&4/n&2/n&1 tail (1..11,
+  // 12, 13, 25 = 2*12+1); K: 0, 1, odd, multiples of 4 (the packers' transposes) and not.
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [1, 8, 5], [3, 7, 4], [4, 8, 8], [5, 9, 3], [6, 15, 17], [7, 16, 1],
-    [9, 17, 33], [13, 3, 12], [12, 5, 7], [2, 6, 2], [8, 24, 16], [11, 2, 0],
+    [1, 1, 1], [1, 8, 5], [3, 7, 4], [4, 12, 8], [5, 9, 3], [6, 15, 17], [7, 16, 1], [2, 11, 6],
+    [9, 13, 33], [13, 3, 12], [12, 5, 7], [2, 6, 2], [8, 24, 16], [11, 2, 0], [7, 25, 9], [3, 10, 13], [5, 4, 11], [4, 5, 3],
   ];
   let seed = 1, n = 0;
   for (const be of wasm) {

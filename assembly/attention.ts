@@ -245,21 +245,19 @@ export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usi
       packRows(Kp, hdp, at(xb, d + h * hd), C3, idx, n, hd);
       packCols(Vt, ns, at(xb, 2 * d + h * hd), C3, idx, n, hd);
       packRows(dOp, hdp, at(ob, h * hd), d, idx, n, hd);
-      // P and Pᵀ gathered from att (present rows and columns only)
+      // P gathered from att (present rows and columns only), Pᵀ by 4x4 block transposes
       const ab = at(att, (b * H + h) * T * T);
       for (let i = 0; i < n; i++) {
-        const arow = at(ab, load<i32>(at(idx, i)) * T);
-        for (let j = 0; j < n; j++) {
-          const p = load<f32>(at(arow, load<i32>(at(idx, j))));
-          store<f32>(at(P, i * ns + j), p);
-          store<f32>(at(Pt, j * ns + i), p);
-        }
+        const arow = at(ab, load<i32>(at(idx, i)) * T), prow = at(P, i * ns);
+        for (let j = 0; j < n; j++) store<f32>(at(prow, j), load<f32>(at(arow, load<i32>(at(idx, j)))));
       }
+      transpose4(Pt, P, ns, n);
       // out = P·V  ->  dV = Pᵀ·dO, dP = dO·Vᵀ
       f32_gemm_4x8__wasmsimd(dV, hdp, Pt, ns, dOp, hdp, mp, hdp, n);
       f32_gemm_4x8__wasmsimd(dS, ns, dOp, hdp, Vt, ns, mp, ns, hd);
       // P = softmax(S)  ->  dS = P∘(dP − rowsum(P∘dP)), times scale (S = scale·Q·Kᵀ)
-      for (let i = 0; i < n; i++) dsRow(at(dS, i * ns), at(P, i * ns), dSt, i, ns, n, scale);
+      for (let i = 0; i < n; i++) dsRow(at(dS, i * ns), at(P, i * ns), n, scale);
+      transpose4(dSt, dS, ns, n);
       // S = scale·Q·Kᵀ  ->  dQ = dS·K, dK = dSᵀ·Q
       f32_gemm_4x8__wasmsimd(dQ, hdp, dS, ns, Kp, hdp, mp, hdp, n);
       f32_gemm_4x8__wasmsimd(dK, hdp, dSt, ns, Qp, hdp, mp, hdp, n);
@@ -273,17 +271,43 @@ export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usi
   }
 }
 
-/** One row of dS in place (dP in, dS out) and its transpose into dSt column i. */
-function dsRow(dp: usize, p: usize, dSt: usize, i: i32, ns: i32, n: i32, scale: f32): void {
+/**
+ * One row of dS in place (dP in, dS out) over rup4(n) lanes: lanes at and beyond n hold garbage that is
+ * kept out of the row sum by a lane mask and is never read back as a reduction input.
+ */
+function dsRow(dp: usize, p: usize, n: i32, scale: f32): void {
   const n4 = n & ~3, rem = n & 3;
   let vdot = f32x4.splat(0);
   for (let j = 0; j < n4; j += 4) vdot = madd(v128.load(at(p, j)), v128.load(at(dp, j)), vdot);
-  let dot: f32 = f32x4.extract_lane(vdot, 0) + f32x4.extract_lane(vdot, 1) + (f32x4.extract_lane(vdot, 2) + f32x4.extract_lane(vdot, 3));
-  for (let j = n4; j < n; j++) dot += load<f32>(at(p, j)) * load<f32>(at(dp, j));
-  for (let j = 0; j < n; j++) {
-    const s = load<f32>(at(p, j)) * (load<f32>(at(dp, j)) - dot) * scale;
-    store<f32>(at(dp, j), s);
-    store<f32>(at(dSt, j * ns + i), s);
+  if (rem) vdot = f32x4.add(vdot, v128.and(f32x4.mul(v128.load(at(p, n4)), v128.load(at(dp, n4))), laneMask(rem)));
+  const s2 = f32x4.add(vdot, v128.shuffle<f32>(vdot, vdot, 2, 3, 0, 1));
+  const vsum = f32x4.add(s2, v128.shuffle<f32>(s2, s2, 1, 0, 3, 2));
+  const vs = f32x4.splat(scale);
+  for (let j = 0; j < n; j += 4) {
+    const pj = v128.load(at(p, j));
+    v128.store(at(dp, j), f32x4.mul(f32x4.mul(pj, f32x4.sub(v128.load(at(dp, j)), vsum)), vs));
+  }
+}
+
+/**
+ * dst[j*ld + i] = src[i*ld + j] for i, j < rup4(n), in 4x4 blocks (both buffers have room for rup4(n)
+ * rows and columns; entries past n are padding either way).
+ */
+function transpose4(dst: usize, src: usize, ld: i32, n: i32): void {
+  const s4 = (<usize>ld) << 2;
+  for (let i = 0; i < n; i += 4) {
+    const r0p = at(src, i * ld), r1p = r0p + s4, r2p = r1p + s4, r3p = r2p + s4;
+    for (let j = 0; j < n; j += 4) {
+      const jo = (<usize>j) << 2;
+      const r0 = v128.load(r0p + jo), r1 = v128.load(r1p + jo), r2 = v128.load(r2p + jo), r3 = v128.load(r3p + jo);
+      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const d0 = at(dst, j * ld + i);
+      v128.store(d0, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      v128.store(d0 + s4, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+      v128.store(d0 + 2 * s4, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+      v128.store(d0 + 3 * s4, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+    }
   }
 }
 

@@ -21,3 +21,26 @@ export function f32_peak_madd(iters: i32): f32 {
   s = f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11)));
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
 }
+
+/**
+ * Peak of separate multiplies and adds: 6 independent add chains and 6 independent multiply chains per
+ * iteration, 12 * 4 = 48 flops per iteration. Without fused multiply-add (the plain build) a dependent
+ * mul+add pair is latency-bound, so this loop, which keeps both the multiply and the add pipes busy, is
+ * the plain build's true throughput peak. The benchmarks take the larger of the two loops.
+ */
+export function f32_peak_mul_add(iters: i32): f32 {
+  const x = f32x4.splat(1e-7);
+  const y = f32x4.splat(0.9999999);
+  let a0 = f32x4.splat(0.0), a1 = f32x4.splat(0.1), a2 = f32x4.splat(0.2), a3 = f32x4.splat(0.3);
+  let a4 = f32x4.splat(0.4), a5 = f32x4.splat(0.5);
+  let m0 = f32x4.splat(1.0), m1 = f32x4.splat(1.1), m2 = f32x4.splat(1.2), m3 = f32x4.splat(1.3);
+  let m4 = f32x4.splat(1.4), m5 = f32x4.splat(1.5);
+  for (let i = 0; i < iters; i++) {
+    a0 = f32x4.add(a0, x); m0 = f32x4.mul(m0, y); a1 = f32x4.add(a1, x); m1 = f32x4.mul(m1, y);
+    a2 = f32x4.add(a2, x); m2 = f32x4.mul(m2, y); a3 = f32x4.add(a3, x); m3 = f32x4.mul(m3, y);
+    a4 = f32x4.add(a4, x); m4 = f32x4.mul(m4, y); a5 = f32x4.add(a5, x); m5 = f32x4.mul(m5, y);
+  }
+  let s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(a4, a5));
+  s = f32x4.add(s, f32x4.add(f32x4.add(f32x4.add(m0, m1), f32x4.add(m2, m3)), f32x4.add(m4, m5)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+}

@@ -9,6 +9,7 @@ import type { Backend, GemmOptions, Ptr } from './types.ts';
 /** The exports of build/engine.*.wasm: byte pointers (i32) and i32 dimensions, see assembly/. */
 export interface WasmExports {
   f32_peak_madd(iters: number): number;
+  f32_peak_mul_add(iters: number): number;
   f32_gemm(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, flags: number, ws: number): void;
   f32_attention_fwd(out: number, att: number, qkv: number, mask: number, B: number, T: number, d: number, H: number, ws: number): void;
   f32_attention_bwd(dqkv: number, dout: number, qkv: number, att: number, mask: number, B: number, T: number, d: number, H: number, ws: number): void;

@@ -1,0 +1,8 @@
+/**
+ * resilient-fusion: vision + tabular transformers that keep working when modalities or features are
+ * missing. The library API: `createModel`, `loadModel`, and the model's `forward`, `lossAndGrad`,
+ * `parameters`, `save` (shared/DESIGN.md, "The batch contract and the library API").
+ */
+export * from './model/index.ts';
+export type { Batch, Backend, BackendKind } from './engine/index.ts';
+export { LABEL_NAMES, NUM_LABELS, createBackend, ReferenceBackend } from './engine/index.ts';

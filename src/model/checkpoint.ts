@@ -1,0 +1,95 @@
+/**
+ * Model checkpoints as safetensors: every parameter under its DESIGN.md name, F32 row-major, and in
+ * `__metadata__` the format version, the config (JSON), the label names (JSON) and the caller's metadata
+ * entries (feature schema, normalization statistics, ...), each JSON-encoded. Any safetensors reader opens
+ * them; this one also checks them against the config they declare.
+ */
+import { LABEL_NAMES } from '../engine/batch.ts';
+import type { ModelConfig } from './config.ts';
+import { resolveConfig } from './config.ts';
+import type { LayoutEntry } from './layout.ts';
+import { buildLayout, layoutSize } from './layout.ts';
+import { readSafetensors, writeSafetensors } from './safetensors.ts';
+
+/** The `format` entry of `__metadata__`. */
+export const CHECKPOINT_FORMAT = 'resilient-fusion/1';
+/** Metadata keys the checkpoint itself uses; caller metadata may not take them. */
+const RESERVED = ['format', 'config', 'label_names'];
+
+/** Serialize parameters (flat, in layout order) with the config and metadata. */
+export function encodeCheckpoint(config: ModelConfig, layout: readonly LayoutEntry[], params: ArrayLike<number>, metadata: Record<string, unknown> = {}): Uint8Array {
+  const meta: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    config: JSON.stringify(config),
+    label_names: JSON.stringify(LABEL_NAMES),
+  };
+  for (const [k, v] of Object.entries(metadata)) {
+    if (RESERVED.includes(k)) throw new Error(`checkpoint metadata: '${k}' is reserved (${RESERVED.join(', ')})`);
+    if (v === undefined) continue;
+    meta[k] = JSON.stringify(v);
+  }
+  const flat = params instanceof Float32Array ? params : Float32Array.from(params);
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const e of layout) tensors[e.name] = { shape: e.shape, data: flat.subarray(e.offset, e.offset + e.size) };
+  return writeSafetensors(tensors, meta);
+}
+
+export interface DecodedCheckpoint {
+  config: ModelConfig;
+  /** Flat parameters in layout order. */
+  params: Float32Array;
+  /** Caller metadata, JSON-decoded (an entry that is not JSON stays a string). */
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * Parse and check a checkpoint: a valid safetensors file whose config resolves, whose label names are
+ * this build's, and whose tensors are exactly the config's layout (names and shapes).
+ */
+export function decodeCheckpoint(bytes: Uint8Array): DecodedCheckpoint {
+  const file = readSafetensors(bytes);
+  const m = file.metadata;
+  if (m.format === undefined) throw new Error('checkpoint: no format entry in __metadata__ (not a resilient-fusion checkpoint)');
+  if (m.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: format '${m.format}' is not supported (expected ${CHECKPOINT_FORMAT})`);
+  if (m.config === undefined) throw new Error('checkpoint: no config in __metadata__');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(m.config);
+  } catch (e) {
+    throw new Error(`checkpoint: config in __metadata__ is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('checkpoint: config in __metadata__ is not an object');
+  let config: ModelConfig;
+  try {
+    config = resolveConfig(raw as Partial<ModelConfig>);
+  } catch (e) {
+    throw new Error(`checkpoint: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (m.label_names !== undefined && m.label_names !== JSON.stringify(LABEL_NAMES)) {
+    throw new Error(`checkpoint: label names ${m.label_names} differ from this build's ${JSON.stringify(LABEL_NAMES)}`);
+  }
+  const layout = buildLayout(config);
+  const params = new Float32Array(layoutSize(layout));
+  const want = new Set(layout.map((e) => e.name));
+  for (const name of file.names) {
+    if (!want.has(name)) throw new Error(`checkpoint: unexpected tensor '${name}' (not a parameter of the config it declares)`);
+  }
+  for (const e of layout) {
+    const t = file.tensors[e.name];
+    if (!t) throw new Error(`checkpoint: missing tensor '${e.name}'`);
+    if (t.shape.length !== e.shape.length || t.shape.some((s, i) => s !== e.shape[i])) {
+      throw new Error(`checkpoint: tensor '${e.name}' has shape [${t.shape}], the config expects [${e.shape}]`);
+    }
+    params.set(t.data, e.offset);
+  }
+  const metadata: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (RESERVED.includes(k)) continue;
+    try {
+      metadata[k] = JSON.parse(v);
+    } catch {
+      metadata[k] = v;
+    }
+  }
+  return { config, params, metadata };
+}

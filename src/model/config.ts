@@ -1,0 +1,140 @@
+/**
+ * Model configuration: one defaults object with a comment per key (nanoGPT style), three presets, and
+ * `resolveConfig`, which applies overrides checked against the defaults (an unknown key or a value of the
+ * wrong type is an error, not a silent no-op).
+ */
+
+/** What an uncertain label (-1) becomes: ignored (not a target), a positive, or a negative (CheXpert U-policies). */
+export type UncertainPolicy = 'ignore' | 'ones' | 'zeros';
+
+export interface ModelConfig {
+  /** Image side S in pixels (1 channel, S x S). */
+  imageSize: number;
+  /** Patch side P; S must be a multiple of P. Vision tokens: (S/P)^2. */
+  patchSize: number;
+  /** Model width d, shared by the three encoders. */
+  dim: number;
+  /** Attention heads per block; d must be a multiple. */
+  heads: number;
+  /** MLP hidden width = mlpRatio * d. */
+  mlpRatio: number;
+  /** Transformer blocks of the vision encoder (ViT). */
+  visionDepth: number;
+  /** Transformer blocks of the tabular encoder (FT-Transformer). */
+  tabularDepth: number;
+  /** Transformer blocks of the fusion encoder. */
+  fusionDepth: number;
+  /** Numeric tabular features F_num (one token each). */
+  numFeatures: number;
+  /** Vocabulary size of each categorical feature (one token each); codes are 0..cardinality-1. */
+  catCardinalities: number[];
+  /** What an uncertain label (-1) means for the loss; a blank (NaN) is never a target. */
+  uncertain: UncertainPolicy;
+}
+
+/** The defaults: the `small` preset (a laptop, minutes) with no tabular features declared. */
+export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
+  imageSize: 64, // 64 x 64 images
+  patchSize: 8, // 8 x 8 patches -> 64 vision tokens
+  dim: 96, // model width
+  heads: 3, // head dim 32
+  mlpRatio: 4, // MLP hidden 4d
+  visionDepth: 2,
+  tabularDepth: 1,
+  fusionDepth: 2,
+  numFeatures: 0, // set from the data set's schema
+  catCardinalities: [] as number[], // set from the data set's schema
+  uncertain: 'ignore' as UncertainPolicy, // CheXpert U-Ignore
+});
+
+export type PresetName = 'tiny' | 'small' | 'base';
+
+const PRESETS: Record<PresetName, Partial<ModelConfig>> = {
+  /** Tests and CI: seconds. */
+  tiny: { imageSize: 32, patchSize: 8, dim: 32, heads: 2, mlpRatio: 4, visionDepth: 1, tabularDepth: 1, fusionDepth: 1 },
+  /** The default: a laptop in minutes. */
+  small: {},
+  /** Servers: the reference model of the benchmarks (ViT-Tiny width on 128 x 128 images). */
+  base: { imageSize: 128, patchSize: 16, dim: 192, heads: 3, mlpRatio: 4, visionDepth: 4, tabularDepth: 2, fusionDepth: 2 },
+};
+
+/** A full config for a preset (tabular features empty until the data set's schema sets them). */
+export function presetConfig(name: PresetName): ModelConfig {
+  const p = PRESETS[name];
+  if (!p) throw new Error(`unknown model preset '${String(name)}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  return resolveConfig(p);
+}
+
+/**
+ * Defaults (or `base`) with `overrides` applied. Every key must exist in the defaults and have the same type;
+ * the result is checked for consistency (S a multiple of P, d a multiple of heads, positive sizes).
+ */
+export function resolveConfig(overrides: Partial<ModelConfig> = {}, base: Readonly<ModelConfig> = MODEL_DEFAULTS): ModelConfig {
+  const cfg: ModelConfig = { ...base, catCardinalities: [...base.catCardinalities] };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) continue;
+    if (!(k in MODEL_DEFAULTS)) {
+      throw new Error(`model config: unknown key '${k}' (known: ${Object.keys(MODEL_DEFAULTS).join(', ')})`);
+    }
+    const want = MODEL_DEFAULTS[k as keyof ModelConfig];
+    if (Array.isArray(want)) {
+      if (!Array.isArray(v)) throw new Error(`model config: '${k}' must be an array of numbers, got ${JSON.stringify(v)}`);
+    } else if (typeof v !== typeof want) {
+      throw new Error(`model config: '${k}' must be a ${typeof want}, got ${JSON.stringify(v)}`);
+    }
+    (cfg as unknown as Record<string, unknown>)[k] = Array.isArray(v) ? [...v] : v;
+  }
+  checkConfig(cfg);
+  return cfg;
+}
+
+function checkConfig(c: ModelConfig): void {
+  const posInt = (k: keyof ModelConfig, min = 1) => {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < min) throw new Error(`model config: '${k}' must be an integer >= ${min}, got ${v}`);
+  };
+  posInt('imageSize'); posInt('patchSize'); posInt('dim'); posInt('heads'); posInt('mlpRatio');
+  posInt('visionDepth', 0); posInt('tabularDepth', 0); posInt('fusionDepth', 0); posInt('numFeatures', 0);
+  if (c.imageSize % c.patchSize !== 0) throw new Error(`model config: imageSize ${c.imageSize} is not a multiple of patchSize ${c.patchSize}`);
+  if (c.dim % c.heads !== 0) throw new Error(`model config: dim ${c.dim} is not a multiple of heads ${c.heads}`);
+  for (const [j, n] of c.catCardinalities.entries()) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`model config: catCardinalities[${j}] must be an integer >= 1, got ${n}`);
+  }
+  if (!['ignore', 'ones', 'zeros'].includes(c.uncertain)) {
+    throw new Error(`model config: 'uncertain' must be ignore, ones or zeros, got ${JSON.stringify(c.uncertain)}`);
+  }
+}
+
+/** Sizes derived from a config, used by the layout, the activations and the FLOP count. */
+export interface Dims {
+  S: number; P: number; d: number; H: number; hidden: number;
+  /** Vision tokens (S/P)^2 and pixels per patch P^2. */
+  Nv: number; PP: number;
+  /** Numeric, categorical and all tabular tokens. */
+  Fn: number; Fc: number; Ft: number;
+  /** Sum of categorical cardinalities (rows of tabular.cat.embed). */
+  vocab: number;
+}
+
+export function dims(c: ModelConfig): Dims {
+  const G = c.imageSize / c.patchSize;
+  const Fc = c.catCardinalities.length;
+  return {
+    S: c.imageSize, P: c.patchSize, d: c.dim, H: c.heads, hidden: c.mlpRatio * c.dim,
+    Nv: G * G, PP: c.patchSize * c.patchSize,
+    Fn: c.numFeatures, Fc, Ft: c.numFeatures + Fc,
+    vocab: c.catCardinalities.reduce((a, b) => a + b, 0),
+  };
+}
+
+/**
+ * Forward FLOPs (multiply-add = 2) of one complete sample (image and every feature present): the matrix
+ * products of every Linear, attention's QK^T and AV, and the head. Elementwise work is left out, as in the
+ * usual MFU accounting (PaLM, appendix B). Training is about 3x this (the backward pass is two products).
+ */
+export function forwardFlopsPerSample(c: ModelConfig): number {
+  const k = dims(c);
+  const block = (n: number) => 2 * n * (3 * k.d * k.d + k.d * k.d + 2 * k.d * k.hidden) + 2 * 2 * n * n * k.d;
+  const T = 1 + k.Nv + k.Ft;
+  return 2 * k.Nv * k.PP * k.d + c.visionDepth * block(k.Nv) + c.tabularDepth * block(k.Ft) + c.fusionDepth * block(T) + 2 * 14 * k.d;
+}

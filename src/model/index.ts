@@ -1,0 +1,16 @@
+/**
+ * The model: config and presets, parameter layout, the ViT + FT-Transformer + masked fusion forward and
+ * backward, and safetensors checkpoints. `createModel` / `loadModel` are the library entry points.
+ */
+export type { ModelConfig, PresetName, UncertainPolicy, Dims } from './config.ts';
+export { MODEL_DEFAULTS, presetConfig, resolveConfig, dims, forwardFlopsPerSample } from './config.ts';
+export type { LayoutEntry, InitKind } from './layout.ts';
+export { buildLayout, initParams, layoutSize, mulberry32, BLOCK_TENSORS } from './layout.ts';
+export type { ModelOptions, LossOptions, LossAndGrad } from './model.ts';
+export { Model, createModel, loadModel, labelTargets, observedLabels, sliceBatch } from './model.ts';
+export type { SafeTensor, SafetensorsFile } from './safetensors.ts';
+export { readSafetensors, writeSafetensors, writeFileAtomic, MAX_HEADER_BYTES } from './safetensors.ts';
+export { CHECKPOINT_FORMAT, encodeCheckpoint, decodeCheckpoint } from './checkpoint.ts';
+export type { DecodedCheckpoint } from './checkpoint.ts';
+export type { Availability, SyntheticOptions } from './synthetic.ts';
+export { syntheticBatch } from './synthetic.ts';

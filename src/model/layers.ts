@@ -1,0 +1,176 @@
+/**
+ * The layers of the model as free functions over arena offsets, in forward/backward pairs (llm.c style):
+ * outputs first, then saved activations, inputs, weights, dimensions. Backward functions accumulate (+=)
+ * into parameter gradients; where a function overwrites an input gradient instead (a scratch buffer), its
+ * doc says so. Nothing here allocates: every buffer comes from the model's arena plan.
+ */
+import type { Backend, Ptr } from '../engine/types.ts';
+
+/**
+ * A run of samples that share a sequence length: attention is called once per segment.
+ * `row` is the first token row, `att` the element offset of its probabilities inside the att buffer.
+ */
+export interface Segment {
+  /** First token row of the segment in the [N, d] activations. */
+  row: number;
+  /** Element offset of the segment's [B,H,T,T] probabilities within a block's att buffer. */
+  att: number;
+  /** Samples. */
+  B: number;
+  /** Tokens per sample. */
+  T: number;
+}
+
+// ---- Linear ----------------------------------------------------------------------------------------------
+
+/** out [N,OC] (+)= inp [N,IC] · weight [OC,IC]^T + bias [OC] (bias 0 = none). */
+export function linearForward(be: Backend, out: Ptr, inp: Ptr, weight: Ptr, bias: Ptr, N: number, IC: number, OC: number, accumulate = false): void {
+  be.gemm(out, inp, weight, bias, N, OC, IC, { transB: true, accumulate });
+}
+
+/**
+ * Backward of `linearForward`. dinp [N,IC] = dout·weight (OVERWRITTEN unless `accumulateInput`; 0 = not
+ * needed); dweight [OC,IC] += dout^T·inp; dbias [OC] += column sums of dout [N,OC] (0 = none).
+ */
+export function linearBackward(be: Backend, dinp: Ptr, dweight: Ptr, dbias: Ptr, dout: Ptr, inp: Ptr, weight: Ptr, N: number, IC: number, OC: number, accumulateInput = false): void {
+  if (dinp) be.gemm(dinp, dout, weight, 0, N, IC, OC, { accumulate: accumulateInput });
+  be.gemm(dweight, dout, inp, 0, OC, IC, N, { transA: true, accumulate: true });
+  if (dbias) be.biasGrad(dbias, dout, N, OC);
+}
+
+// ---- the pre-LN transformer block ------------------------------------------------------------------------
+
+/** Offsets of one block's tensors (parameters, or their gradients: same names). */
+export interface BlockWeights {
+  ln1w: Ptr; ln1b: Ptr; qkvw: Ptr; qkvb: Ptr; projw: Ptr; projb: Ptr;
+  ln2w: Ptr; ln2b: Ptr; fc1w: Ptr; fc1b: Ptr; fc2w: Ptr; fc2b: Ptr;
+}
+
+/** The activations a block saves for its backward pass (N token rows). */
+export interface BlockActs {
+  /** [N,d] LN1 output, [N] its mean and 1/std. */
+  ln1: Ptr; ln1Mean: Ptr; ln1Rstd: Ptr;
+  /** [N,3d] q | k | v. */
+  qkv: Ptr;
+  /** [sum over segments of B*H*T*T] softmax probabilities. */
+  att: Ptr;
+  /** [N,d] attention output, before proj. */
+  atty: Ptr;
+  /** [N,d] residual after attention. */
+  x1: Ptr;
+  /** [N,d] LN2 output, [N] its mean and 1/std. */
+  ln2: Ptr; ln2Mean: Ptr; ln2Rstd: Ptr;
+  /** [N,hidden] fc1 output and its GELU. */
+  fch: Ptr; fchGelu: Ptr;
+  /** [N,d] block output (may be the block's own input buffer in inference). */
+  x2: Ptr;
+}
+
+/** Scratch of the backward pass, shared by every block of an encoder. */
+export interface BlockScratch {
+  /** [N,d] gradient of an LN output. */
+  dln: Ptr;
+  /** [N,d] gradient of the attention output. */
+  datty: Ptr;
+  /** [N,3d] */
+  dqkv: Ptr;
+  /** [N,hidden] gradients of fc1's output and of the GELU output. */
+  dfch: Ptr; dfchGelu: Ptr;
+}
+
+/**
+ * Pre-LN block (DESIGN.md): x1 = x + proj(Attn(LN1(x))); x2 = x1 + fc2(GELU(fc1(LN2(x1)))).
+ * x [N,d] input; mask [N] key mask (1 present, 0 masked) laid out like the rows; segs split the rows into
+ * [B,T] runs for attention. `a.x2` may be the same buffer as `x` (x is last read before x2 is written).
+ */
+export function blockForward(be: Backend, a: BlockActs, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], N: number, d: number, H: number, hidden: number): void {
+  be.layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, w.ln1w, w.ln1b, N, d);
+  linearForward(be, a.qkv, a.ln1, w.qkvw, w.qkvb, N, d, 3 * d);
+  for (const s of segs) be.attentionForward(a.atty + s.row * d, a.att + s.att, a.qkv + s.row * 3 * d, mask + s.row, s.B, s.T, d, H);
+  be.copy(a.x1, x, N * d);
+  linearForward(be, a.x1, a.atty, w.projw, w.projb, N, d, d, true);
+  be.layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.x1, w.ln2w, w.ln2b, N, d);
+  linearForward(be, a.fch, a.ln2, w.fc1w, w.fc1b, N, d, hidden);
+  be.geluForward(a.fchGelu, a.fch, N * hidden);
+  be.copy(a.x2, a.x1, N * d);
+  linearForward(be, a.x2, a.fchGelu, w.fc2w, w.fc2b, N, hidden, d, true);
+}
+
+/**
+ * Backward of `blockForward`. dx [N,d] holds d(loss)/d(x2) on entry and d(loss)/d(x) on return (the
+ * residual stream's gradient, updated in place); g += the block's parameter gradients. x [N,d] is the
+ * block's input as it was in the forward pass.
+ */
+export function blockBackward(be: Backend, dx: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], N: number, d: number, H: number, hidden: number): void {
+  // x2 = x1 + fc2(gelu(fc1(ln2(x1)))): dx passes through the residual unchanged, the MLP adds to it.
+  linearBackward(be, s.dfchGelu, g.fc2w, g.fc2b, dx, a.fchGelu, w.fc2w, N, hidden, d);
+  be.fill(s.dfch, N * hidden, 0);
+  be.geluBackward(s.dfch, a.fch, s.dfchGelu, N * hidden);
+  linearBackward(be, s.dln, g.fc1w, g.fc1b, s.dfch, a.ln2, w.fc1w, N, d, hidden);
+  be.layernormBackward(dx, g.ln2w, g.ln2b, s.dln, a.x1, w.ln2w, a.ln2Mean, a.ln2Rstd, N, d);
+  // x1 = x + proj(attn(qkv(ln1(x))))
+  linearBackward(be, s.datty, g.projw, g.projb, dx, a.atty, w.projw, N, d, d);
+  be.fill(s.dqkv, N * 3 * d, 0);
+  for (const sg of segs) be.attentionBackward(s.dqkv + sg.row * 3 * d, s.datty + sg.row * d, a.qkv + sg.row * 3 * d, a.att + sg.att, mask + sg.row, sg.B, sg.T, d, H);
+  linearBackward(be, s.dln, g.qkvw, g.qkvb, s.dqkv, a.ln1, w.qkvw, N, d, 3 * d);
+  be.layernormBackward(dx, g.ln1w, g.ln1b, s.dln, x, w.ln1w, a.ln1Mean, a.ln1Rstd, N, d);
+}
+
+// ---- token embeddings ------------------------------------------------------------------------------------
+
+/**
+ * ViT patch embedding: out [B*Nv,d] = patchify(img [B,S,S]) · weight [d,P*P]^T + bias [d] + pos [Nv,d].
+ * patches [B*Nv,P*P] is saved for the backward pass.
+ */
+export function patchEmbedForward(be: Backend, out: Ptr, patches: Ptr, img: Ptr, weight: Ptr, bias: Ptr, pos: Ptr, B: number, S: number, P: number, d: number): void {
+  const Nv = (S / P) * (S / P);
+  be.patchify(patches, img, B, S, P);
+  linearForward(be, out, patches, weight, bias, B * Nv, P * P, d);
+  be.biasAdd(out, pos, B, Nv * d); // pos as a [Nv*d] bias over B rows
+}
+
+/** dweight [d,P*P] +=, dbias [d] +=, dpos [Nv,d] += from dout [B*Nv,d] (the image gets no gradient). */
+export function patchEmbedBackward(be: Backend, dweight: Ptr, dbias: Ptr, dpos: Ptr, dout: Ptr, patches: Ptr, B: number, Nv: number, PP: number, d: number): void {
+  be.biasGrad(dpos, dout, B, Nv * d);
+  linearBackward(be, 0, dweight, dbias, dout, patches, 0, B * Nv, PP, d);
+}
+
+/**
+ * FT-Transformer feature tokens (rtdl; Gorishniy et al. 2021): tok [B,Fn+Fc,d], numeric tokens first:
+ * x[b,j]·numW[j] + numB[j]; then categorical j with code codes[b,j]: embed[offsets[j] + codes[b,j]] + catB[j].
+ * x [B,Fn] holds 0 for missing features and codes [B,Fc] hold 0 for missing ones, so every row is finite;
+ * the caller masks the missing rows.
+ */
+export function featureTokensForward(be: Backend, tok: Ptr, x: Ptr, codes: ArrayLike<number>, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, offsets: ArrayLike<number>, B: number, Fn: number, Fc: number, d: number): void {
+  const Ft = Fn + Fc;
+  if (Fc === 0) {
+    if (Fn > 0) be.numTokensForward(tok, x, numW, numB, B, Fn, d);
+    return;
+  }
+  for (let b = 0; b < B; b++) {
+    const t = tok + b * Ft * d;
+    if (Fn > 0) be.numTokensForward(t, x + b * Fn, numW, numB, 1, Fn, d);
+    for (let j = 0; j < Fc; j++) be.add(t + (Fn + j) * d, embed + (offsets[j] + codes[b * Fc + j]) * d, catB + j * d, d);
+  }
+}
+
+/**
+ * Backward of `featureTokensForward`: dnumW, dnumB [Fn,d] +=; rows of dembed and dcatB [Fc,d] += from
+ * dtok [B,Fn+Fc,d]; present [B,Fc] skips missing categorical codes (their dtok rows are zero anyway).
+ */
+export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, codes: ArrayLike<number>, present: ArrayLike<number>, offsets: ArrayLike<number>, B: number, Fn: number, Fc: number, d: number): void {
+  const Ft = Fn + Fc;
+  if (Fc === 0) {
+    if (Fn > 0) be.numTokensBackward(dnumW, dnumB, dtok, x, B, Fn, d);
+    return;
+  }
+  for (let b = 0; b < B; b++) {
+    const t = dtok + b * Ft * d;
+    if (Fn > 0) be.numTokensBackward(dnumW, dnumB, t, x + b * Fn, 1, Fn, d);
+    for (let j = 0; j < Fc; j++) {
+      if (!present[b * Fc + j]) continue;
+      be.accumulate(dembed + (offsets[j] + codes[b * Fc + j]) * d, t + (Fn + j) * d, d);
+      be.accumulate(dcatB + j * d, t + (Fn + j) * d, d);
+    }
+  }
+}

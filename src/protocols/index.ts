@@ -1,0 +1,17 @@
+/** Stress-test protocol results: storage, statistics, reports and plots (issue 6). */
+export {
+  PROTOCOLS, ResultsFileError, formatNumber, parseNumber, resultsToCsv, parseResultsCsv, writeResultsCsv, readResultsCsv,
+  cellId, parseCells, readCells, appendCell, repairCellStore, CellStore,
+} from './results.ts';
+export type { Protocol, ResultRow, CellKey, CellPredictions, StoredCell } from './results.ts';
+export {
+  meanStd, summarize, diagonal, curveAuc, degradationAucs, quantileSorted, patientGroups, resampleWeights,
+  pairedBootstrap, holm, withHolm,
+} from './stats.ts';
+export type { Metric, SummaryRow, CurveAuc, PairedBootstrapInput, PairedBootstrapResult, Comparison } from './stats.ts';
+export {
+  escapeXml, fixed, PALETTE, linePlotSvg, heatmapSvg, protocolModality, protocolPlotSvg, levelMatrix, matrixHeatmapSvg,
+} from './plot.ts';
+export type { LineSeries, LinePlotOptions, HeatmapOptions } from './plot.ts';
+export { escapeMarkdown, markdownReport, htmlReport, reportArtifacts, writeReportArtifacts } from './report.ts';
+export type { ReportInput, ReportTable } from './report.ts';

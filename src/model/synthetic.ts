@@ -25,8 +25,10 @@ export interface SyntheticOptions {
 /** A batch of `patterns.length` samples for a config, determined by `seed`. */
 export function syntheticBatch(config: ModelConfig, patterns: readonly Availability[], seed: number, opts: SyntheticOptions = {}): Batch {
   const r = mulberry32(seed);
+  // Absent values draw from their own stream, so the present data do not depend on `opts.absent`.
+  const ra = mulberry32(seed ^ 0x2545f491);
   const B = patterns.length, S = config.imageSize, Fn = config.numFeatures, Fc = config.catCardinalities.length;
-  const absent = () => (opts.absent === 'zero' ? 0 : opts.absent === 'random' ? 4 * r() - 2 : NaN);
+  const absent = () => (opts.absent === 'zero' ? 0 : opts.absent === 'random' ? 1e4 * (ra() - 0.5) : NaN);
   const blank = opts.blank ?? 0.25;
   const b: Batch = {
     B, S,
@@ -52,7 +54,7 @@ export function syntheticBatch(config: ModelConfig, patterns: readonly Availabil
     for (let j = 0; j < Fc; j++) {
       const k = keep(Fn + j);
       b.catPresent[i * Fc + j] = k ? 1 : 0;
-      b.cat[i * Fc + j] = k ? Math.floor(r() * config.catCardinalities[j]) : opts.absent === 'random' ? Math.floor(r() * 1e6) - 5e5 : -1;
+      b.cat[i * Fc + j] = k ? Math.floor(r() * config.catCardinalities[j]) : opts.absent === 'random' ? Math.floor(ra() * 1e6) - 5e5 : -1;
     }
     for (let j = 0; j < NUM_LABELS; j++) {
       const u = r();

@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createModel, presetConfig, sliceBatch, syntheticBatch } from '../src/model/index.ts';
-import type { Availability, Batch } from '../src/model/index.ts';
+import type { Availability } from '../src/model/index.ts';
+import type { Batch } from '../src/engine/index.ts';
 import { rng, sameBits } from './util/harness.ts';
 
 const cfg = { ...presetConfig('tiny'), numFeatures: 5, catCardinalities: [3, 4] };

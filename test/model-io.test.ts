@@ -111,6 +111,16 @@ test('hostile and corrupt files are rejected with the right message', () => {
   assert.throws(() => loadModel(p), /bad\.safetensors: safetensors: header length/);
 });
 
+test('a config without tabular features (zero-size tensors) round-trips and runs', () => {
+  const c = { ...presetConfig('tiny'), visionDepth: 0 };
+  const m = createModel(c, { seed: 2 });
+  const batch = syntheticBatch(c, ['image', 'none', 'image'], 4);
+  const l = loadModel(m.toSafetensors());
+  assert.equal(readSafetensors(m.toSafetensors()).tensors['tabular.num.weight'].shape, [0, c.dim]);
+  sameBits('logits', l.forward(batch), m.forward(batch));
+  assert.ok(l.lossAndGrad(batch).loss > 0);
+});
+
 test('a tensor named __proto__ is just a name', () => {
   const bytes = writeSafetensors({ __proto__x: { shape: [1], data: [1] } });
   const evil = build(JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true)))).replace('__proto__x', '__proto__')), bytes.subarray(bytes.length - 4), undefined);

@@ -154,7 +154,8 @@ export class Model {
   private readonly W: Weights;
   private readonly G: Weights;
   private readonly catOffsets: Int32Array;
-  private acts: Acts | null = null;
+  private trainActs: Acts | null = null;
+  private inferActs: Acts | null = null;
 
   constructor(config: Partial<ModelConfig>, opts: ModelOptions = {}, initial?: ArrayLike<number>) {
     this.config = resolveConfig(config);
@@ -283,17 +284,26 @@ export class Model {
     need('labels', b.labels, B * NUM_LABELS);
   }
 
-  /** The activation region for `B` samples (grown when a bigger batch comes, reused otherwise). */
+  /**
+   * The activation region for `B` samples: one for training (every block's activations saved) and one for
+   * inference (one block's worth, reused), each grown when a bigger batch comes and reused otherwise.
+   * Inference uses the training region when that one is big enough.
+   */
   private ensureActs(B: number, training: boolean): Acts {
-    const a = this.acts;
-    if (a && a.cap >= B && (a.training || !training)) return a;
-    const cap = Math.max(B, a?.cap ?? 0, 1);
-    const train = training || (a?.training ?? false);
+    const t = this.trainActs;
+    if (training || (t && t.cap >= B)) {
+      if (t && t.cap >= B) return t;
+      return (this.trainActs = this.grow(t, B, true));
+    }
+    const a = this.inferActs;
+    if (a && a.cap >= B) return a;
+    return (this.inferActs = this.grow(a, B, false));
+  }
+  private grow(old: Acts | null, B: number, training: boolean): Acts {
     const be = this.backend;
     // Reuse the old region's room when nothing was allocated after it; otherwise it is abandoned.
-    if (a && be.mark() === a.end) be.release(a.start);
-    this.acts = allocActs(be, this.k, this.config, cap, train);
-    return this.acts;
+    if (old && be.mark() === old.end) be.release(old.start);
+    return allocActs(be, this.k, this.config, Math.max(B, old?.cap ?? 0, 1), training);
   }
 
   /** Sort the batch into availability groups, copy its inputs into the arena, return the sizes. */

@@ -1,0 +1,20 @@
+/**
+ * Data: MIMIC-CXR-JPG + MIMIC-IV readers, the synthetic data set writer, the image cache, splits and the
+ * batch gatherer (shared/DESIGN.md, "Data"; docs/data.md, docs/synthetic-data.md).
+ */
+export { loadDataset, makeBatch, inspectDataset } from './dataset.ts';
+export type { LoadOptions, PreparedDataset } from './dataset.ts';
+export { generateSynthetic, renderImage, SYNTH_DEFAULT_PATIENTS } from './synth.ts';
+export type { SynthOptions, SynthSummary, Latent } from './synth.ts';
+export { DEFAULT_FEATURE_SPEC, resolveFeatureSpec, parsePain, parseNumber, numericValue, categoricalValue } from './features.ts';
+export type { FeatureSpec, FeatureDef, NumericFeature, CategoricalFeature, FeatureSource } from './features.ts';
+export { formatReport } from './report.ts';
+export type { DataReport, FeatureReport, LabelReport, Problem } from './report.ts';
+export { DataError, readCsv, findCsv, splitCsvRecord, csvLine, parseTimestamp, parseStudyDateTime } from './csv.ts';
+export type { CsvHeader, RowHandler } from './csv.ts';
+export { encodeGrayJpeg, decodeGray, resizeGray, DEFAULT_DECODE_LIMITS } from './jpeg.ts';
+export type { DecodeLimits } from './jpeg.ts';
+export { loadImages, decodeImages, readImageCache, writeImageCache, imageKey, checksum32, CACHE_MAGIC, CACHE_VERSION } from './images.ts';
+export type { ImageSet, ImageOptions } from './images.ts';
+export { iterativeStratification, SPLIT_NAMES, SPLIT_TRAIN, SPLIT_VALIDATE, SPLIT_TEST } from './split.ts';
+export { Rng } from './rng.ts';

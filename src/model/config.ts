@@ -129,12 +129,15 @@ export function dims(c: ModelConfig): Dims {
 
 /**
  * Forward FLOPs (multiply-add = 2) of one complete sample (image and every feature present): the matrix
- * products of every Linear, attention's QK^T and AV, and the head. Elementwise work is left out, as in the
+ * products of every Linear, attention's QK^T and AV, and the head, as computed (the last fusion block's
+ * proj and MLP run on the CLS row only). Elementwise work is left out, as in the
  * usual MFU accounting (PaLM, appendix B). Training is about 3x this (the backward pass is two products).
  */
 export function forwardFlopsPerSample(c: ModelConfig): number {
   const k = dims(c);
   const block = (n: number) => 2 * n * (3 * k.d * k.d + k.d * k.d + 2 * k.d * k.hidden) + 2 * 2 * n * n * k.d;
   const T = 1 + k.Nv + k.Ft;
-  return 2 * k.Nv * k.PP * k.d + c.visionDepth * block(k.Nv) + c.tabularDepth * block(k.Ft) + c.fusionDepth * block(T) + 2 * 14 * k.d;
+  // The fusion's last block continues after attention on the CLS row alone (see lastBlockForward).
+  const lastSkipped = c.fusionDepth > 0 ? 2 * (T - 1) * (k.d * k.d + 2 * k.d * k.hidden) : 0;
+  return 2 * k.Nv * k.PP * k.d + c.visionDepth * block(k.Nv) + c.tabularDepth * block(k.Ft) + c.fusionDepth * block(T) - lastSkipped + 2 * 14 * k.d;
 }

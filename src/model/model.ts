@@ -25,8 +25,8 @@ import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 import { writeFileAtomic } from './safetensors.ts';
 import type { BlockActs, BlockScratch, BlockWeights, Segment } from './layers.ts';
 import {
-  blockBackward, blockForward, featureTokensBackward, featureTokensForward, linearBackward, linearForward,
-  patchEmbedBackward, patchEmbedForward,
+  blockBackward, blockForward, featureTokensBackward, featureTokensForward, lastBlockBackward, lastBlockForward,
+  linearBackward, linearForward, patchEmbedBackward, patchEmbedForward,
 } from './layers.ts';
 
 export interface ModelOptions {
@@ -115,8 +115,10 @@ interface Acts {
   start: number; end: number;
   img: Ptr; patches: Ptr; numX: Ptr;
   vision: EncoderActs; tabular: EncoderActs; fusion: EncoderActs;
-  /** [cap,d] gathered CLS rows before the final norm, and gradients. */
+  /** [cap,d] gathered CLS rows before the final norm (fusion depth 0), and gradients. */
   clsIn: Ptr; dclsIn: Ptr; dclsOut: Ptr;
+  /** [cap,d] the last fusion block's CLS-row input and attention output (see lastBlockForward). */
+  clsX: Ptr; clsAtty: Ptr;
   /** [cap,14] */
   logits: Ptr; targets: Ptr; weights: Ptr; dlogits: Ptr;
   scratch: BlockScratch;
@@ -125,6 +127,8 @@ interface Acts {
   order: Int32Array;
   /** Per fusion-order sample: first fusion row, index in the vision batch, index in the tabular batch (-1 none). */
   rowOf: Int32Array; visOf: Int32Array; tabOf: Int32Array;
+  /** Per batch sample: its CLS row in the fusion sequence. */
+  clsRow: Int32Array;
   /** [cap*Fc] categorical codes and presence of the tabular batch. */
   codes: Int32Array; catPresent: Uint8Array;
 }
@@ -134,6 +138,8 @@ interface Plan {
   B: number; Bv: number; Bt: number; rows: number;
   groups: { count: number; T: number; vis: boolean; tab: boolean }[];
   segs: Segment[];
+  /** [B,d] input of the final norm: the CLS outputs in batch order (set by the forward pass). */
+  clsIn: Ptr;
 }
 
 // ---- the model -----------------------------------------------------------------------------------------
@@ -337,6 +343,7 @@ export class Model {
       for (let i = 0; i < g.count; i++, s++) {
         const b = acts.order[s];
         acts.rowOf[s] = row;
+        acts.clsRow[b] = row;
         fmask[row] = 1;
         let r = row + 1;
         if (g.vis) {
@@ -371,7 +378,7 @@ export class Model {
       }
       att += g.count * k.H * g.T * g.T;
     }
-    return { B, Bv, Bt, rows: row, groups, segs };
+    return { B, Bv, Bt, rows: row, groups, segs, clsIn: 0 };
   }
 
   /** The forward pass over one batch; returns the activations (logits at acts.logits). */
@@ -420,14 +427,22 @@ export class Model {
     }
     be.maskRows(F.x0, F.mask, p.rows, d);
     let fx = F.x0;
-    for (let l = 0; l < c.fusionDepth; l++) {
+    const L = c.fusionDepth;
+    for (let l = 0; l < L - 1; l++) {
       const a = blockSet(F, l);
       blockForward(be, a, fx, F.mask, W.fBlocks[l], p.segs, p.rows, d, H, hid);
       fx = a.x2;
     }
-    // ---- CLS rows (back in batch order) -> final norm -> head ------------------------------------------
-    for (let s = 0; s < B; s++) be.copy(acts.clsIn + acts.order[s] * d, fx + acts.rowOf[s] * d, d);
-    be.layernormForward(F.out, F.mean, F.rstd, acts.clsIn, W.fNormW, W.fNormB, B, d);
+    // ---- the CLS outputs in batch order (the last block computes only them) -> final norm -> head ------
+    if (L > 0) {
+      const a = blockSet(F, L - 1);
+      lastBlockForward(be, a, acts.clsX, acts.clsAtty, fx, F.mask, W.fBlocks[L - 1], p.segs, acts.clsRow, B, p.rows, d, H, hid);
+      p.clsIn = a.x2;
+    } else {
+      for (let b = 0; b < B; b++) be.copy(acts.clsIn + b * d, fx + acts.clsRow[b] * d, d);
+      p.clsIn = acts.clsIn;
+    }
+    be.layernormForward(F.out, F.mean, F.rstd, p.clsIn, W.fNormW, W.fNormB, B, d);
     linearForward(be, acts.logits, F.out, W.headW, W.headB, B, d, NUM_LABELS);
     return { acts, plan: p };
   }
@@ -442,11 +457,16 @@ export class Model {
     // ---- head, final norm, CLS scatter -------------------------------------------------------------------
     linearBackward(be, acts.dclsOut, G.headW, G.headB, acts.dlogits, F.out, W.headW, B, d, NUM_LABELS);
     be.fill(acts.dclsIn, B * d, 0);
-    be.layernormBackward(acts.dclsIn, G.fNormW, G.fNormB, acts.dclsOut, acts.clsIn, W.fNormW, F.mean, F.rstd, B, d);
-    be.fill(F.dres, p.rows * d, 0);
-    for (let s = 0; s < B; s++) be.copy(F.dres + acts.rowOf[s] * d, acts.dclsIn + acts.order[s] * d, d);
+    be.layernormBackward(acts.dclsIn, G.fNormW, G.fNormB, acts.dclsOut, p.clsIn, W.fNormW, F.mean, F.rstd, B, d);
     // ---- fusion blocks ------------------------------------------------------------------------------------
-    for (let l = c.fusionDepth - 1; l >= 0; l--) {
+    const L = c.fusionDepth;
+    if (L > 0) {
+      lastBlockBackward(be, F.dres, acts.dclsIn, G.fBlocks[L - 1], S, F.blocks[L - 1], acts.clsAtty, blockIn(F, L - 1), F.mask, W.fBlocks[L - 1], p.segs, acts.clsRow, B, p.rows, d, H, hid);
+    } else {
+      be.fill(F.dres, p.rows * d, 0);
+      for (let b = 0; b < B; b++) be.copy(F.dres + acts.clsRow[b] * d, acts.dclsIn + b * d, d);
+    }
+    for (let l = L - 2; l >= 0; l--) {
       blockBackward(be, F.dres, G.fBlocks[l], S, F.blocks[l], blockIn(F, l), F.mask, W.fBlocks[l], p.segs, p.rows, d, H, hid);
     }
     be.maskRows(F.dres, F.mask, p.rows, d); // masked rows get no gradient (already exactly zero; made explicit)
@@ -540,12 +560,12 @@ function allocActs(be: Backend, k: Dims, c: ModelConfig, cap: number, training: 
       vision: encoder(rowsV, k.Nv, c.visionDepth, rowsV),
       tabular: encoder(rowsT, k.Ft, c.tabularDepth, rowsT),
       fusion: encoder(rowsF, Tf, c.fusionDepth, cap),
-      clsIn: alloc(cap * d), dclsIn: alloc(cap * d), dclsOut: alloc(cap * d),
+      clsIn: alloc(cap * d), dclsIn: alloc(cap * d), dclsOut: alloc(cap * d), clsX: alloc(cap * d), clsAtty: alloc(cap * d),
       logits: alloc(cap * NUM_LABELS), targets: alloc(cap * NUM_LABELS), weights: alloc(cap * NUM_LABELS), dlogits: alloc(cap * NUM_LABELS),
       scratch: training
         ? { dln: alloc(maxRows * d), datty: alloc(maxRows * d), dqkv: alloc(maxRows * 3 * d), dfch: alloc(maxRows * hid), dfchGelu: alloc(maxRows * hid) }
         : { dln: 0, datty: 0, dqkv: 0, dfch: 0, dfchGelu: 0 },
-      order: new Int32Array(cap), rowOf: new Int32Array(cap), visOf: new Int32Array(cap), tabOf: new Int32Array(cap),
+      clsRow: new Int32Array(cap), order: new Int32Array(cap), rowOf: new Int32Array(cap), visOf: new Int32Array(cap), tabOf: new Int32Array(cap),
       codes: new Int32Array(cap * k.Fc), catPresent: new Uint8Array(cap * k.Fc),
     };
   };

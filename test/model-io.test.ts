@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createModel, loadModel, presetConfig, readSafetensors, syntheticBatch, writeSafetensors } from '../src/index.ts';
+import { buildLayout, createModel, initParams, loadModel, presetConfig, readSafetensors, resolveConfig, syntheticBatch, writeSafetensors } from '../src/index.ts';
 import { rng, sameBits } from './util/harness.ts';
 
 const cfg = { ...presetConfig('tiny'), numFeatures: 4, catCardinalities: [3, 5], uncertain: 'ones' as const };
@@ -127,6 +127,33 @@ test('a tensor named __proto__ is just a name', () => {
   const f = readSafetensors(evil);
   assert.equal(f.names, ['__proto__']);
   assert.is(({} as Record<string, unknown>).dtype, undefined);
+});
+
+test('config overrides are checked; layout names, shapes, decay flags and seeded init', () => {
+  assert.throws(() => resolveConfig({ dimm: 3 } as never), /unknown key 'dimm'/);
+  assert.throws(() => resolveConfig({ dim: '3' } as never), /'dim' must be a number/);
+  assert.throws(() => resolveConfig({ imageSize: 30 }), /not a multiple of patchSize/);
+  assert.throws(() => resolveConfig({ dim: 32, heads: 3 }), /not a multiple of heads/);
+  const base = presetConfig('base');
+  assert.equal([base.imageSize, base.patchSize, base.dim, base.heads, base.mlpRatio, base.visionDepth, base.tabularDepth, base.fusionDepth], [128, 16, 192, 3, 4, 4, 2, 2]);
+  const c = { ...presetConfig('tiny'), numFeatures: 3, catCardinalities: [2, 5] };
+  const layout = buildLayout(c);
+  const byName = Object.fromEntries(layout.map((e) => [e.name, e]));
+  assert.equal(layout.slice(0, 5).map((e) => e.name), ['vision.patch.weight', 'vision.patch.bias', 'vision.pos', 'vision.blocks.0.ln1.weight', 'vision.blocks.0.ln1.bias']);
+  assert.equal(byName['fusion.blocks.0.attn.qkv.weight'].shape, [96, 32]);
+  assert.equal(byName['tabular.blocks.0.mlp.fc1.weight'].shape, [128, 32]);
+  assert.equal(byName['tabular.cat.embed'].shape, [7, 32]);
+  assert.equal(byName['tabular.cat.bias'].shape, [2, 32]);
+  assert.equal(byName['vision.pos'].shape, [16, 32]);
+  assert.equal(layout.filter((e) => e.decay).map((e) => e.name).filter((n) => !/(qkv|proj|fc1|fc2)\.weight$/.test(n)), ['vision.patch.weight', 'head.weight']);
+  assert.equal(layout[layout.length - 1].name, 'head.bias');
+  for (let i = 1; i < layout.length; i++) assert.is(layout[i].offset, layout[i - 1].offset + layout[i - 1].size);
+  const a = initParams(layout, 5), b = initParams(layout, 5), d = initParams(layout, 6);
+  sameBits('same seed', a, b);
+  assert.ok(a.some((v, i) => v !== d[i]), 'another seed gives other weights');
+  const w = a.subarray(byName['head.weight'].offset, byName['head.weight'].offset + byName['head.weight'].size);
+  assert.ok(w.every((v) => Math.abs(v) <= 0.04 + 1e-7) && w.some((v) => v !== 0), 'truncated normal, std 0.02');
+  assert.ok(a.subarray(byName['fusion.modality.vision.scale'].offset, byName['fusion.modality.vision.scale'].offset + 32).every((v) => v === 1));
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -49,7 +49,7 @@ function isGzip(file: string): boolean {
 
 /**
  * Split one logical CSV record. Returns undefined when the record ends inside a quoted field (the caller
- * appends the next physical line). Throws a message string on bad quoting.
+ * appends the next physical line). Throws on bad quoting.
  */
 export function splitCsvRecord(s: string): string[] | undefined {
   if (s.indexOf('"') < 0) return s.split(',');
@@ -75,7 +75,7 @@ export function splitCsvRecord(s: string): string[] | undefined {
       }
       out.push(v);
       if (i === n) return out;
-      if (s.charCodeAt(i) !== 44) throw `bad quoting: '${s.slice(Math.max(0, i - 10), i + 10)}' (a character after a closing quote)`;
+      if (s.charCodeAt(i) !== 44) throw new Error(`bad quoting: '${s.slice(Math.max(0, i - 10), i + 10)}' (a character after a closing quote)`);
       i++;
       if (i === n) {
         out.push('');
@@ -85,7 +85,7 @@ export function splitCsvRecord(s: string): string[] | undefined {
       const c = s.indexOf(',', i);
       const end = c < 0 ? n : c;
       const v = s.slice(i, end);
-      if (v.indexOf('"') >= 0) throw `bad quoting: '${v.length > 30 ? v.slice(0, 30) + '...' : v}' (a quote inside an unquoted field)`;
+      if (v.indexOf('"') >= 0) throw new Error(`bad quoting: '${v.length > 30 ? v.slice(0, 30) + '...' : v}' (a quote inside an unquoted field)`);
       out.push(v);
       if (c < 0) return out;
       i = c + 1;
@@ -138,8 +138,8 @@ export async function readCsv(
       let fields: string[] | undefined;
       try {
         fields = splitCsvRecord(rec);
-      } catch (msg) {
-        throw new DataError(file, start, String(msg));
+      } catch (e) {
+        throw new DataError(file, start, (e as Error).message);
       }
       if (fields === undefined) {
         pending = rec;

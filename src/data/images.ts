@@ -158,7 +158,7 @@ export async function decodeImages(root: string, rel: string[], opts: ImageOptio
   for (let i = 0; i < count; i++) if (rel[i]) todo.push(i);
   const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
   const threads = Math.max(1, opts.threads ?? availableParallelism());
-  const chunk = 16;
+  const chunk = Math.max(1, Math.min(16, Math.ceil(todo.length / (threads * 4))));
   const tasks: DecodeTask[] = [];
   for (let a = 0; a < todo.length; a += chunk) {
     const slots = todo.slice(a, a + chunk);

@@ -22,7 +22,7 @@ import { evaluate } from '../eval/index.ts';
 import type { EvalResult } from '../eval/index.ts';
 import type { BackendKind } from '../engine/index.ts';
 import { LABEL_NAMES } from '../engine/index.ts';
-import { RUNTIME_KEYS } from './config.ts';
+import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { appendJsonLine, writeFileAtomic } from './files.ts';
 import { checkDropout } from './missing.ts';
@@ -40,9 +40,13 @@ export interface RunState {
   /** Epoch in progress (0-based) and batches of it already done. */
   epoch: number;
   batchInEpoch: number;
-  bestAuroc: number;
+  /** Best validation macro AUROC so far (null before the first evaluation). */
+  bestAuroc: number | null;
   bestEpoch: number;
   epochsWithoutImprovement: number;
+  /** Sum of batch losses and batch count of the epoch in progress (so a resumed epoch reports its full mean). */
+  epochLossSum: number;
+  epochBatches: number;
   finished: boolean;
 }
 
@@ -55,6 +59,9 @@ export interface TrainResult {
 }
 
 export type Logger = (line: string) => void;
+
+/** Format tag of last.state.safetensors. */
+export const RESUME_FORMAT = 'resilient-fusion-resume/1';
 
 async function prepareData(cfg: TrainConfig, threads: number, log: Logger): Promise<{ ds: PreparedDataset; dir: string }> {
   let dir = cfg.data;
@@ -109,18 +116,22 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
   // ---- the run folder -----------------------------------------------------------------------------------
   let runDir: string;
   let state: RunState;
+  let resumeFile: ReturnType<typeof readSafetensors> | undefined;
   if (cfg.resume) {
     runDir = resolve(cfg.resume);
     const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as TrainConfig;
     for (const k of Object.keys(saved) as (keyof TrainConfig)[]) {
       if (RUNTIME_KEYS.includes(k)) continue;
-      if (JSON.stringify(saved[k]) !== JSON.stringify(cfg[k]) && JSON.stringify(cfg[k]) !== JSON.stringify((await import('./config.ts')).TRAIN_DEFAULTS[k])) {
+      // A value other than the default was given on this command line and contradicts the run's own.
+      if (JSON.stringify(saved[k]) !== JSON.stringify(cfg[k]) && JSON.stringify(cfg[k]) !== JSON.stringify(TRAIN_DEFAULTS[k])) {
         throw new Error(`--resume: option '${k}' differs from the run's config.json (${JSON.stringify(saved[k])}); a resumed run keeps its config`);
       }
     }
     for (const k of RUNTIME_KEYS) (saved as Record<string, unknown>)[k] = cfg[k];
     cfg = saved;
-    state = JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8')) as RunState;
+    resumeFile = readSafetensors(readFileSync(join(runDir, 'last.state.safetensors')));
+    if (resumeFile.metadata.format !== RESUME_FORMAT) throw new Error(`--resume: ${join(runDir, 'last.state.safetensors')} is not a resume state (format ${resumeFile.metadata.format})`);
+    state = JSON.parse(resumeFile.metadata.state) as RunState;
     if (state.finished) {
       log(`run ${runDir} already finished`);
       return { runDir, state, interrupted: false };
@@ -131,7 +142,7 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
     runDir = resolve(cfg.out, name);
     if (existsSync(join(runDir, 'state.json'))) throw new Error(`run folder ${runDir} already holds a run; use --resume ${runDir} or another --name`);
     mkdirSync(runDir, { recursive: true });
-    state = { step: 0, epoch: 0, batchInEpoch: 0, bestAuroc: -Infinity, bestEpoch: -1, epochsWithoutImprovement: 0, finished: false };
+    state = { step: 0, epoch: 0, batchInEpoch: 0, bestAuroc: null, bestEpoch: -1, epochsWithoutImprovement: 0, epochLossSum: 0, epochBatches: 0, finished: false };
     writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   }
   const logFile = join(runDir, 'log.jsonl');
@@ -143,17 +154,18 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);
   const mcfg = modelConfigFor(cfg, ds);
   const meta = checkpointMetadata(ds);
-  const model: Model = cfg.resume
-    ? loadModel(join(runDir, 'last.safetensors'), { backend: cfg.backend as BackendKind, metadata: meta })
-    : createModel(mcfg, { backend: cfg.backend as BackendKind, seed: cfg.seed, metadata: meta });
+  const model: Model = createModel(mcfg, { backend: cfg.backend as BackendKind, seed: cfg.seed, metadata: meta });
   const P = model.numParams;
   const be = model.backend;
   const mPtr = be.alloc(P), vPtr = be.alloc(P);
-  if (cfg.resume) {
-    const opt = readSafetensors(readFileSync(join(runDir, 'last.optim.safetensors')));
-    if (Number(opt.metadata.step) !== state.step) throw new Error(`--resume: optimizer state is at step ${opt.metadata.step} but state.json says ${state.step}`);
-    be.write(mPtr, opt.tensors.m.data);
-    be.write(vPtr, opt.tensors.v.data);
+  if (resumeFile) {
+    const t = resumeFile.tensors;
+    for (const name of ['params', 'm', 'v']) {
+      if (!t[name] || t[name].data.length !== P) throw new Error(`--resume: the resume state holds no '${name}' of ${P} values; was the data set or preset changed?`);
+    }
+    model.setParams(t.params.data);
+    be.write(mPtr, t.m.data);
+    be.write(vPtr, t.v.data);
   } else {
     be.fill(mPtr, P, 0);
     be.fill(vPtr, P, 0);
@@ -187,13 +199,15 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
   }
 
   const saveLast = () => {
-    // Order matters for crash safety: the tensors first, then state.json, which names the step they hold.
+    // One atomic file holds everything a resume needs (parameters, AdamW moments, the counters that
+    // determine every later random draw), so a crash can never pair parameters with another step's state.
+    writeFileAtomic(join(runDir, 'last.state.safetensors'), writeSafetensors(
+      { params: { shape: [P], data: params }, m: { shape: [P], data: be.view(mPtr, P) }, v: { shape: [P], data: be.view(vPtr, P) } },
+      { format: RESUME_FORMAT, state: JSON.stringify(state) },
+    ));
+    // The same parameters as a plain model checkpoint, and the state for people to read.
     model.setParams(params);
     model.save(join(runDir, 'last.safetensors'));
-    writeFileAtomic(join(runDir, 'last.optim.safetensors'), writeSafetensors(
-      { m: { shape: [P], data: be.view(mPtr, P) }, v: { shape: [P], data: be.view(vPtr, P) } },
-      { step: String(state.step), format: 'resilient-fusion-optim/1' },
-    ));
     writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   };
 
@@ -207,7 +221,6 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
   try {
     while (state.epoch < cfg.epochs) {
       const perm = permutation(trainRows.length, cfg.seed, state.epoch);
-      let epochLoss = 0, epochBatches = 0;
       const t0 = performance.now();
       let samples = 0;
       for (; state.batchInEpoch < stepsPerEpoch; ) {
@@ -254,8 +267,8 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
         version++;
         state.step++;
         state.batchInEpoch++;
-        epochLoss += loss;
-        epochBatches++;
+        state.epochLossSum += loss;
+        state.epochBatches++;
         samples += rows.length;
         const sps = samples / ((performance.now() - t0) / 1000);
         progress.update(state.step, { epoch: state.epoch + 1, loss, lr, sps });
@@ -266,7 +279,7 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
       // ---- validation, best checkpoint, early stopping ---------------------------------------------------
       const vp = await predict(valRows, cfg.missImage, cfg.missTab);
       const val = evaluate(vp, evalTargets(ds.labels, valRows), LABEL_NAMES);
-      const improved = val.macroAuroc > state.bestAuroc;
+      const improved = state.bestAuroc === null || val.macroAuroc > state.bestAuroc;
       if (improved) {
         state.bestAuroc = val.macroAuroc;
         state.bestEpoch = state.epoch;
@@ -274,11 +287,13 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
         model.setParams(params);
         model.save(join(runDir, 'model.safetensors'));
       } else state.epochsWithoutImprovement++;
-      const meanLoss = epochLoss / Math.max(1, epochBatches);
+      const meanLoss = state.epochLossSum / Math.max(1, state.epochBatches);
       log(`epoch ${state.epoch + 1}/${cfg.epochs}: train loss ${meanLoss.toFixed(4)}, val macro AUROC ${val.macroAuroc.toFixed(4)}${improved ? ' (best)' : ''}`);
       appendJsonLine(logFile, { epoch: state.epoch + 1, trainLoss: meanLoss, valMacroAuroc: val.macroAuroc, valMacroAuprc: val.macroAuprc, best: improved });
       state.epoch++;
       state.batchInEpoch = 0;
+      state.epochLossSum = 0;
+      state.epochBatches = 0;
       if (cfg.patience > 0 && state.epochsWithoutImprovement >= cfg.patience) {
         log(`early stopping: no better validation macro AUROC for ${cfg.patience} epochs`);
         break;

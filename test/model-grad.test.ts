@@ -76,6 +76,10 @@ test('finite differences with depth 2, depth 0, categoricals only, and the ones 
   fdCheck({ ...small, fusionDepth: 0 }, 'no fusion blocks', 3, (n) => !/^(fusion\.cls|fusion\.norm|head)/.test(n));
 });
 
+test('finite differences with attention masking off (the ablation: zero-filled tokens attended)', () => {
+  fdCheck({ ...small, attentionMasking: false }, 'no masking', 4);
+});
+
 test('WebAssembly gradients match the reference on the tiny preset', () => {
   const cfg = { ...presetConfig('tiny'), numFeatures: 5, catCardinalities: [3, 4, 2] };
   const ref = createModel(cfg, { backend: new ReferenceBackend(), seed: 2 });

@@ -137,4 +137,22 @@ test('a batch without observed labels has loss 0 and zero gradients; bad inputs 
   assert.throws(() => m.forward({ ...c, S: 16 }), /image size/);
 });
 
+test('masking off (the ablation): complete samples unchanged, absent tokens attended as zeros, absent values still ignored', () => {
+  const m = model();
+  const off = createModel({ ...cfg, attentionMasking: false });
+  off.setParams(m.paramData());
+  const both = syntheticBatch(cfg, ['both', 'both', 'both'], 5);
+  sameBits('complete samples, masking on vs off', off.forward(both), m.forward(both));
+  const mixed = syntheticBatch(cfg, PATTERNS, 21, { absent: 'nan' });
+  const zero = syntheticBatch(cfg, PATTERNS, 21, { absent: 'zero' });
+  const a = off.forward(mixed);
+  sameBits('masking off: absent values NaN vs zero', a, off.forward(zero));
+  const on = m.forward(mixed);
+  // A sample lacking the image sees Nv zero tokens without masking: its logits must differ.
+  const idx = PATTERNS.indexOf('table');
+  let differs = false;
+  for (let j = 0; j < 14; j++) if (a[idx * 14 + j] !== on[idx * 14 + j]) differs = true;
+  assert.ok(differs, 'without masking, the zero-filled image tokens must reach the CLS token');
+});
+
 test.run();

@@ -30,6 +30,11 @@ export interface ModelConfig {
   catCardinalities: number[];
   /** What an uncertain label (-1) means for the loss; a blank (NaN) is never a target. */
   uncertain: UncertainPolicy;
+  /**
+   * Mask missing modalities and features out of attention (the method). false is the ablation: every sample
+   * gets the full sequence, missing tokens are zero vectors and are attended like any other.
+   */
+  attentionMasking: boolean;
 }
 
 /** The defaults: the `small` preset (a laptop, minutes) with no tabular features declared. */
@@ -45,6 +50,7 @@ export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
   numFeatures: 0, // set from the data set's schema
   catCardinalities: [] as number[], // set from the data set's schema
   uncertain: 'ignore' as UncertainPolicy, // CheXpert U-Ignore
+  attentionMasking: true, // false: the "no masking" ablation (zero-filled, attended tokens)
 });
 
 export type PresetName = 'tiny' | 'small' | 'base';

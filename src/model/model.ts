@@ -103,6 +103,8 @@ interface EncoderActs {
   out: Ptr; mean: Ptr; rstd: Ptr;
   /** [rows] key mask. */
   mask: Ptr;
+  /** [rows] 1 where the token holds data: rows with 0 are zero-filled (equals `mask` unless masking is off). */
+  present: Ptr;
   /** Training only: [rows,d] residual-stream gradient and [rows,d] gradient of `out`. */
   dres: Ptr; dout: Ptr;
 }
@@ -312,14 +314,22 @@ export class Model {
     return allocActs(be, this.k, this.config, Math.max(B, old?.cap ?? 0, 1), training);
   }
 
-  /** Sort the batch into availability groups, copy its inputs into the arena, return the sizes. */
+  /**
+   * Sort the batch into availability groups, copy its inputs into the arena, return the sizes. With
+   * attention masking off (the ablation) every sample is laid out as [cls, Nv vision, Ft tabular] with
+   * every key attended; what a sample lacks is a zero-filled token.
+   */
   private plan(batch: Batch, acts: Acts): Plan {
     const be = this.backend, k = this.k, B = batch.B;
+    const masking = this.config.attentionMasking;
+    const hasTab = (b: number): boolean => {
+      for (let j = 0; j < k.Fn; j++) if (batch.numPresent[b * k.Fn + j] !== 0) return true;
+      for (let j = 0; j < k.Fc; j++) if (batch.catPresent[b * k.Fc + j] !== 0) return true;
+      return false;
+    };
     const groupOf = (b: number): number => {
-      const v = batch.hasImage[b] !== 0;
-      let t = false;
-      for (let j = 0; j < k.Fn && !t; j++) t = batch.numPresent[b * k.Fn + j] !== 0;
-      for (let j = 0; j < k.Fc && !t; j++) t = batch.catPresent[b * k.Fc + j] !== 0;
+      if (!masking) return 0;
+      const v = batch.hasImage[b] !== 0, t = hasTab(b);
       return v ? (t ? 0 : 1) : t ? 2 : 3;
     };
     const groups = [
@@ -335,7 +345,9 @@ export class Model {
     const segs: Segment[] = [];
     let row = 0, att = 0, Bv = 0, Bt = 0, s = 0;
     const fmask = be.view(acts.fusion.mask, B * (1 + k.Nv + k.Ft));
+    const fpresent = be.view(acts.fusion.present, B * (1 + k.Nv + k.Ft));
     const tmask = be.view(acts.tabular.mask, B * k.Ft);
+    const tpresent = be.view(acts.tabular.present, B * k.Ft);
     const numX = be.view(acts.numX, B * k.Fn);
     for (const g of groups) {
       if (g.count === 0) continue;
@@ -344,23 +356,27 @@ export class Model {
         const b = acts.order[s];
         acts.rowOf[s] = row;
         acts.clsRow[b] = row;
-        fmask[row] = 1;
+        fmask[row] = fpresent[row] = 1;
         let r = row + 1;
-        if (g.vis) {
+        const vis = g.vis && batch.hasImage[b] !== 0, tab = g.tab && hasTab(b);
+        if (vis) {
           acts.visOf[s] = Bv;
           be.write(acts.img + Bv * k.S * k.S, batch.image.subarray(b * k.S * k.S, (b + 1) * k.S * k.S));
-          fmask.fill(1, r, r + k.Nv);
-          r += k.Nv;
           Bv++;
         } else acts.visOf[s] = -1;
-        if (g.tab) {
+        if (g.vis) {
+          fmask.fill(1, r, r + k.Nv);
+          fpresent.fill(vis ? 1 : 0, r, r + k.Nv);
+          r += k.Nv;
+        }
+        if (tab) {
           acts.tabOf[s] = Bt;
           for (let j = 0; j < k.Fn; j++) {
             const present = batch.numPresent[b * k.Fn + j] !== 0;
             const v = batch.num[b * k.Fn + j];
             if (present && !Number.isFinite(v)) throw new Error(`batch: num[${b}, ${j}] is present but not finite (${v})`);
             numX[Bt * k.Fn + j] = present ? v : 0;
-            tmask[Bt * k.Ft + j] = fmask[r + j] = present ? 1 : 0;
+            tpresent[Bt * k.Ft + j] = fpresent[r + j] = present ? 1 : 0;
           }
           for (let j = 0; j < k.Fc; j++) {
             const present = batch.catPresent[b * k.Fc + j] !== 0;
@@ -370,10 +386,14 @@ export class Model {
             }
             acts.codes[Bt * k.Fc + j] = present ? code : 0;
             acts.catPresent[Bt * k.Fc + j] = present ? 1 : 0;
-            tmask[Bt * k.Ft + k.Fn + j] = fmask[r + k.Fn + j] = present ? 1 : 0;
+            tpresent[Bt * k.Ft + k.Fn + j] = fpresent[r + k.Fn + j] = present ? 1 : 0;
           }
+          for (let j = 0; j < k.Ft; j++) tmask[Bt * k.Ft + j] = fmask[r + j] = masking ? tpresent[Bt * k.Ft + j] : 1;
           Bt++;
-        } else acts.tabOf[s] = -1;
+        } else {
+          acts.tabOf[s] = -1;
+          if (g.tab) { fmask.fill(1, r, r + k.Ft); fpresent.fill(0, r, r + k.Ft); }
+        }
         row += g.T;
       }
       att += g.count * k.H * g.T * g.T;
@@ -408,7 +428,7 @@ export class Model {
     if (p.Bt > 0) {
       const rows = p.Bt * k.Ft, segs = [{ row: 0, att: 0, B: p.Bt, T: k.Ft }];
       featureTokensForward(be, T.x0, acts.numX, acts.codes, W.numW, W.numB, W.embed, W.catB, this.catOffsets, p.Bt, k.Fn, k.Fc, d);
-      be.maskRows(T.x0, T.mask, rows, d);
+      be.maskRows(T.x0, T.present, rows, d);
       for (let l = 0; l < c.tabularDepth; l++) {
         const a = blockSet(T, l);
         blockForward(be, a, tx, T.mask, W.tBlocks[l], segs, rows, d, H, hid);
@@ -418,14 +438,16 @@ export class Model {
     }
     // ---- fusion: [cls] ++ scale_v*z_v + shift_v ++ scale_t*z_t + shift_t, per group ------------------------
     const F = acts.fusion;
+    const full = !c.attentionMasking; // the ablation: both modalities' slots in every sequence
     for (let s = 0; s < B; s++) {
       const r = acts.rowOf[s], vi = acts.visOf[s], ti = acts.tabOf[s];
       be.copy(F.x0 + r * d, W.cls, d);
       let at = r + 1;
-      if (vi >= 0) { be.affineForward(F.x0 + at * d, V.out + vi * k.Nv * d, W.vScale, W.vShift, k.Nv, d); at += k.Nv; }
+      if (vi >= 0) be.affineForward(F.x0 + at * d, V.out + vi * k.Nv * d, W.vScale, W.vShift, k.Nv, d);
+      if (vi >= 0 || full) at += k.Nv;
       if (ti >= 0) be.affineForward(F.x0 + at * d, T.out + ti * k.Ft * d, W.tScale, W.tShift, k.Ft, d);
     }
-    be.maskRows(F.x0, F.mask, p.rows, d);
+    be.maskRows(F.x0, F.present, p.rows, d);
     let fx = F.x0;
     const L = c.fusionDepth;
     for (let l = 0; l < L - 1; l++) {
@@ -469,7 +491,7 @@ export class Model {
     for (let l = L - 2; l >= 0; l--) {
       blockBackward(be, F.dres, G.fBlocks[l], S, F.blocks[l], blockIn(F, l), F.mask, W.fBlocks[l], p.segs, p.rows, d, H, hid);
     }
-    be.maskRows(F.dres, F.mask, p.rows, d); // masked rows get no gradient (already exactly zero; made explicit)
+    be.maskRows(F.dres, F.present, p.rows, d); // rows without data get no gradient (masked ones are already exactly zero)
     // ---- fusion assembly: cls, modality tokens --------------------------------------------------------
     if (p.Bv > 0) be.fill(V.dout, p.Bv * k.Nv * d, 0);
     if (p.Bt > 0) be.fill(T.dout, p.Bt * k.Ft * d, 0);
@@ -477,10 +499,8 @@ export class Model {
       const r = acts.rowOf[s], vi = acts.visOf[s], ti = acts.tabOf[s];
       be.accumulate(G.cls, F.dres + r * d, d);
       let at = r + 1;
-      if (vi >= 0) {
-        be.affineBackward(V.dout + vi * k.Nv * d, G.vScale, G.vShift, F.dres + at * d, V.out + vi * k.Nv * d, W.vScale, k.Nv, d);
-        at += k.Nv;
-      }
+      if (vi >= 0) be.affineBackward(V.dout + vi * k.Nv * d, G.vScale, G.vShift, F.dres + at * d, V.out + vi * k.Nv * d, W.vScale, k.Nv, d);
+      if (vi >= 0 || !c.attentionMasking) at += k.Nv;
       if (ti >= 0) be.affineBackward(T.dout + ti * k.Ft * d, G.tScale, G.tShift, F.dres + at * d, T.out + ti * k.Ft * d, W.tScale, k.Ft, d);
     }
     // ---- vision encoder --------------------------------------------------------------------------------
@@ -501,7 +521,7 @@ export class Model {
       for (let l = c.tabularDepth - 1; l >= 0; l--) {
         blockBackward(be, T.dres, G.tBlocks[l], S, T.blocks[l], blockIn(T, l), T.mask, W.tBlocks[l], segs, rows, d, H, hid);
       }
-      be.maskRows(T.dres, T.mask, rows, d);
+      be.maskRows(T.dres, T.present, rows, d);
       featureTokensBackward(be, G.numW, G.numB, G.embed, G.catB, T.dres, acts.numX, acts.codes, acts.catPresent, this.catOffsets, p.Bt, k.Fn, k.Fc, d);
     }
   }
@@ -550,7 +570,7 @@ function allocActs(be: Backend, k: Dims, c: ModelConfig, cap: number, training: 
       x0: alloc(rows * d),
       blocks: Array.from({ length: training ? depth : Math.min(depth, 1) }, () => blockActs(rows, T)),
       out: alloc(outRows * d), mean: alloc(outRows), rstd: alloc(outRows),
-      mask: alloc(rows),
+      mask: alloc(rows), present: alloc(rows),
       dres: training ? alloc(rows * d) : 0, dout: training ? alloc(rows * d) : 0,
     });
     const maxRows = Math.max(rowsV, rowsT, rowsF);

@@ -43,3 +43,41 @@ export function cutChunks(rows: Int32Array, chunks: number): Int32Array[] {
   return out;
 }
 
+
+/** The early-fusion baseline's fill values from the training rows: mean normalized image, categorical modes. */
+export function imputeStats(ds: PreparedDataset, trainRows: Int32Array): { meanImage: Float32Array; catModes: Int32Array } {
+  const SS = ds.S * ds.S, sum = new Float64Array(SS);
+  let n = 0;
+  for (const r of trainRows) {
+    if (!ds.hasImage[r]) continue;
+    n++;
+    for (let i = 0; i < SS; i++) sum[i] += ds.pixels[r * SS + i];
+  }
+  const meanImage = new Float32Array(SS);
+  for (let i = 0; i < SS; i++) meanImage[i] = n ? (sum[i] / n / 255 - ds.pixelMean) / ds.pixelStd : 0;
+  const Fc = ds.schema.categorical.length, catModes = new Int32Array(Fc);
+  for (let f = 0; f < Fc; f++) {
+    const counts = new Map<number, number>();
+    for (const r of trainRows) {
+      if (!ds.catPresent[r * Fc + f]) continue;
+      const c = ds.cat[r * Fc + f];
+      counts.set(c, (counts.get(c) ?? 0) + 1);
+    }
+    let best = 0, bestN = -1;
+    for (const [c, k] of counts) if (k > bestN || (k === bestN && c < best)) { best = c; bestN = k; }
+    catModes[f] = best;
+  }
+  return { meanImage, catModes };
+}
+
+/** Per-label prevalence of positives among the certain (0/1) training labels (0.5 where none). */
+export function prevalence(labels: Float32Array, rows: Int32Array): Float64Array {
+  const L = LABEL_NAMES.length, pos = new Float64Array(L), cnt = new Float64Array(L);
+  for (const r of rows) {
+    for (let j = 0; j < L; j++) {
+      const v = labels[r * L + j];
+      if (v === 0 || v === 1) { cnt[j]++; pos[j] += v; }
+    }
+  }
+  return pos.map((p, j) => (cnt[j] ? p / cnt[j] : 0.5));
+}

@@ -57,6 +57,14 @@ export const TRAIN_DEFAULTS = {
   testMissTab: -1,
   /** Uncertain (-1) labels in the loss: ignore, ones or zeros. Evaluation always scores certain labels only. */
   uncertain: 'ignore',
+  /** Mask missing modalities and features out of attention (false: the no-masking ablation). */
+  attentionMasking: true,
+  /** Early-fusion baseline: fill missing features with training means/modes and missing images with the mean image; nothing masked. */
+  impute: false,
+  /** Comma-separated parameter-name prefixes kept frozen (no gradient step), e.g. "vision.,tabular.". */
+  freeze: '',
+  /** Initialize parameters from checkpoints: "path=prefix,prefix;path2=prefix" (names and shapes must match). */
+  initFrom: '',
   /** Early stopping: epochs without a better validation macro AUROC (0: off). */
   patience: 4,
   /** Samples per forward pass in evaluation. */

@@ -93,3 +93,24 @@ export function applyDropout(b: Batch, ids: ArrayLike<number>, seed: number, ste
   }
   return { image: dImg, tab: dTab };
 }
+
+/**
+ * The early-fusion baseline's imputation (in place): a sample without an image gets the training set's
+ * mean image, a missing numeric feature its training mean (0 after standardization), a missing
+ * categorical feature its most frequent training code; then everything is present, so nothing is masked.
+ */
+export function imputeBatch(b: Batch, meanImage: Float32Array, catModes: Int32Array): void {
+  const SS = b.S * b.S, Fn = b.num.length / b.B, Fc = b.cat.length / b.B;
+  for (let i = 0; i < b.B; i++) {
+    if (!b.hasImage[i]) {
+      b.image.set(meanImage, i * SS);
+      b.hasImage[i] = 1;
+    }
+    for (let f = 0; f < Fn; f++) {
+      if (!b.numPresent[i * Fn + f]) { b.num[i * Fn + f] = 0; b.numPresent[i * Fn + f] = 1; }
+    }
+    for (let f = 0; f < Fc; f++) {
+      if (!b.catPresent[i * Fc + f]) { b.cat[i * Fc + f] = catModes[f]; b.catPresent[i * Fc + f] = 1; }
+    }
+  }
+}

@@ -10,7 +10,7 @@ import type { PreparedDataset } from '../data/index.ts';
 import { createModel } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
 import type { BackendKind } from '../engine/index.ts';
-import { applyDropout, injectMissing } from './missing.ts';
+import { applyDropout, imputeBatch, injectMissing } from './missing.ts';
 import type { DropoutRates } from './missing.ts';
 
 /** The arrays of a PreparedDataset that workers need (all on SharedArrayBuffers), plus its scalars. */
@@ -26,6 +26,8 @@ export interface ReplicaInit {
   params: SharedArrayBuffer;
   /** Float32 [slots * P]: one gradient slot per chunk of a batch. */
   grads: SharedArrayBuffer;
+  /** The early-fusion baseline: training mean image [S*S] (normalized) and categorical modes. */
+  impute?: { meanImage: Float32Array; catModes: Int32Array };
 }
 
 export interface GradTask {
@@ -77,6 +79,7 @@ export class Replica {
     const b = makeBatch(this.init.data as PreparedDataset, t.indices);
     injectMissing(b, t.indices, t.seed, t.missImage, t.missTab);
     const d = applyDropout(b, t.indices, t.seed, t.step, t.dropout);
+    if (this.init.impute) imputeBatch(b, this.init.impute.meanImage, this.init.impute.catModes);
     const { loss } = this.model.lossAndGrad(b, { normalizer: t.normalizer });
     const P = this.model.numParams;
     const g = this.model.gradData();
@@ -89,6 +92,7 @@ export class Replica {
     this.sync(t.version);
     const b = makeBatch(this.init.data as PreparedDataset, t.indices);
     injectMissing(b, t.indices, t.seed, t.missImage, t.missTab);
+    if (this.init.impute) imputeBatch(b, this.init.impute.meanImage, this.init.impute.catModes);
     const logits = this.model.forward(b);
     const probs = new Float32Array(logits.length);
     for (let i = 0; i < logits.length; i++) probs[i] = 1 / (1 + Math.exp(-logits[i]));

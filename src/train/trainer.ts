@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateSynthetic, loadDataset } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
-import { createModel, loadModel, presetConfig } from '../model/index.ts';
+import { buildLayout, createModel, decodeCheckpoint, loadModel, presetConfig } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import { evaluate } from '../eval/index.ts';
@@ -25,12 +25,12 @@ import { LABEL_NAMES } from '../engine/index.ts';
 import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { appendJsonLine, writeFileAtomic } from './files.ts';
-import { checkDropout } from './missing.ts';
+import { checkDropout, injectedMissing } from './missing.ts';
 import { createRunner } from './pool.ts';
 import type { TaskRunner } from './pool.ts';
 import type { GradTask, PredictTask, ReplicaInit, SharedDataset } from './replica.ts';
 import { permutation } from './random.ts';
-import { cutChunks, evalTargets, observedCount, splitRows } from './batching.ts';
+import { cutChunks, evalTargets, imputeStats, observedCount, prevalence, splitRows } from './batching.ts';
 import { learningRate } from './schedule.ts';
 import { Progress } from './progress.ts';
 
@@ -50,12 +50,38 @@ export interface RunState {
   finished: boolean;
 }
 
+/** One test-time missingness setting to evaluate the best checkpoint at (the protocols' test levels). */
+export interface TestPoint {
+  missImage: number;
+  missTab: number;
+}
+
+/** Test-split predictions of the best checkpoint at one TestPoint, with what each study had after injection. */
+export interface TestPredictions extends TestPoint {
+  /** [n,14] probabilities. */
+  probs: Float32Array;
+  hasImage: Uint8Array;
+  hasTab: Uint8Array;
+}
+
 export interface TrainResult {
   runDir: string;
   state: RunState;
   interrupted: boolean;
   test?: EvalResult;
   validation?: EvalResult;
+  /** With `opts.testPoints`: predictions at each, plus the test split's targets, patients and train prevalence. */
+  testPredictions?: TestPredictions[];
+  testTargets?: Float32Array;
+  testPatients?: Int32Array;
+  trainPrevalence?: Float64Array;
+}
+
+/** Options for programmatic callers (the protocol runner). */
+export interface TrainOptions {
+  log?: Logger;
+  signal?: AbortSignal;
+  testPoints?: TestPoint[];
 }
 
 export type Logger = (line: string) => void;
@@ -93,6 +119,7 @@ function modelConfigFor(cfg: TrainConfig, ds: PreparedDataset): ModelConfig {
     numFeatures: ds.schema.numeric.length,
     catCardinalities: ds.schema.categorical.map((c) => c.vocab.length),
     uncertain: cfg.uncertain as 'ignore' | 'ones' | 'zeros',
+    attentionMasking: cfg.attentionMasking,
   } as ModelConfig;
 }
 
@@ -107,7 +134,8 @@ function shareDataset(ds: PreparedDataset): SharedDataset {
 }
 
 /** Train (or resume) a run. Returns when the run finishes, stops early, or is interrupted. */
-export async function train(cfg: TrainConfig, log: Logger = console.log, signal?: AbortSignal): Promise<TrainResult> {
+export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  const log = opts.log ?? console.log, signal = opts.signal;
   checkDropout({ image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature });
   const threads = cfg.threads > 0 ? cfg.threads : availableParallelism();
   if (cfg.chunks < 1 || !Number.isInteger(cfg.chunks)) throw new Error(`--chunks must be a positive integer, got ${cfg.chunks}`);
@@ -167,9 +195,11 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
     be.write(mPtr, t.m.data);
     be.write(vPtr, t.v.data);
   } else {
+    if (cfg.initFrom) initFromCheckpoints(model, cfg.initFrom, log);
     be.fill(mPtr, P, 0);
     be.fill(vPtr, P, 0);
   }
+  const frozen = frozenEntries(model, cfg.freeze);
 
   const paramsSab = new SharedArrayBuffer(P * 4);
   const gradsSab = new SharedArrayBuffer(P * 4 * cfg.chunks);
@@ -177,7 +207,10 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
   const slots = new Float32Array(gradsSab);
   params.set(model.paramData());
   let version = 0;
-  const init: ReplicaInit = { model: model.config, backend: cfg.backend as BackendKind, data: shareDataset(ds), params: paramsSab, grads: gradsSab };
+  const init: ReplicaInit = {
+    model: model.config, backend: cfg.backend as BackendKind, data: shareDataset(ds), params: paramsSab, grads: gradsSab,
+    impute: cfg.impute ? imputeStats(ds, trainRows) : undefined,
+  };
   const runner: TaskRunner = createRunner(init, threads);
   log(`model: ${cfg.preset}, ${P} parameters, backend ${be.name}, ${threads} thread(s), ${cfg.chunks} chunks per batch`);
 
@@ -250,6 +283,7 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
           const g = slots.subarray(s * P, (s + 1) * P);
           for (let i = 0; i < P; i++) grads[i] += g[i];
         }
+        for (const e of frozen) grads.fill(0, e.offset, e.offset + e.size);
         let sq = 0;
         for (let i = 0; i < P; i++) sq += grads[i] * grads[i];
         const norm = Math.sqrt(sq);
@@ -261,6 +295,7 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
         const lr = learningRate(state.step, totalSteps, cfg.lr, cfg.warmup, cfg.minLr);
         const gPtr = model.gradPtr, pPtr = model.paramPtr;
         for (const e of model.layout) {
+          if (frozen.includes(e)) continue;
           be.adamw(pPtr + e.offset, gPtr + e.offset, mPtr + e.offset, vPtr + e.offset, e.size, lr, cfg.beta1, cfg.beta2, cfg.eps, e.decay ? cfg.weightDecay : 0, state.step + 1);
         }
         params.set(model.paramData());
@@ -312,11 +347,32 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
     version++;
     const val = evaluate(await predict(valRows, cfg.missImage, cfg.missTab), evalTargets(ds.labels, valRows), LABEL_NAMES);
     const test = evaluate(await predict(testRows, testMissImage, testMissTab), evalTargets(ds.labels, testRows), LABEL_NAMES, val.thresholds);
+    let testPredictions: TestPredictions[] | undefined;
+    if (opts.testPoints) {
+      testPredictions = [];
+      for (const tp of opts.testPoints) {
+        const probs = await predict(testRows, tp.missImage, tp.missTab);
+        const hasImage = new Uint8Array(testRows.length), hasTab = new Uint8Array(testRows.length);
+        const Fn = ds.schema.numeric.length, Fc = ds.schema.categorical.length;
+        testRows.forEach((r, i) => {
+          hasImage[i] = ds.hasImage[r] && !injectedMissing(cfg.seed, 'image', r, tp.missImage) ? 1 : 0;
+          let t = false;
+          for (let f = 0; f < Fn && !t; f++) t = ds.numPresent[r * Fn + f] !== 0;
+          for (let f = 0; f < Fc && !t; f++) t = ds.catPresent[r * Fc + f] !== 0;
+          hasTab[i] = t && !injectedMissing(cfg.seed, 'tab', r, tp.missTab) ? 1 : 0;
+        });
+        testPredictions.push({ ...tp, probs, hasImage, hasTab });
+      }
+    }
     state.finished = true;
     saveLastFinal();
     writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({ bestEpoch: state.bestEpoch + 1, validation: val, test, testMissImage, testMissTab }, null, 2) + '\n');
     log(`test (best epoch ${state.bestEpoch + 1}): macro AUROC ${test.macroAuroc.toFixed(4)}, macro AUPRC ${test.macroAuprc.toFixed(4)}, macro F1 ${test.macroF1.toFixed(4)}`);
-    return (result = { runDir, state, interrupted: false, test, validation: val });
+    return (result = {
+      runDir, state, interrupted: false, test, validation: val, testPredictions,
+      testTargets: evalTargets(ds.labels, testRows), testPatients: Int32Array.from(testRows, (r) => ds.subjectId[r]),
+      trainPrevalence: prevalence(ds.labels, trainRows),
+    });
   } finally {
     process.off('SIGINT', onSigint);
     await runner.close();
@@ -325,5 +381,38 @@ export async function train(cfg: TrainConfig, log: Logger = console.log, signal?
 
   function saveLastFinal(): void {
     writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+  }
+}
+
+/** Tensors whose names start with one of the comma-separated prefixes (unknown prefixes are errors). */
+function frozenEntries(model: Model, spec: string) {
+  const prefixes = spec.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of prefixes) {
+    if (!model.layout.some((e) => e.name.startsWith(p))) throw new Error(`--freeze: no parameter name starts with '${p}'`);
+  }
+  return model.layout.filter((e) => prefixes.some((p) => e.name.startsWith(p)));
+}
+
+/** --init-from "path=prefix,prefix;path2=prefix": copy matching tensors (same name and shape) from checkpoints. */
+function initFromCheckpoints(model: Model, spec: string, log: Logger): void {
+  const params = model.parameters();
+  for (const part of spec.split(';').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.lastIndexOf('=');
+    if (eq <= 0) throw new Error(`--init-from: expected path=prefix[,prefix], got '${part}'`);
+    const path = part.slice(0, eq), prefixes = part.slice(eq + 1).split(',').map((p) => p.trim()).filter(Boolean);
+    const ck = decodeCheckpoint(new Uint8Array(readFileSync(path)));
+    const byName = new Map(buildLayout(ck.config).map((e) => [e.name, e]));
+    let copied = 0;
+    for (const e of model.layout) {
+      if (!prefixes.some((p) => e.name.startsWith(p))) continue;
+      const src = byName.get(e.name);
+      if (!src || src.shape.join('x') !== e.shape.join('x')) {
+        throw new Error(`--init-from ${path}: tensor ${e.name} ${src ? `has shape [${src.shape}] not [${e.shape}]` : 'is missing'}`);
+      }
+      params[e.name].set(ck.params.subarray(src.offset, src.offset + src.size));
+      copied++;
+    }
+    if (copied === 0) throw new Error(`--init-from ${path}: no tensor matches ${prefixes.join(', ')}`);
+    log(`initialized ${copied} tensors from ${path} (${prefixes.join(', ')})`);
   }
 }

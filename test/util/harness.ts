@@ -75,3 +75,15 @@ export function sameBits(label: string, a: Float32Array, b: Float32Array): void 
     if (ua[i] !== ub[i]) throw new Error(`${label}: bits differ at ${i}: ${a[i]} vs ${b[i]}`);
   }
 }
+
+/** Assert that a promise rejects with a message matching `re` (uvu's assert has no async variant). */
+export async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (!re.test(msg)) throw new Error(`rejected with '${msg}', expected ${re}`);
+    return;
+  }
+  throw new Error(`expected a rejection matching ${re}, but it resolved`);
+}

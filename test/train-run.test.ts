@@ -1,0 +1,96 @@
+/**
+ * The trainer end to end on a small synthetic data set: bit-identical checkpoints for any --threads,
+ * interrupt (Ctrl-C path) and resume equal to an uninterrupted run, a tiny model clearly above chance,
+ * frozen and initialized tensors, a non-finite loss stopping the run with its step named.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic } from '../src/data/index.ts';
+import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
+import { train } from '../src/train/trainer.ts';
+import type { TrainResult } from '../src/train/trainer.ts';
+import { bootstrapCI, evaluate } from '../src/eval/index.ts';
+import { LABEL_NAMES } from '../src/engine/index.ts';
+import { readSafetensors } from '../src/model/index.ts';
+import { rejects } from './util/harness.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'rf-train-'));
+const data = join(root, 'data');
+await generateSynthetic({ out: data, patients: 600, seed: 1 });
+const quiet = () => {};
+
+function cfg(over: Record<string, unknown>) {
+  return applyOverrides(TRAIN_DEFAULTS, { data, out: join(root, 'runs'), preset: 'tiny', epochs: 4, progress: 'none', ...over }, 'test');
+}
+const bytes = (run: string, f: string) => readFileSync(join(run, f));
+
+let A: TrainResult;
+
+test('--threads 1 and --threads 2 give identical checkpoint bytes', async () => {
+  A = await train(cfg({ name: 'a', threads: 1 }), { log: quiet, testPoints: [{ missImage: 0, missTab: 0 }] });
+  const B = await train(cfg({ name: 'b', threads: 2 }), { log: quiet });
+  for (const f of ['model.safetensors', 'last.safetensors', 'last.state.safetensors']) {
+    assert.ok(bytes(A.runDir, f).equals(bytes(B.runDir, f)), `${f} differs between 1 and 2 threads`);
+  }
+  assert.is(A.test!.macroAuroc, B.test!.macroAuroc);
+  for (const f of ['config.json', 'metrics.json', 'log.jsonl', 'state.json']) assert.ok(existsSync(join(A.runDir, f)), f);
+});
+
+test('a tiny model beats chance clearly (patient-bootstrap interval of test macro AUROC above 0.5)', () => {
+  const p = A.testPredictions![0].probs, t = A.testTargets!;
+  const L = LABEL_NAMES.length;
+  const stat = (ix: Int32Array) => {
+    const pp = new Float32Array(ix.length * L), tt = new Float32Array(ix.length * L);
+    ix.forEach((r, i) => { pp.set(p.subarray(r * L, r * L + L), i * L); tt.set(t.subarray(r * L, r * L + L), i * L); });
+    return evaluate(pp, tt, LABEL_NAMES).macroAuroc;
+  };
+  const ci = bootstrapCI(A.testPatients!, stat, { replicates: 200, seed: 1 });
+  console.log(`  tiny, 4 epochs: test macro AUROC ${ci.estimate.toFixed(3)} [${ci.lo.toFixed(3)}, ${ci.hi.toFixed(3)}]`);
+  assert.ok(Math.abs(ci.estimate - A.test!.macroAuroc) < 1e-12);
+  assert.ok(ci.lo > 0.55, `lower bound ${ci.lo}`);
+});
+
+test('interrupting (Ctrl-C path) and resuming with another thread count ends with the same bytes', async () => {
+  const ac = new AbortController();
+  let lines = 0;
+  const r1 = await train(cfg({ name: 'c', threads: 2, progress: 'lines' }), {
+    log: (s) => { if (/^epoch 2 step/.test(s) && ++lines === 2) ac.abort(); },
+    signal: ac.signal,
+  });
+  assert.ok(r1.interrupted, 'the run should report an interruption');
+  const st = JSON.parse(readFileSync(join(r1.runDir, 'state.json'), 'utf8'));
+  assert.ok(st.step > 0 && st.epoch === 1 && st.batchInEpoch > 0, `stopped mid-epoch 2: ${JSON.stringify(st)}`);
+  const r2 = await train(cfg({ resume: r1.runDir, threads: 1 }), { log: quiet });
+  assert.not.ok(r2.interrupted);
+  for (const f of ['model.safetensors', 'last.safetensors']) {
+    assert.ok(bytes(A.runDir, f).equals(bytes(r2.runDir, f)), `${f}: resumed run differs from the uninterrupted one`);
+  }
+  assert.is(r2.test!.macroAuroc, A.test!.macroAuroc);
+  await rejects(train(cfg({ resume: r1.runDir, lr: 0.5 }), { log: quiet }), /differs from the run's config/);
+});
+
+test('frozen tensors keep their initial values; --init-from copies them from a checkpoint', async () => {
+  const r = await train(cfg({ name: 'f', epochs: 1, freeze: 'vision.,tabular.', initFrom: `${join(A.runDir, 'model.safetensors')}=vision.,tabular.` }), { log: quiet });
+  const src = readSafetensors(bytes(A.runDir, 'model.safetensors')).tensors;
+  const got = readSafetensors(bytes(r.runDir, 'model.safetensors')).tensors;
+  let frozen = 0, moved = 0;
+  for (const [name, t] of Object.entries(got)) {
+    const same = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(src[name].data.buffer, src[name].data.byteOffset, src[name].data.byteLength));
+    if (name.startsWith('vision.') || name.startsWith('tabular.')) { assert.ok(same, `${name} changed although frozen`); frozen++; }
+    else if (!same) moved++;
+  }
+  assert.ok(frozen > 10 && moved > 5, `frozen ${frozen}, trained ${moved}`);
+  await rejects(train(cfg({ name: 'g', freeze: 'visoin.' }), { log: quiet }), /no parameter name starts with 'visoin\.'/);
+});
+
+test('a non-finite loss stops the run naming the step, without writing a checkpoint', async () => {
+  await rejects(train(cfg({ name: 'nan', lr: 1e30, clip: 0, warmup: 1 }), { log: quiet }), /non-finite .*step \d+/);
+  assert.not.ok(existsSync(join(root, 'runs', 'nan', 'last.state.safetensors')));
+  assert.not.ok(existsSync(join(root, 'runs', 'nan', 'model.safetensors')));
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();

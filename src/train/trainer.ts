@@ -27,10 +27,11 @@ import type { TrainConfig } from './config.ts';
 import { appendJsonLine, writeFileAtomic } from './files.ts';
 import { checkDropout, injectedMissing } from './missing.ts';
 import { createRunner } from './pool.ts';
+import { DataParallelStep } from './step.ts';
 import type { TaskRunner } from './pool.ts';
-import type { GradTask, PredictTask, ReplicaInit, SharedDataset } from './replica.ts';
+import type { PredictTask, ReplicaInit, SharedDataset } from './replica.ts';
 import { permutation } from './random.ts';
-import { cutChunks, evalTargets, imputeStats, observedCount, prevalence, splitRows } from './batching.ts';
+import { evalTargets, imputeStats, observedCount, prevalence, splitRows } from './batching.ts';
 import { learningRate } from './schedule.ts';
 import { Progress } from './progress.ts';
 
@@ -185,33 +186,25 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const model: Model = createModel(mcfg, { backend: cfg.backend as BackendKind, seed: cfg.seed, metadata: meta });
   const P = model.numParams;
   const be = model.backend;
-  const mPtr = be.alloc(P), vPtr = be.alloc(P);
-  if (resumeFile) {
-    const t = resumeFile.tensors;
-    for (const name of ['params', 'm', 'v']) {
-      if (!t[name] || t[name].data.length !== P) throw new Error(`--resume: the resume state holds no '${name}' of ${P} values; was the data set or preset changed?`);
-    }
-    model.setParams(t.params.data);
-    be.write(mPtr, t.m.data);
-    be.write(vPtr, t.v.data);
-  } else {
-    if (cfg.initFrom) initFromCheckpoints(model, cfg.initFrom, log);
-    be.fill(mPtr, P, 0);
-    be.fill(vPtr, P, 0);
-  }
+  if (!resumeFile && cfg.initFrom) initFromCheckpoints(model, cfg.initFrom, log);
   const frozen = frozenEntries(model, cfg.freeze);
-
   const paramsSab = new SharedArrayBuffer(P * 4);
   const gradsSab = new SharedArrayBuffer(P * 4 * cfg.chunks);
-  const params = new Float32Array(paramsSab);
-  const slots = new Float32Array(gradsSab);
-  params.set(model.paramData());
-  let version = 0;
   const init: ReplicaInit = {
     model: model.config, backend: cfg.backend as BackendKind, data: shareDataset(ds), params: paramsSab, grads: gradsSab,
     impute: cfg.impute ? imputeStats(ds, trainRows) : undefined,
   };
   const runner: TaskRunner = createRunner(init, threads);
+  const stepper = new DataParallelStep(model, runner, new Float32Array(paramsSab), new Float32Array(gradsSab), cfg.chunks, cfg, frozen);
+  const params = stepper.params;
+  if (resumeFile) {
+    const t = resumeFile.tensors;
+    for (const name of ['params', 'm', 'v']) {
+      if (!t[name] || t[name].data.length !== P) throw new Error(`--resume: the resume state holds no '${name}' of ${P} values; was the data set or preset changed?`);
+    }
+    stepper.setParams(t.params.data);
+    stepper.setMoments(t.m.data, t.v.data);
+  }
   log(`model: ${cfg.preset}, ${P} parameters, backend ${be.name}, ${threads} thread(s), ${cfg.chunks} chunks per batch`);
 
   const stepsPerEpoch = Math.ceil(trainRows.length / cfg.batch);
@@ -224,7 +217,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     const jobs: Promise<void>[] = [];
     for (let a = 0; a < rows.length; a += cfg.evalBatch) {
       const idx = rows.slice(a, Math.min(rows.length, a + cfg.evalBatch));
-      const task: PredictTask = { kind: 'predict', version, indices: idx, seed: cfg.seed, missImage, missTab };
+      const task: PredictTask = { kind: 'predict', version: stepper.version, indices: idx, seed: cfg.seed, missImage, missTab };
       jobs.push(runner.run<Float32Array>(task).then((p) => out.set(p, a * L)));
     }
     await Promise.all(jobs);
@@ -235,7 +228,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     // One atomic file holds everything a resume needs (parameters, AdamW moments, the counters that
     // determine every later random draw), so a crash can never pair parameters with another step's state.
     writeFileAtomic(join(runDir, 'last.state.safetensors'), writeSafetensors(
-      { params: { shape: [P], data: params }, m: { shape: [P], data: be.view(mPtr, P) }, v: { shape: [P], data: be.view(vPtr, P) } },
+      { params: { shape: [P], data: params }, m: { shape: [P], data: stepper.moments().m }, v: { shape: [P], data: stepper.moments().v } },
       { format: RESUME_FORMAT, state: JSON.stringify(state) },
     ));
     // The same parameters as a plain model checkpoint, and the state for people to read.
@@ -249,7 +242,6 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const onSigint = () => { interrupted = true; };
   process.on('SIGINT', onSigint);
   signal?.addEventListener('abort', onSigint);
-  const grads = model.gradData();
   let result: TrainResult | undefined;
   try {
     while (state.epoch < cfg.epochs) {
@@ -263,43 +255,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         }
         const a = state.batchInEpoch * cfg.batch;
         const rows = Int32Array.from(perm.subarray(a, Math.min(a + cfg.batch, trainRows.length)), (p) => trainRows[p]);
-        const normalizer = observedCount(ds.labels, rows, cfg.uncertain);
-        const parts = cutChunks(rows, cfg.chunks);
-        const outs = await Promise.all(parts.map((idx, slot) => runner.run<{ loss: number }>({
-          kind: 'grad', version, slot, indices: idx, normalizer, step: state.step, seed: cfg.seed,
+        const lr = learningRate(state.step, totalSteps, cfg.lr, cfg.warmup, cfg.minLr);
+        const { loss, norm } = await stepper.run(rows, state.step, lr, {
+          normalizer: observedCount(ds.labels, rows, cfg.uncertain), seed: cfg.seed,
           dropout: { image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature },
           missImage: cfg.missImage, missTab: cfg.missTab,
-        } satisfies GradTask))).catch((e: unknown) => {
+        }).catch((e: unknown) => {
           throw new Error(`step ${state.step + 1} (epoch ${state.epoch + 1}) failed: ${e instanceof Error ? e.message : String(e)}; the last checkpoint in ${runDir} is intact`);
         });
-        let loss = 0;
-        for (const o of outs) loss += o.loss;
-        if (!Number.isFinite(loss)) {
-          throw new Error(`non-finite loss ${loss} at step ${state.step + 1} (epoch ${state.epoch + 1}); the last checkpoint in ${runDir} is intact`);
-        }
-        // Sum chunk gradients in slot order (fixed), clip, AdamW.
-        grads.set(slots.subarray(0, P));
-        for (let s = 1; s < parts.length; s++) {
-          const g = slots.subarray(s * P, (s + 1) * P);
-          for (let i = 0; i < P; i++) grads[i] += g[i];
-        }
-        for (const e of frozen) grads.fill(0, e.offset, e.offset + e.size);
-        let sq = 0;
-        for (let i = 0; i < P; i++) sq += grads[i] * grads[i];
-        const norm = Math.sqrt(sq);
-        if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm at step ${state.step + 1}; the last checkpoint in ${runDir} is intact`);
-        if (cfg.clip > 0 && norm > cfg.clip) {
-          const s = cfg.clip / norm;
-          for (let i = 0; i < P; i++) grads[i] *= s;
-        }
-        const lr = learningRate(state.step, totalSteps, cfg.lr, cfg.warmup, cfg.minLr);
-        const gPtr = model.gradPtr, pPtr = model.paramPtr;
-        for (const e of model.layout) {
-          if (frozen.includes(e)) continue;
-          be.adamw(pPtr + e.offset, gPtr + e.offset, mPtr + e.offset, vPtr + e.offset, e.size, lr, cfg.beta1, cfg.beta2, cfg.eps, e.decay ? cfg.weightDecay : 0, state.step + 1);
-        }
-        params.set(model.paramData());
-        version++;
         state.step++;
         state.batchInEpoch++;
         state.epochLossSum += loss;
@@ -343,8 +306,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     }
     // ---- test with the best checkpoint, thresholds from validation ----------------------------------------
     const best = loadModel(join(runDir, 'model.safetensors'), { backend: cfg.backend as BackendKind });
-    params.set(best.paramData());
-    version++;
+    stepper.setParams(best.paramData());
     const val = evaluate(await predict(valRows, cfg.missImage, cfg.missTab), evalTargets(ds.labels, valRows), LABEL_NAMES);
     const test = evaluate(await predict(testRows, testMissImage, testMissTab), evalTargets(ds.labels, testRows), LABEL_NAMES, val.thresholds);
     let testPredictions: TestPredictions[] | undefined;

@@ -1,0 +1,118 @@
+/**
+ * One data-parallel optimizer step (shared by the trainer and the training benchmark): cut the batch into
+ * a fixed number of chunks, have the replicas compute each chunk's gradient into its slot, sum the slots
+ * in slot order, zero frozen tensors, clip the global norm, AdamW, publish the new parameters.
+ */
+import type { Model } from '../model/index.ts';
+import type { LayoutEntry } from '../model/index.ts';
+import type { Ptr } from '../engine/index.ts';
+import { cutChunks } from './batching.ts';
+import type { DropoutRates } from './missing.ts';
+import type { TaskRunner } from './pool.ts';
+import type { GradTask } from './replica.ts';
+
+export interface OptimizerSettings {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Global gradient-norm clip (0: off). */
+  clip: number;
+}
+
+export interface StepInputs {
+  /** Observed-label count of the whole batch. */
+  normalizer: number;
+  seed: number;
+  dropout: DropoutRates;
+  missImage: number;
+  missTab: number;
+}
+
+export class DataParallelStep {
+  /** Bumped each time new parameters are published; replicas re-read them when it changes. */
+  version = 0;
+  private readonly P: number;
+  private readonly mPtr: Ptr;
+  private readonly vPtr: Ptr;
+
+  /**
+   * `params` and `slots` are the SharedArrayBuffer views the replicas read and write; AdamW moments live
+   * in the model's arena (allocated here, zeroed; `moments()` gives them for checkpoints).
+   */
+  constructor(
+    private readonly model: Model,
+    private readonly runner: TaskRunner,
+    readonly params: Float32Array,
+    private readonly slots: Float32Array,
+    private readonly chunks: number,
+    private readonly opt: OptimizerSettings,
+    private readonly frozen: readonly LayoutEntry[] = [],
+  ) {
+    this.P = model.numParams;
+    const be = model.backend;
+    this.mPtr = be.alloc(this.P);
+    this.vPtr = be.alloc(this.P);
+    be.fill(this.mPtr, this.P, 0);
+    be.fill(this.vPtr, this.P, 0);
+    params.set(model.paramData());
+  }
+
+  /** Live views of the AdamW moments (first, second). */
+  moments(): { m: ArrayLike<number>; v: ArrayLike<number> } {
+    const be = this.model.backend;
+    return { m: be.view(this.mPtr, this.P), v: be.view(this.vPtr, this.P) };
+  }
+  setMoments(m: ArrayLike<number>, v: ArrayLike<number>): void {
+    this.model.backend.write(this.mPtr, m);
+    this.model.backend.write(this.vPtr, v);
+  }
+  /** Publish parameters (resume, init) to the replicas. */
+  setParams(flat: ArrayLike<number>): void {
+    this.model.setParams(flat);
+    this.params.set(this.model.paramData());
+    this.version++;
+  }
+
+  /**
+   * One step over `rows` (data set row indices) at 0-based step `t` with learning rate `lr`. Returns the
+   * batch loss and the gradient norm before clipping; throws on a non-finite loss or norm, before any
+   * parameter changes.
+   */
+  async run(rows: Int32Array, t: number, lr: number, inp: StepInputs): Promise<{ loss: number; norm: number }> {
+    const { model, P, slots } = this;
+    const parts = cutChunks(rows, this.chunks);
+    const outs = await Promise.all(parts.map((idx, slot) => this.runner.run<{ loss: number }>({
+      kind: 'grad', version: this.version, slot, indices: idx, normalizer: inp.normalizer, step: t, seed: inp.seed,
+      dropout: inp.dropout, missImage: inp.missImage, missTab: inp.missTab,
+    } satisfies GradTask)));
+    let loss = 0;
+    for (const o of outs) loss += o.loss;
+    if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
+    // Sum chunk gradients in slot order (fixed whatever the thread count), then clip and step.
+    const grads = model.gradData();
+    grads.set(slots.subarray(0, P));
+    for (let s = 1; s < parts.length; s++) {
+      const g = slots.subarray(s * P, (s + 1) * P);
+      for (let i = 0; i < P; i++) grads[i] += g[i];
+    }
+    for (const e of this.frozen) grads.fill(0, e.offset, e.offset + e.size);
+    let sq = 0;
+    for (let i = 0; i < P; i++) sq += grads[i] * grads[i];
+    const norm = Math.sqrt(sq);
+    if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
+    const o = this.opt;
+    if (o.clip > 0 && norm > o.clip) {
+      const s = o.clip / norm;
+      for (let i = 0; i < P; i++) grads[i] *= s;
+    }
+    const be = model.backend, gPtr = model.gradPtr, pPtr = model.paramPtr;
+    for (const e of model.layout) {
+      if (this.frozen.includes(e)) continue;
+      be.adamw(pPtr + e.offset, gPtr + e.offset, this.mPtr + e.offset, this.vPtr + e.offset, e.size, lr, o.beta1, o.beta2, o.eps, e.decay ? o.weightDecay : 0, t + 1);
+    }
+    this.params.set(model.paramData());
+    this.version++;
+    return { loss, norm };
+  }
+}

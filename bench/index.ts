@@ -10,7 +10,14 @@ import type { BenchMain, BenchRow } from './util.ts';
 
 const NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'train'];
 const args = parseBenchArgs(process.argv.slice(2));
-const names = args.rest.filter((n) => !n.startsWith('-'));
+// Benchmark names, then per-benchmark flags (`--threads 2`): a word right after a flag is that flag's value.
+const names: string[] = [];
+for (let i = 0; i < args.rest.length; i++) {
+  const a = args.rest[i];
+  if (a.startsWith('-')) {
+    if (i + 1 < args.rest.length && !args.rest[i + 1].startsWith('-') && !NAMES.includes(args.rest[i + 1])) i++;
+  } else names.push(a);
+}
 if (names.length === 0 || names.includes('--help')) {
   console.log(`usage: npm run bench -- NAME [NAME ...] [--json] [--build relaxed|simd|both] [--quick]\nnames: ${NAMES.join(', ')}`);
   process.exit(names.length === 0 ? 1 : 0);

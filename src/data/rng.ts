@@ -1,24 +1,19 @@
 /**
- * The data module's seeded PRNG (data depends on nothing but the engine's types, so it keeps its own):
- * mulberry32 for uniforms, Box-Muller for normals. Same seed, same sequence, on every platform.
+ * The data module's seeded PRNG (over the engine's mulberry32):
+ * uniforms, Box-Muller for normals. Same seed, same sequence, on every platform.
  */
+import { mulberry32 } from '../engine/rng.ts';
+
 export class Rng {
-  private a: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
   private spare = NaN;
   constructor(seed: number) {
     // One splitmix-style scramble so nearby seeds start far apart.
     let z = (seed >>> 0) + 0x9e3779b9;
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    this.a = (z ^ (z >>> 16)) >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32((z ^ (z >>> 16)) >>> 0);
   }
   /** Uniform in [lo, hi). */
   uniform(lo: number, hi: number): number {

@@ -5,6 +5,7 @@
  */
 import type { ModelConfig } from './config.ts';
 import { dims } from './config.ts';
+import { mulberry32 } from '../engine/rng.ts';
 
 /** How a tensor is initialized. */
 export type InitKind = 'normal' | 'zeros' | 'ones';
@@ -86,20 +87,8 @@ export function layoutSize(layout: readonly LayoutEntry[]): number {
   return last ? last.offset + last.size : 0;
 }
 
-/**
- * A seeded PRNG (mulberry32, 32-bit state): the same seed gives the same sequence, and so the same bits of
- * every initialized parameter, on every platform.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (re-exported for the model's callers). */
+export { mulberry32 };
 
 /**
  * Initial parameters as Float32 (so every backend starts from identical values): truncated normal with

@@ -3,19 +3,11 @@
  * comparisons that print `TENSOR OK, maxdiff = ...` style diagnostics on failure.
  */
 import { ReferenceBackend, WasmBackend, wasmBuildSupported } from '../../src/engine/index.ts';
+import { mulberry32 } from '../../src/engine/rng.ts';
 import type { Backend, Ptr } from '../../src/engine/index.ts';
 
-/** mulberry32: a tiny seeded PRNG, so every test's data is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG, so every test's data is reproducible. */
+export const rng = mulberry32;
 
 /** n uniform values in [lo, hi), rounded to float32 so both backends see identical inputs. */
 export function randArray(r: () => number, n: number, lo = -1, hi = 1): Float32Array {

@@ -7,19 +7,11 @@
  */
 import { ReferenceBackend, WasmBackend, wasmBuildSupported } from '../src/engine/index.ts';
 import type { Backend } from '../src/engine/index.ts';
+import { mulberry32 } from '../src/engine/rng.ts';
 import { measure, measurePeak, row } from './util.ts';
 import type { BenchMain } from './util.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 interface Data { qkv: Float32Array; mask: Float32Array; dout: Float32Array; present: number }
 function data(B: number, T: number, d: number, seed: number): Data {

@@ -6,7 +6,6 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LABEL_NAMES, NUM_LABELS } from '../engine/batch.ts';
-import type { Batch } from '../engine/batch.ts';
 import { DataError, findCsv, parseStudyDateTime, parseTimestamp, readCsv } from './csv.ts';
 import { categoricalValue, numericValue, ParseStatus, resolveFeatureSpec } from './features.ts';
 import type { CategoricalFeature, FeatureDef, FeatureSpec, NumericFeature } from './features.ts';
@@ -16,6 +15,9 @@ import type { DecodeLimits } from './jpeg.ts';
 import { MAX_LISTED_PROBLEMS } from './report.ts';
 import type { DataReport, FeatureReport, LabelReport, Problem } from './report.ts';
 import { iterativeStratification, SPLIT_NAMES } from './split.ts';
+
+// makeBatch lives in batch.ts (no Node.js imports, so the edge bundle can use it); re-exported here.
+export { makeBatch } from './batch.ts';
 
 /** Options of loadDataset. */
 export interface LoadOptions {
@@ -639,43 +641,6 @@ export async function loadDataset(dir: string, opts: LoadOptions): Promise<Prepa
     S, n, labelNames: [...LABEL_NAMES], split, subjectId, studyId, pixels, hasImage, num, numPresent, cat, catPresent, labels,
     schema: { numeric: numericSchema, categorical: categoricalSchema }, pixelMean, pixelStd, report,
   };
-}
-
-/**
- * Gather samples into a Batch (src/engine/batch.ts): images as (pixel/255 - pixelMean) / pixelStd, zero where
- * absent; the other arrays copied. `out` is reused when its shapes match.
- */
-export function makeBatch(ds: PreparedDataset, indices: ArrayLike<number>, out?: Batch): Batch {
-  const B = indices.length, S = ds.S, SS = S * S;
-  const Fn = ds.schema.numeric.length, Fc = ds.schema.categorical.length;
-  const b: Batch =
-    out && out.B === B && out.S === S && out.num.length === B * Fn && out.cat.length === B * Fc
-      ? out
-      : {
-          B, S,
-          image: new Float32Array(B * SS), hasImage: new Uint8Array(B),
-          num: new Float32Array(B * Fn), numPresent: new Uint8Array(B * Fn),
-          cat: new Int32Array(B * Fc), catPresent: new Uint8Array(B * Fc),
-          labels: new Float32Array(B * NUM_LABELS),
-        };
-  const lut = new Float32Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = (v / 255 - ds.pixelMean) / ds.pixelStd;
-  for (let r = 0; r < B; r++) {
-    const i = indices[r];
-    if (!(i >= 0 && i < ds.n)) throw new RangeError(`makeBatch: index ${i} outside [0, ${ds.n})`);
-    const has = ds.hasImage[i];
-    b.hasImage[r] = has;
-    if (has) {
-      const src = i * SS, dst = r * SS;
-      for (let k = 0; k < SS; k++) b.image[dst + k] = lut[ds.pixels[src + k]];
-    } else b.image.fill(0, r * SS, (r + 1) * SS);
-    b.num.set(ds.num.subarray(i * Fn, (i + 1) * Fn), r * Fn);
-    b.numPresent.set(ds.numPresent.subarray(i * Fn, (i + 1) * Fn), r * Fn);
-    b.cat.set(ds.cat.subarray(i * Fc, (i + 1) * Fc), r * Fc);
-    b.catPresent.set(ds.catPresent.subarray(i * Fc, (i + 1) * Fc), r * Fc);
-    b.labels.set(ds.labels.subarray(i * NUM_LABELS, (i + 1) * NUM_LABELS), r * NUM_LABELS);
-  }
-  return b;
 }
 
 /** Prepare a data set (images at `imageSize`, default 64, through the cache) and return its report. */

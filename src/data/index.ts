@@ -12,7 +12,7 @@ export { formatReport } from './report.ts';
 export type { DataReport, FeatureReport, LabelReport, Problem } from './report.ts';
 export { DataError, readCsv, findCsv, splitCsvRecord, csvLine, parseTimestamp, parseStudyDateTime } from './csv.ts';
 export type { CsvHeader, RowHandler } from './csv.ts';
-export { encodeGrayJpeg, decodeGray, resizeGray, DEFAULT_DECODE_LIMITS } from './jpeg.ts';
+export { encodeGrayJpeg, decodeGray, grayFromColor, resizeGray, DEFAULT_DECODE_LIMITS } from './jpeg.ts';
 export type { DecodeLimits } from './jpeg.ts';
 export { loadImages, decodeImages, readImageCache, writeImageCache, imageKey, checksum32, CACHE_MAGIC, CACHE_VERSION } from './images.ts';
 export type { ImageSet, ImageOptions } from './images.ts';

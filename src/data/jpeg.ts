@@ -213,13 +213,20 @@ export function decodeGray(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DEC
   const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, ...limits });
   const n = img.width * img.height;
   if (!(n > 0)) throw new Error('empty JPEG');
+  return { width: img.width, height: img.height, data: grayFromColor(img.data, n, 3) };
+}
+
+/**
+ * n pixels of 3 (RGB) or 4 (RGBA, alpha ignored) interleaved channels to one 8-bit channel: gray pixels
+ * stay as they are, others get BT.601 luma. decodeGray uses it, and so does inference on decoded pixels.
+ */
+export function grayFromColor(d: ArrayLike<number>, n: number, channels: 3 | 4): Uint8Array {
   const out = new Uint8Array(n);
-  const d = img.data;
-  for (let i = 0, j = 0; i < n; i++, j += 3) {
+  for (let i = 0, j = 0; i < n; i++, j += channels) {
     const r = d[j], g = d[j + 1], b = d[j + 2];
     out[i] = r === g && g === b ? r : Math.round(0.299 * r + 0.587 * g + 0.114 * b);
   }
-  return { width: img.width, height: img.height, data: out };
+  return out;
 }
 
 interface Taps {

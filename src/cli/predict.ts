@@ -1,0 +1,150 @@
+/**
+ * `npm run predict -- --model RUN/model.safetensors ...`: probabilities of the 14 findings, with the
+ * preprocessing stored in the checkpoint.
+ *   --data DIR [--split test|validate|train|all]   every study of a data set folder
+ *   --image x.jpg and/or --table '{"temperature": 101.2, "pain": "4-5"}' (or --table-file f.json)
+ *                                                   one study; any field, and the image, may be left out
+ * Output: JSON (default) or CSV (--format csv), to stdout or --out FILE. `--help` lists every option.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { helpLines, parseDataFlags } from '../data/cli-args.ts';
+import { resolveFeatureSpec } from '../data/features.ts';
+import type { BackendKind } from '../engine/index.ts';
+import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
+import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
+import { loadModel } from '../model/index.ts';
+
+const DEFAULTS = {
+  model: '',
+  data: '',
+  split: 'test',
+  image: '',
+  table: '',
+  tableFile: '',
+  format: 'json',
+  out: '',
+  backend: 'auto',
+  featureSpec: '',
+  threads: 0,
+  cacheDir: '',
+  batchSize: 64,
+};
+const DOCS: Record<keyof typeof DEFAULTS, string> = {
+  model: 'checkpoint (model.safetensors written by `npm run train`); required',
+  data: 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside): predict every study of --split',
+  split: 'with --data: test, validate, train or all',
+  image: 'one chest X-ray JPEG (leave out: no image)',
+  table: 'JSON object of raw clinical values by field name, e.g. {"temperature": 101.2, "gender": "F"}',
+  tableFile: 'a file holding that JSON object',
+  format: 'json or csv',
+  out: 'output file (empty: stdout)',
+  backend: 'auto, relaxed, simd or reference',
+  featureSpec: 'feature spec JSON file for parsing rules (empty: the checkpoint\'s, else the built-in spec)',
+  threads: 'with --data: image decoding threads (0: all cores)',
+  cacheDir: 'with --data: image cache folder (empty: the data set folder)',
+  batchSize: 'samples per forward pass',
+};
+
+function usage(): string {
+  return `usage: npm run predict -- --model RUN/model.safetensors (--data DIR [--split test] | [--image x.jpg] [--table JSON | --table-file f.json]) [options]\n${helpLines(DEFAULTS, DOCS)}`;
+}
+
+function readTable(cfg: typeof DEFAULTS): TableInput | undefined {
+  if (cfg.table && cfg.tableFile) throw new Error('give --table or --table-file, not both');
+  let text: string, where: string;
+  if (cfg.table) {
+    text = cfg.table;
+    where = '--table';
+  } else if (cfg.tableFile) {
+    where = `--table-file ${cfg.tableFile}`;
+    try {
+      text = readFileSync(cfg.tableFile, 'utf8');
+    } catch (e) {
+      throw new Error(`${where}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  } else return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${where}: expected a JSON object of field values, e.g. {"temperature": 101.2}`);
+  return v as TableInput;
+}
+
+async function main(): Promise<number> {
+  const { cfg, help, positional } = parseDataFlags(process.argv.slice(2), DEFAULTS);
+  if (help) {
+    console.log(usage());
+    return 0;
+  }
+  if (positional.length) throw new Error(`unexpected argument '${positional[0]}' (options are --key value)\n${usage()}`);
+  if (!cfg.model) throw new Error(`--model is required\n${usage()}`);
+  if (cfg.format !== 'json' && cfg.format !== 'csv') throw new Error(`--format: json or csv, got '${cfg.format}'`);
+  if (!['auto', 'relaxed', 'simd', 'reference'].includes(cfg.backend)) throw new Error(`--backend: auto, relaxed, simd or reference, got '${cfg.backend}'`);
+  if (!['test', 'validate', 'train', 'all'].includes(cfg.split)) throw new Error(`--split: test, validate, train or all, got '${cfg.split}'`);
+  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) throw new Error(`--batch-size: a positive integer, got ${cfg.batchSize}`);
+  const single = !!(cfg.image || cfg.table || cfg.tableFile);
+  if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
+  if (!cfg.data && !single) throw new Error(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields)\n${usage()}`);
+  console.error(`predict: ${JSON.stringify(cfg)}`);
+
+  const table = readTable(cfg);
+  const featureSpec = cfg.featureSpec ? resolveFeatureSpec(cfg.featureSpec) : undefined;
+  const model = loadModel(cfg.model, { backend: cfg.backend as BackendKind });
+  let predictor: Predictor;
+  try {
+    predictor = new Predictor(model, { featureSpec });
+  } catch (e) {
+    throw new Error(`${cfg.model}: ${(e as Error).message}`);
+  }
+  const out: PredictOutput = { model: cfg.model, labels: predictor.labels, predictions: [] };
+
+  if (cfg.data) {
+    const tty = process.stderr.isTTY;
+    const p = await predictDataset(predictor, cfg.data, {
+      split: cfg.split as SplitChoice,
+      featureSpec,
+      cacheDir: cfg.cacheDir || undefined,
+      threads: cfg.threads || undefined,
+      batchSize: cfg.batchSize,
+      onProgress: tty ? (done, total, phase) => process.stderr.write(`\r${phase} ${total ? `${done}/${total}` : done}`.padEnd(40)) : undefined,
+    });
+    if (tty) process.stderr.write('\r'.padEnd(41) + '\r');
+    out.data = { dir: cfg.data, split: cfg.split, absent_features: p.absentFeatures, restandardized: p.restandardized, unseen_categories: p.unseen };
+    out.predictions = datasetRecords(p, predictor.labels);
+    console.error(`predict: ${p.rows.length} studies (${cfg.split}) from ${cfg.data}`);
+  } else {
+    let image: Uint8Array | undefined;
+    if (cfg.image) {
+      try {
+        image = new Uint8Array(readFileSync(cfg.image));
+      } catch (e) {
+        throw new Error(`--image ${cfg.image}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
+    let pred;
+    try {
+      pred = predictor.predict({ image, table });
+    } catch (e) {
+      throw new Error(`${(e as Error).message.replace(/^image:/, `--image ${cfg.image}:`)}`);
+    }
+    out.predictions = [singleRecord(pred, cfg.image ? basename(cfg.image) : undefined)];
+    for (const f of pred.features.invalid) console.error(`predict: warning: ${f.name}: ${f.reason}; treated as missing`);
+  }
+
+  const text = cfg.format === 'csv' ? toCsv(out) : toJson(out);
+  if (cfg.out) writeFileSync(cfg.out, text);
+  else process.stdout.write(text);
+  return 0;
+}
+
+main().then(
+  (code) => process.exitCode = code,
+  (e: unknown) => {
+    console.error(`predict: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,75 @@
+/**
+ * Output of `npm run predict`: one JSON document or one CSV table, the same fields for a data set and for a
+ * single input. Probabilities are written in full (the float32 value's shortest decimal), so reading them
+ * back gives the same float32 bits.
+ */
+import { csvLine } from '../data/csv.ts';
+import type { DatasetPrediction } from './dataset.ts';
+import type { Prediction } from './predictor.ts';
+
+/** One output record. */
+export interface OutputRecord {
+  study_id?: number;
+  subject_id?: number;
+  split?: string;
+  /** The image file of a single input. */
+  input?: string;
+  modalities: { image: boolean; table: boolean };
+  features_used: string[];
+  features_missing?: string[];
+  features_invalid?: { name: string; value: unknown; reason: string }[];
+  features_clipped?: string[];
+  probabilities: Record<string, number>;
+}
+
+export interface PredictOutput {
+  model: string;
+  labels: string[];
+  /** Data set source, when predicting a folder. */
+  data?: { dir: string; split: string; absent_features: string[]; restandardized: string[]; unseen_categories: Record<string, number> };
+  predictions: OutputRecord[];
+}
+
+/** Records of a data set prediction. */
+export function datasetRecords(p: DatasetPrediction, labels: readonly string[]): OutputRecord[] {
+  return p.rows.map((r) => {
+    const probabilities: Record<string, number> = {};
+    labels.forEach((l, k) => { probabilities[l] = r.probabilities[k]; });
+    return { study_id: r.studyId, subject_id: r.subjectId, split: r.split, modalities: { image: r.image, table: r.table }, features_used: r.used, probabilities };
+  });
+}
+
+/** The record of a single-input prediction. */
+export function singleRecord(p: Prediction, input?: string): OutputRecord {
+  return {
+    ...(input !== undefined ? { input } : {}),
+    modalities: p.modalities,
+    features_used: p.features.used,
+    features_missing: p.features.missing,
+    features_invalid: p.features.invalid,
+    features_clipped: p.features.clipped,
+    probabilities: p.probabilities,
+  };
+}
+
+/** JSON, two-space indented, with a final newline. */
+export function toJson(out: PredictOutput): string {
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/**
+ * CSV: study_id, subject_id, split, input, image, table (0/1), features_used and features_invalid
+ * (semicolon-separated names), then one column per label.
+ */
+export function toCsv(out: PredictOutput): string {
+  const lines = [csvLine(['study_id', 'subject_id', 'split', 'input', 'image', 'table', 'features_used', 'features_invalid', ...out.labels])];
+  for (const r of out.predictions) {
+    lines.push(csvLine([
+      r.study_id ?? '', r.subject_id ?? '', r.split ?? '', r.input ?? '',
+      r.modalities.image ? 1 : 0, r.modalities.table ? 1 : 0,
+      r.features_used.join(';'), (r.features_invalid ?? []).map((f) => f.name).join(';'),
+      ...out.labels.map((l) => r.probabilities[l]),
+    ]));
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,110 @@
+/**
+ * Prediction from raw inputs with a loaded model: any subset of {image, table fields}, preprocessed as the
+ * checkpoint prescribes (spec.ts, inputs.ts), one forward pass, sigmoid. No Node.js API: the CLI, the edge
+ * bundle and the demo share it.
+ */
+import type { Batch } from '../engine/batch.ts';
+import { NUM_LABELS } from '../engine/batch.ts';
+import type { FeatureSpec } from '../data/features.ts';
+import type { DecodeLimits } from '../data/jpeg.ts';
+import type { Model } from '../model/model.ts';
+import { buildBatch, encodeImage, encodeTable } from './inputs.ts';
+import type { EncodedInput, FieldReport, ImageInput, TableInput } from './inputs.ts';
+import { inferenceSpec, inputFields } from './spec.ts';
+import type { InferenceSpec } from './spec.ts';
+
+/** One study to predict: an image and/or a table of raw clinical values; either may be left out. */
+export interface PredictInput {
+  image?: ImageInput | null;
+  table?: TableInput | null;
+}
+
+/** The answer for one input. */
+export interface Prediction {
+  /** Probability of each finding by label name (sigmoid of the logit, rounded to float32). */
+  probabilities: Record<string, number>;
+  /** Which modalities entered the model. */
+  modalities: { image: boolean; table: boolean };
+  /** What became of each tabular field. */
+  features: FieldReport;
+}
+
+/** Probabilities from logits: 1 / (1 + exp(-x)) in float64, stored as float32 (as the trainer's evaluation). */
+export function sigmoidProbabilities(logits: ArrayLike<number>): Float32Array {
+  const probs = new Float32Array(logits.length);
+  for (let i = 0; i < logits.length; i++) probs[i] = 1 / (1 + Math.exp(-logits[i]));
+  return probs;
+}
+
+/** A field of the model's table, for building forms: name, kind, unit of the raw value, categories. */
+export interface FieldInfo {
+  name: string;
+  kind: 'numeric' | 'categorical';
+  /** Raw input unit (numeric; e.g. F for temperature). */
+  unit?: string;
+  /** Valid range, in the input unit (numeric): values beyond it are clipped or, further out, dropped. */
+  valid?: [number, number];
+  /** Categories seen in training (categorical). */
+  vocab?: string[];
+  /** Accepts pain text such as "4-5" (numeric). */
+  text?: boolean;
+}
+
+export interface PredictorOptions {
+  /** Parsing rules by feature name (default: the checkpoint's, else the built-in DEFAULT_FEATURE_SPEC). */
+  featureSpec?: FeatureSpec;
+  /** JPEG decoder limits (default: the data readers'). */
+  decodeLimits?: DecodeLimits;
+}
+
+/** Runs a model on raw inputs with the preprocessing its checkpoint prescribes. */
+export class Predictor {
+  readonly spec: InferenceSpec;
+
+  constructor(readonly model: Model, private readonly opts: PredictorOptions = {}) {
+    this.spec = inferenceSpec(model.config, model.metadata, opts.featureSpec);
+  }
+
+  /** The label names in logit order. */
+  get labels(): string[] { return this.spec.labels; }
+
+  /** The tabular fields this model takes, in token order. */
+  fields(): FieldInfo[] {
+    const raw = (v: number) => Math.round((v * 9) / 5 + 32); // the valid range of a converted field, in its input unit (F)
+    return inputFields(this.spec).map((f) => {
+      if (f.kind === 'categorical') return { name: f.name, kind: 'categorical', vocab: [...f.vocab] };
+      const v = f.def.valid;
+      const valid: [number, number] | undefined = v && f.def.convert === 'f_to_c' ? [raw(v[0]), raw(v[1])] : v;
+      return { name: f.name, kind: 'numeric', unit: f.inputUnit, valid, text: f.def.parse === 'pain' };
+    });
+  }
+
+  /** Encode one input (throws a clear error on an unknown field, a bad image or a non-object table). */
+  encode(input: PredictInput): EncodedInput {
+    if (typeof input !== 'object' || input === null) throw new Error('input: expected {image?, table?}');
+    const pixels = input.image === undefined || input.image === null ? null : encodeImage(this.spec, input.image, this.opts.decodeLimits);
+    return { pixels, table: encodeTable(this.spec, input.table) };
+  }
+
+  /** Probabilities [B,14] of a prepared batch: forward + sigmoid. */
+  probabilities(batch: Batch): Float32Array {
+    return sigmoidProbabilities(this.model.forward(batch));
+  }
+
+  /** Predict several inputs in one batch. */
+  predictMany(inputs: readonly PredictInput[]): Prediction[] {
+    const enc = inputs.map((x) => this.encode(x));
+    if (enc.length === 0) return [];
+    const probs = this.probabilities(buildBatch(this.spec, enc));
+    return enc.map((e, i) => {
+      const p: Record<string, number> = {};
+      for (let k = 0; k < NUM_LABELS; k++) p[this.spec.labels[k]] = probs[i * NUM_LABELS + k];
+      return { probabilities: p, modalities: { image: e.pixels !== null, table: e.table.fields.used.length > 0 }, features: e.table.fields };
+    });
+  }
+
+  /** Predict one input. */
+  predict(input: PredictInput): Prediction {
+    return this.predictMany([input])[0];
+  }
+}

@@ -75,6 +75,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed');
     if (path === '/config.json') return send(200, TYPES['.json'], config);
+    if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
     const file = routes.get(path);
     if (!file) return send(404, 'text/plain', 'not found');
     let body: Uint8Array;

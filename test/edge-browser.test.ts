@@ -1,0 +1,225 @@
+/**
+ * The edge bundle in a real browser: build it (scripts/build-edge.mjs), serve it with the demo server on
+ * 127.0.0.1, and drive Debian's Chromium headless with playwright-core. On the main thread and in a Web
+ * Worker it gives Node's probabilities within 1e-5, with and without the image; hostile checkpoints and a
+ * bad JPEG show an error in the demo page instead of hanging it. Skipped, with the reason printed, where
+ * /usr/bin/chromium is missing (.ci/run installs it).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { decodeGray, encodeGrayJpeg } from '../src/data/index.ts';
+import { buildEdgeBundle, startDemo } from '../src/infer/demo-server.ts';
+import type { DemoServer } from '../src/infer/demo-server.ts';
+import { Predictor } from '../src/infer/index.ts';
+import type { Prediction } from '../src/infer/index.ts';
+import { createModel, encodeCheckpoint, loadModel, presetConfig } from '../src/model/index.ts';
+import { rng } from './util/harness.ts';
+
+/** Debian's Chromium (RF_CHROMIUM overrides the path). */
+const CHROMIUM = process.env.RF_CHROMIUM || '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.log(`edge-browser.test.ts: SKIPPED: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
+const it = hasChromium ? test : test.skip;
+
+const dir = mkdtempSync(join(tmpdir(), 'rf-edge-'));
+const edgeDir = join(dir, 'edge');
+let server: DemoServer;
+let browser: Browser;
+let page: Page;
+
+// A small model over real feature names, its parameters moved away from the initialization so the
+// probabilities spread out and a 1e-5 comparison means something.
+const config = { ...presetConfig('tiny'), imageSize: 32, numFeatures: 4, catCardinalities: [2, 3] };
+const metadata = {
+  schema: {
+    numeric: [
+      { name: 'temperature', mean: 37.2, std: 0.8, unit: 'C' }, { name: 'heartrate', mean: 90, std: 18, unit: 'bpm' },
+      { name: 'pain', mean: 4, std: 3, unit: '0-10' }, { name: 'age', mean: 60, std: 17, unit: 'years' },
+    ],
+    categorical: [{ name: 'gender', vocab: ['F', 'M'] }, { name: 'arrival_transport', vocab: ['AMBULANCE', 'OTHER', 'WALK IN'] }],
+  },
+  normalization: { pixelMean: 0.4, pixelStd: 0.22, imageSize: 32 },
+};
+function checkpoint(): Uint8Array {
+  const m = createModel(config, { seed: 3, metadata, backend: 'reference' });
+  const p = Float32Array.from(m.paramData());
+  const r = rng(21);
+  for (let i = 0; i < p.length; i++) p[i] += 0.2 * (2 * r() - 1);
+  return encodeCheckpoint(m.config, m.layout, p, metadata);
+}
+const ckpt = checkpoint();
+const W = 45, H = 52;
+const pixels = Uint8Array.from({ length: W * H }, (_, i) => Math.round(128 + 100 * Math.sin(i / 7) * Math.cos(i / 53)));
+const jpeg = encodeGrayJpeg(pixels, W, H, 85);
+const gray = decodeGray(jpeg);
+const rgba = new Uint8Array(gray.data.length * 4);
+gray.data.forEach((v, i) => rgba.set([v, v, v, 255], i * 4));
+
+/** The cases, as plain data for the browser (bytes as base64). */
+const CASES = [
+  { name: 'image + table', jpeg: true, table: { temperature: 101.2, heartrate: 120, pain: '4-5', gender: 'F', arrival_transport: 'WALK IN' } },
+  { name: 'table only', table: { temperature: 97.9, heartrate: 64, age: 71, gender: 'M' } },
+  { name: 'image only', jpeg: true },
+  { name: 'decoded RGBA pixels + partial table', rgba: true, table: { pain: 8 } },
+  { name: 'nothing', table: {} },
+];
+type Case = (typeof CASES)[number];
+const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
+
+function nodePredictions(): Prediction[] {
+  const p = new Predictor(loadModel(ckpt));
+  return CASES.map((c: Case) => p.predict({
+    image: 'jpeg' in c && c.jpeg ? jpeg : 'rgba' in c && c.rgba ? { width: gray.width, height: gray.height, data: rgba } : undefined,
+    table: c.table,
+  }));
+}
+
+/** Runs in the browser (main thread or worker): the same cases through the bundle. */
+const BROWSER_RUN = `
+async function runCases(m, data) {
+  const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  const p = await m.createPredictor(bytes(data.ckpt));
+  const results = data.cases.map((c) => p.predict({
+    image: c.jpeg ? bytes(data.jpeg) : c.rgba ? { width: data.w, height: data.h, data: new Uint8ClampedArray(bytes(data.rgba)) } : undefined,
+    table: c.table,
+  }));
+  return { backend: p.model.backend.name, results, worker: typeof window === 'undefined' };
+}`;
+
+function payload() {
+  return { ckpt: b64(ckpt), jpeg: b64(jpeg), rgba: b64(rgba), w: gray.width, h: gray.height, cases: CASES };
+}
+
+function compare(where: string, got: Prediction[], want: Prediction[]): number {
+  let maxDiff = 0;
+  assert.is(got.length, want.length);
+  want.forEach((w, k) => {
+    assert.equal(got[k].modalities, w.modalities, `${where}, ${CASES[k].name}: modalities`);
+    assert.equal(got[k].features, w.features, `${where}, ${CASES[k].name}: features`);
+    for (const [label, p] of Object.entries(w.probabilities)) {
+      const d = Math.abs(got[k].probabilities[label] - p);
+      maxDiff = Math.max(maxDiff, d);
+      if (!(d <= 1e-5)) assert.unreachable(`${where}, ${CASES[k].name}, ${label}: ${got[k].probabilities[label]} vs Node ${p}`);
+    }
+  });
+  return maxDiff;
+}
+
+test.before(async () => {
+  if (!hasChromium) return;
+  buildEdgeBundle(edgeDir);
+  server = await startDemo({ port: 0, edgeDir });
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--headless=new'],
+  });
+  page = await browser.newPage();
+  await page.goto(server.url);
+});
+
+test.after(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('the bundle is one ES module with no Node.js import, next to both .wasm builds', () => {
+  const text = readFileSync(join(edgeDir, 'resilient-fusion.mjs'), 'utf8');
+  assert.not.match(text, /from\s*["']node:|require\(/);
+  assert.ok(existsSync(join(edgeDir, 'engine.relaxed.wasm')) && existsSync(join(edgeDir, 'engine.simd.wasm')));
+  const spread = nodePredictions().flatMap((p) => Object.values(p.probabilities));
+  assert.ok(Math.max(...spread) - Math.min(...spread) > 0.3, 'probabilities spread out');
+});
+
+it('main thread: same probabilities as Node within 1e-5, with and without the image', async () => {
+  const out = await page.evaluate(async ({ code, data }) => {
+    const runCases = new Function(`${code}; return runCases;`)();
+    const m = await import('/edge/resilient-fusion.mjs' as string);
+    return runCases(m, data);
+  }, { code: BROWSER_RUN, data: payload() });
+  assert.is(out.worker, false);
+  assert.match(out.backend, /^wasm-(relaxed-)?simd$/);
+  const d = compare('main thread', out.results, nodePredictions());
+  console.log(`  main thread (${out.backend}): max |p - p_node| = ${d.toExponential(2)}`);
+});
+
+it('Web Worker: same probabilities as Node within 1e-5, with and without the image', async () => {
+  const out = await page.evaluate(({ code, data }) => new Promise<{ ok: boolean; error?: string; backend: string; results: Prediction[]; worker: boolean }>((resolve) => {
+    const src = `${code}
+self.onmessage = async (e) => {
+  try {
+    const m = await import(e.data.bundle);
+    self.postMessage({ ok: true, ...(await runCases(m, e.data.data)) });
+  } catch (err) { self.postMessage({ ok: false, error: String(err && err.message || err) }); }
+};`;
+    const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })), { type: 'module' });
+    w.onmessage = (e) => { w.terminate(); resolve(e.data); };
+    w.onerror = (e) => resolve({ ok: false, error: e.message, backend: '', results: [], worker: true });
+    w.postMessage({ bundle: new URL('/edge/resilient-fusion.mjs', location.href).href, data });
+  }), { code: BROWSER_RUN, data: payload() });
+  assert.ok(out.ok, out.error);
+  assert.is(out.worker, true);
+  const d = compare('worker', out.results, nodePredictions());
+  console.log(`  worker (${out.backend}): max |p - p_node| = ${d.toExponential(2)}`);
+});
+
+/** The demo page's error box text, waited for (a hang fails the wait). */
+async function demoError(p: Page): Promise<string> {
+  await p.waitForFunction(() => { const e = document.getElementById('error'); return e && !e.hidden && e.textContent; }, null, { timeout: 10000 });
+  return (await p.textContent('#error')) ?? '';
+}
+
+it('demo page: hostile checkpoints and a bad JPEG show an error, not a hang; a good checkpoint still works after', async () => {
+  // The server's default checkpoint is hostile: an 8-byte header length of 2^62.
+  const evil = new Uint8Array(64);
+  new DataView(evil.buffer).setBigUint64(0, 1n << 62n, true);
+  const evilPath = join(dir, 'evil.safetensors');
+  writeFileSync(evilPath, evil);
+  const demo = await startDemo({ port: 0, edgeDir, model: evilPath });
+  const p = await browser.newPage();
+  try {
+    await p.goto(demo.url);
+    assert.match(await demoError(p), /Cannot load evil\.safetensors: safetensors: header length \d+ exceeds/);
+
+    const pick = async (name: string, bytes: Uint8Array) => {
+      await p.evaluate(() => { const e = document.getElementById('error')!; e.hidden = true; e.textContent = ''; });
+      await p.setInputFiles('#checkpoint', { name, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
+    };
+    // Garbage, a header that is not JSON, tensors the config does not declare, metadata that lies.
+    await pick('garbage.safetensors', Uint8Array.from({ length: 300 }, (_, i) => (i * 97) & 255));
+    assert.match(await demoError(p), /Cannot load garbage\.safetensors: safetensors:/);
+    const h = new TextEncoder().encode('{"__metadata__": {"format": "resilient-fusion/1", "config": "{\\"dim\\": 1e9}"}, "x": ');
+    const notJson = new Uint8Array(8 + h.length);
+    new DataView(notJson.buffer).setBigUint64(0, BigInt(h.length), true);
+    notJson.set(h, 8);
+    await pick('truncated-header.safetensors', notJson);
+    assert.match(await demoError(p), /header is not valid JSON/);
+    const m = loadModel(ckpt, { backend: 'reference' });
+    await pick('no-normalization.safetensors', encodeCheckpoint(m.config, m.layout, m.paramData(), { schema: metadata.schema }));
+    assert.match(await demoError(p), /checkpoint metadata: no 'normalization' entry/);
+    const huge = encodeCheckpoint(m.config, m.layout, m.paramData(), metadata);
+    await pick('truncated.safetensors', huge.subarray(0, huge.length - 100));
+    assert.match(await demoError(p), /truncated/);
+
+    // A good checkpoint: bars appear; then a corrupt JPEG is an error in the page, and the page recovers.
+    await pick('good.safetensors', ckpt);
+    await p.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 14, null, { timeout: 10000 });
+    assert.match((await p.textContent('#model-info')) ?? '', /good\.safetensors: .* parameters/);
+    await p.setInputFiles('#image', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(jpeg.subarray(0, jpeg.length - 30)) });
+    assert.match(await demoError(p), /image: unreadable JPEG: truncated/);
+    await p.setInputFiles('#image', { name: 'ok.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(jpeg) });
+    await p.fill('#f-temperature', '101.2');
+    await p.waitForFunction(() => document.getElementById('error')!.hidden && /temperature/.test(document.getElementById('features')!.textContent ?? ''), null, { timeout: 10000 });
+    assert.match((await p.textContent('#modalities')) ?? '', /image.*table/);
+  } finally {
+    await p.close();
+    await demo.close();
+  }
+});
+
+test.run();

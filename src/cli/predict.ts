@@ -28,7 +28,10 @@ const DEFAULTS = {
   featureSpec: '',
   threads: 0,
   cacheDir: '',
+  windowHours: 0,
+  allowLateral: false,
   batchSize: 64,
+  fields: false,
 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
   model: 'checkpoint (model.safetensors written by `npm run train`); required',
@@ -43,7 +46,10 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   featureSpec: 'feature spec JSON file for parsing rules (empty: the checkpoint\'s, else the built-in spec)',
   threads: 'with --data: image decoding threads (0: all cores)',
   cacheDir: 'with --data: image cache folder (empty: the data set folder)',
+  windowHours: 'with --data: widen the ED stay window by this many hours (use the value the model was trained with)',
+  allowLateral: 'with --data: use a lateral view when a study has no frontal one (as in training)',
   batchSize: 'samples per forward pass',
+  fields: 'print the model\'s table fields (name, kind, input unit, valid range, categories) as JSON and exit',
 };
 
 function usage(): string {
@@ -87,6 +93,11 @@ async function main(): Promise<number> {
   if (!['test', 'validate', 'train', 'all'].includes(cfg.split)) throw new Error(`--split: test, validate, train or all, got '${cfg.split}'`);
   if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) throw new Error(`--batch-size: a positive integer, got ${cfg.batchSize}`);
   const single = !!(cfg.image || cfg.table || cfg.tableFile);
+  if (cfg.fields) {
+    const p = new Predictor(loadModel(cfg.model, { backend: 'reference' }));
+    process.stdout.write(`${JSON.stringify(p.fields(), null, 2)}\n`);
+    return 0;
+  }
   if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
   if (!cfg.data && !single) throw new Error(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields)\n${usage()}`);
   console.error(`predict: ${JSON.stringify(cfg)}`);
@@ -109,6 +120,8 @@ async function main(): Promise<number> {
       featureSpec,
       cacheDir: cfg.cacheDir || undefined,
       threads: cfg.threads || undefined,
+      windowHours: cfg.windowHours || undefined,
+      allowLateral: cfg.allowLateral,
       batchSize: cfg.batchSize,
       onProgress: tty ? (done, total, phase) => process.stderr.write(`\r${phase} ${total ? `${done}/${total}` : done}`.padEnd(40)) : undefined,
     });

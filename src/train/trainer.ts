@@ -108,9 +108,31 @@ async function prepareData(cfg: TrainConfig, threads: number, log: Logger): Prom
     allowLateral: cfg.allowLateral,
     windowHours: cfg.windowHours || undefined,
     threads,
+    onProgress: dataProgress(cfg.progress, log),
   });
   log(`data: ${ds.n} studies from ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return { ds, dir };
+}
+
+/** Data preparation progress: an in-place line on a terminal, a log line per phase and per 10% of decoding otherwise. */
+function dataProgress(mode: string, log: Logger): (done: number, total: number, phase: string) => void {
+  const bar = mode === 'bar' || (mode === 'auto' && process.stderr.isTTY);
+  let lastPhase = '', lastTenth = -1, lastDraw = 0;
+  return (done, total, phase) => {
+    if (mode === 'none') return;
+    if (bar) {
+      const now = performance.now();
+      if (now - lastDraw < 100 && done !== total) return;
+      lastDraw = now;
+      process.stderr.write(`\r${phase} ${total > 1 ? `${done}/${total}` : ''}\x1b[K${phase === 'decode' && done === total ? '\n' : ''}`);
+      return;
+    }
+    if (phase !== lastPhase) { lastPhase = phase; lastTenth = -1; if (phase !== 'decode') log(`data: reading ${phase}`); }
+    if (phase === 'decode' && total > 0) {
+      const tenth = Math.floor((10 * done) / total);
+      if (tenth > lastTenth) { lastTenth = tenth; log(`data: decoded ${done}/${total} images`); }
+    }
+  };
 }
 
 function modelConfigFor(cfg: TrainConfig, ds: PreparedDataset): ModelConfig {

@@ -1,0 +1,77 @@
+import { GRID, ROW_ID, WG, reductions } from './common.ts';
+import type { KernelSource } from './common.ts';
+
+// tanh of a clamped argument: |u| > 10 is +-1 in f32 anyway, and some drivers' tanh overflows beyond.
+const GELU_HEAD = /* wgsl */ `
+const GK: f32 = 0.7978845608028654; // sqrt(2/pi)
+fn th(u: f32) -> f32 { return tanh(clamp(u, -10.0, 10.0)); }`;
+
+/** f32_gelu_fwd__wgsl: out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), grid-stride over n. */
+export const GELU_FWD: KernelSource = {
+  name: 'gelu_fwd',
+  params: 'o inp n',
+  code: /* wgsl */ `${GELU_HEAD}
+@compute @workgroup_size(${WG})
+fn main(${GRID}) {
+  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
+    let x = m[p.inp + i];
+    m[p.o + i] = 0.5 * x * (1.0 + th(GK * (x + 0.044715 * x * x * x)));
+  }
+}`,
+};
+
+/** f32_gelu_bwd__wgsl: dinp += GELU'(x) * dout. */
+export const GELU_BWD: KernelSource = {
+  name: 'gelu_bwd',
+  params: 'dinp inp dout n',
+  code: /* wgsl */ `${GELU_HEAD}
+@compute @workgroup_size(${WG})
+fn main(${GRID}) {
+  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
+    let x = m[p.inp + i];
+    let t = th(GK * (x + 0.044715 * x * x * x));
+    let grad = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GK * (1.0 + 3.0 * 0.044715 * x * x);
+    m[p.dinp + i] = m[p.dinp + i] + grad * m[p.dout + i];
+  }
+}`,
+};
+
+/** f32_softmax_fwd__wgsl: row softmax of inp [N,C], one 256-thread workgroup per row. */
+export const SOFTMAX_FWD: KernelSource = {
+  name: 'softmax_fwd',
+  params: 'o inp N C',
+  code: /* wgsl */ `${reductions(WG)}
+@compute @workgroup_size(${WG})
+fn main(${ROW_ID}) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.N) { return; }
+  let x = p.inp + row * p.C; let o = p.o + row * p.C;
+  var mx = -3.0e38;
+  for (var c = t; c < p.C; c += ${WG}u) { mx = max(mx, m[x + c]); }
+  let gmx = reduce_max(t, mx);
+  var s = 0.0;
+  for (var c = t; c < p.C; c += ${WG}u) { let e = exp(m[x + c] - gmx); m[o + c] = e; s += e; }
+  let gs = reduce_sum(t, s);
+  for (var c = t; c < p.C; c += ${WG}u) { m[o + c] = m[o + c] / gs; }
+}`,
+};
+
+/** f32_softmax_bwd__wgsl: dinp += out * (dout - sum(dout * out)) per row. */
+export const SOFTMAX_BWD: KernelSource = {
+  name: 'softmax_bwd',
+  params: 'dinp dout o N C',
+  code: /* wgsl */ `${reductions(WG)}
+@compute @workgroup_size(${WG})
+fn main(${ROW_ID}) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= p.N) { return; }
+  let base = row * p.C;
+  var s = 0.0;
+  for (var c = t; c < p.C; c += ${WG}u) { s += m[p.dout + base + c] * m[p.o + base + c]; }
+  let dot = reduce_sum(t, s);
+  for (var c = t; c < p.C; c += ${WG}u) {
+    let i = p.dinp + base + c;
+    m[i] = m[i] + m[p.o + base + c] * (m[p.dout + base + c] - dot);
+  }
+}`,
+};

@@ -1,0 +1,98 @@
+import { GRID, WG } from './common.ts';
+import type { KernelSource } from './common.ts';
+
+/** An elementwise kernel: `body` runs for every i < p.n (grid-stride loop, 256 threads a workgroup). */
+function ew(name: string, params: string, body: string): KernelSource {
+  return {
+    name,
+    params,
+    code: /* wgsl */ `
+@compute @workgroup_size(${WG})
+fn main(${GRID}) {
+  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
+    ${body}
+  }
+}`,
+  };
+}
+
+/** A per-column kernel: one thread per column c < p.C sums over rows in order (deterministic). */
+function cols(name: string, params: string, body: string): KernelSource {
+  return {
+    name,
+    params,
+    code: /* wgsl */ `
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  ${body}
+}`,
+  };
+}
+
+/** out = a + b (out may alias a or b: each element is read before it is written by the same thread). */
+export const ADD = ew('add', 'o a b n', 'm[p.o + i] = m[p.a + i] + m[p.b + i];');
+/** dst += src. */
+export const ACCUMULATE = ew('accumulate', 'dst src n', 'm[p.dst + i] = m[p.dst + i] + m[p.src + i];');
+/** x *= s. */
+export const SCALE = ew('scale', 'x n s:f', 'm[p.x + i] = m[p.x + i] * p.s;');
+/** x = v (v travels as f32 bits, so NaN fills work). */
+export const FILL = ew('fill', 'x n v:f', 'm[p.x + i] = p.v;');
+/** dst = src (non-overlapping). */
+export const COPY = ew('copy', 'dst src n', 'm[p.dst + i] = m[p.src + i];');
+/** out [N,C] += bias [C]; n = N*C. */
+export const BIAS_ADD = ew('bias_add', 'o bias C n', 'm[p.o + i] = m[p.o + i] + m[p.bias + i % p.C];');
+/** Rows of x [N,C] with mask 0 set to exactly 0; n = N*C. */
+export const MASK_ROWS = ew('mask_rows', 'x mask C n', 'if (m[p.mask + i / p.C] == 0.0) { m[p.x + i] = 0.0; }');
+/** out [N,C] = inp * scale[C] + shift[C]; n = N*C. */
+export const AFFINE_FWD = ew('affine_fwd', 'o inp sc sh C n', 'let c = i % p.C; m[p.o + i] = m[p.inp + i] * m[p.sc + c] + m[p.sh + c];');
+/** dinp [N,C] += dout * scale[C]; n = N*C. */
+export const AFFINE_BWD_X = ew('affine_bwd_x', 'dinp dout sc C n', 'm[p.dinp + i] = m[p.dinp + i] + m[p.dout + i] * m[p.sc + i % p.C];');
+/** out [N,F,d] = x[N,F] * w[F,d] + b[F,d]; n = N*F*d. */
+export const NUMTOK_FWD = ew(
+  'numtok_fwd',
+  'o x w b F d n',
+  'let e = i % p.d; let nf = i / p.d; let fe = (nf % p.F) * p.d + e; m[p.o + i] = m[p.x + nf] * m[p.w + fe] + m[p.b + fe];',
+);
+/** ViT patches: out [B,G*G,P*P] from img [B,S,S], G = S/P; n = B*S*S. */
+export const PATCHIFY = ew(
+  'patchify',
+  'o img S P n',
+  `let G = p.S / p.P; let PP = p.P * p.P;
+    let x = i % p.P; let y = (i / p.P) % p.P; let g = i / PP; let gx = g % G; let gy = (g / G) % G; let b = g / (G * G);
+    m[p.o + i] = m[p.img + b * p.S * p.S + (gy * p.P + y) * p.S + gx * p.P + x];`,
+);
+/** dst[i] = sum over b < count of src0[b*stride + i], b in order. */
+export const SUM_BUFFERS = ew(
+  'sum_buffers',
+  'dst src0 stride count n',
+  'var s = 0.0; for (var b = 0u; b < p.count; b++) { s += m[p.src0 + b * p.stride + i]; } m[p.dst + i] = s;',
+);
+/** AdamW (decoupled weight decay), bias corrections bc1 = 1-b1^t, bc2 = 1-b2^t computed on the host. */
+export const ADAMW = ew(
+  'adamw',
+  'pp g mm vv n lr:f b1:f b2:f eps:f wd:f bc1:f bc2:f',
+  `let gi = m[p.g + i];
+    let mi = p.b1 * m[p.mm + i] + (1.0 - p.b1) * gi;
+    let vi = p.b2 * m[p.vv + i] + (1.0 - p.b2) * gi * gi;
+    m[p.mm + i] = mi; m[p.vv + i] = vi;
+    let w = m[p.pp + i];
+    m[p.pp + i] = w - p.lr * (mi / p.bc1 / (sqrt(vi / p.bc2) + p.eps) + p.wd * w);`,
+);
+
+/** dbias [C] += column sums of dout [N,C]. */
+export const BIAS_GRAD = cols('bias_grad', 'db dout N C', `var s = 0.0;
+  for (var n = 0u; n < p.N; n++) { s += m[p.dout + n * p.C + c]; }
+  m[p.db + c] = m[p.db + c] + s;`);
+/** dscale [C] += sum_rows dout*inp; dshift [C] += sum_rows dout. */
+export const AFFINE_BWD_W = cols('affine_bwd_w', 'dsc dsh dout inp N C', `var s1 = 0.0; var s2 = 0.0;
+  for (var n = 0u; n < p.N; n++) { let g = m[p.dout + n * p.C + c]; s1 += g * m[p.inp + n * p.C + c]; s2 += g; }
+  m[p.dsc + c] = m[p.dsc + c] + s1;
+  m[p.dsh + c] = m[p.dsh + c] + s2;`);
+/** Numeric tokens backward, columns (f, e) of [F,d]: dw += sum_n dout[n,f,e] x[n,f]; db += sum_n dout. C = F*d. */
+export const NUMTOK_BWD = cols('numtok_bwd', 'dw db dout x N F C', `let f = c / (p.C / p.F);
+  var s1 = 0.0; var s2 = 0.0;
+  for (var n = 0u; n < p.N; n++) { let g = m[p.dout + n * p.C + c]; s1 += g * m[p.x + n * p.F + f]; s2 += g; }
+  m[p.dw + c] = m[p.dw + c] + s1;
+  m[p.db + c] = m[p.db + c] + s2;`);

@@ -260,7 +260,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   };
 
   const progress = new Progress(cfg.progress, totalSteps, log);
-  let interrupted = false;
+  let interrupted = signal?.aborted ?? false;
   const onSigint = () => { interrupted = true; };
   process.on('SIGINT', onSigint);
   signal?.addEventListener('abort', onSigint);

@@ -4,7 +4,7 @@ import type { Batch } from '../src/engine/index.ts';
 import { applyDropout, checkDropout, injectMissing, injectedMissing } from '../src/train/missing.ts';
 import { permutation, uniform } from '../src/train/random.ts';
 import { learningRate } from '../src/train/schedule.ts';
-import { TRAIN_DEFAULTS, applyOverrides, parseFlags } from '../src/train/config.ts';
+import { TRAIN_DEFAULTS, applyOverrides, helpText, optionComments, parseFlags } from '../src/train/config.ts';
 import { cutChunks } from '../src/train/batching.ts';
 
 function batch(B: number, Fn: number, Fc: number, fill: (i: number) => { img: boolean; tab: boolean }): Batch {
@@ -120,6 +120,14 @@ test('chunks: fixed count, contiguous, sizes within one', () => {
   assert.equal(c.map((x) => x.length), [2, 3, 2, 3]);
   assert.equal(c.flatMap((x) => [...x]), [...rows]);
   assert.is(cutChunks(rows.subarray(0, 2), 4).length, 2);
+});
+
+test('--help lists every option with its default and a comment', () => {
+  const comments = optionComments();
+  for (const k of Object.keys(TRAIN_DEFAULTS)) assert.ok(comments[k] && comments[k].length > 5, `option ${k} has no comment`);
+  const text = helpText(comments);
+  assert.is(text.split('\n').filter((l) => l.startsWith('  --')).length, Object.keys(TRAIN_DEFAULTS).length);
+  assert.ok(text.includes('--drop-image 0.15'));
 });
 
 test.run();

@@ -4,18 +4,8 @@
  * option with its default.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { TRAIN_DEFAULTS, applyOverrides, helpText, parseFlags } from '../train/config.ts';
+import { TRAIN_DEFAULTS, applyOverrides, helpText, optionComments, parseFlags } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
-
-/** The doc comment above each key of TRAIN_DEFAULTS, read from the source so --help cannot drift. */
-function optionComments(): Record<string, string> {
-  const src = readFileSync(fileURLToPath(new URL('../train/config.ts', import.meta.url)), 'utf8');
-  const out: Record<string, string> = {};
-  const re = /\/\*\*\s*([\s\S]*?)\s*\*\/\s*\n\s*(\w+):/g;
-  for (let m; (m = re.exec(src)); ) out[m[2]] = m[1].replace(/\s*\n\s*\*\s*/g, ' ');
-  return out;
-}
 
 async function main(): Promise<number> {
   const { overrides, config, help } = parseFlags(process.argv.slice(2));

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 /**
  * Training configuration: one defaults object, a comment per key (nanoGPT style). A JSON file (`--config`)
  * and `--key value` flags override it; every override is checked against the default's type and an unknown
@@ -36,8 +39,11 @@ export const TRAIN_DEFAULTS = {
   warmup: 50,
   /** AdamW decoupled weight decay on linear and patch weights (not biases, norms, embeddings, tokens). */
   weightDecay: 0.05,
+  /** AdamW first-moment decay. */
   beta1: 0.9,
+  /** AdamW second-moment decay. */
   beta2: 0.999,
+  /** AdamW denominator epsilon. */
   eps: 1e-8,
   /** Global gradient-norm clipping threshold (0: off). */
   clip: 1.0,
@@ -148,6 +154,15 @@ export function parseFlags(argv: string[]): { overrides: Record<string, unknown>
     overrides[key] = value;
   }
   return { overrides, config, help };
+}
+
+/** The doc comment above each key of TRAIN_DEFAULTS, read from this file's source so --help cannot drift. */
+export function optionComments(): Record<string, string> {
+  const src = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  const out: Record<string, string> = {};
+  const re = /\/\*\*((?:[^*]|\*(?!\/))*)\*\/\s*\n\s*(\w+):/g;
+  for (let m; (m = re.exec(src)); ) out[m[2]] = m[1].replace(/\s*\n\s*\*\s*/g, ' ').trim();
+  return out;
 }
 
 /** `--help` text: every option with its default and comment, read from this file's defaults. */

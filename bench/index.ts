@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { formatRow, parseBenchArgs } from './util.ts';
 import type { BenchMain, BenchRow } from './util.ts';
 
-const NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'train'];
+const NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'train', 'webgpu'];
 const args = parseBenchArgs(process.argv.slice(2));
 // Benchmark names, then per-benchmark flags (`--threads 2`): a word right after a flag is that flag's value.
 const names: string[] = [];

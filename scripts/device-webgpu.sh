@@ -10,7 +10,7 @@
 #   wasm/engine.{relaxed,simd}.wasm  the WebAssembly engine the GPU is compared with
 #   node_modules/webgpu/             the optional `webgpu` package (Dawn) for linux-x64 only, dawn.node xz-compressed
 #   lib/libvulkan.so.1               a Vulkan loader (Chromium's), used only when the machine has none
-# The run unpacks into .device/run/, prints the host, driver and Vulkan facts, then the adapter and the rows.
+# The run unpacks into $RF_DEVICE_RUN (default /tmp/rf-device), prints the host, driver and Vulkan facts, then the adapter and the rows.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 D="$ROOT/.device"
@@ -51,11 +51,14 @@ EOF
 fi
 
 [[ -f "$D/node.xz" && -f "$D/bench-webgpu.mjs" ]] || { echo "device-webgpu: $D is missing or incomplete; run 'scripts/device-webgpu.sh pack' on the build machine and carry .device" >&2; exit 1; }
-R="$D/run"
-mkdir -p "$R"
+# Unpack outside .device so the carried folder stays small (node alone is ~100 MB unpacked).
+R="${RF_DEVICE_RUN:-${TMPDIR:-/tmp}/rf-device}"
+mkdir -p "$R/node_modules/webgpu/dist/linux-x64"
 [[ -x "$R/node" ]] || { unxz_to "$D/node.xz" "$R/node.tmp" && chmod +x "$R/node.tmp" && mv "$R/node.tmp" "$R/node"; }
-DAWN="$D/node_modules/webgpu/dist/linux-x64/dawn.node"
-[[ -f "$DAWN" ]] || unxz_to "$DAWN.xz" "$DAWN"
+cp "$D/bench-webgpu.mjs" "$R/"
+cp "$D/node_modules/webgpu/index.js" "$D/node_modules/webgpu/package.json" "$R/node_modules/webgpu/"
+DAWN="$R/node_modules/webgpu/dist/linux-x64/dawn.node"
+[[ -f "$DAWN" ]] || unxz_to "$D/node_modules/webgpu/dist/linux-x64/dawn.node.xz" "$DAWN"
 
 ldc() { { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null || true; }
 echo "== host: $(uname -srm), $(nproc) cores, node $("$R/node" --version)"
@@ -78,5 +81,5 @@ if [[ -z "${VK_ICD_FILENAMES:-}" ]] && ! grep -qs nvidia <<<"$ICDS"; then
     echo "== no NVIDIA Vulkan driver library (libGLX_nvidia.so.0) found: the container may lack the 'graphics' driver capability"
   fi
 fi
-cd "$D"
-RF_WASM_DIR="$D/wasm" exec "$R/node" "$D/bench-webgpu.mjs" "$@"
+cd "$R"
+RF_WASM_DIR="$D/wasm" exec "$R/node" "$R/bench-webgpu.mjs" "$@"

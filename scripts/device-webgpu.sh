@@ -10,6 +10,8 @@
 #   wasm/engine.{relaxed,simd}.wasm  the WebAssembly engine the GPU is compared with
 #   node_modules/webgpu/             the optional `webgpu` package (Dawn) for linux-x64 only, dawn.node xz-compressed
 #   lib/libvulkan.so.1               a Vulkan loader (Chromium's), used only when the machine has none
+# and .gl/*.deb: Debian's libglvnd + Vulkan loader packages, unpacked onto / there (NVIDIA's Vulkan driver needs them).
+# Carry both: run(carry: [".device", ".gl"]).
 # The run unpacks into $RF_DEVICE_RUN (default /tmp/rf-device), prints the host, driver and Vulkan facts, then the adapter and the rows.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,6 +48,11 @@ EOF
   xz -T2 -6 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$D/node_modules/webgpu/dist/linux-x64/dawn.node.xz"
   [[ -f /usr/lib/chromium/libvulkan.so.1 ]] && cp /usr/lib/chromium/libvulkan.so.1 "$D/lib/"
   xz -T2 -6 -c "$(command -v node)" > "$D/node.xz"
+  # NVIDIA's Vulkan driver (libGLX_nvidia.so.0) needs libglvnd's libraries, which a bare CUDA image lacks:
+  # carry Debian's packages and unpack them there (see the run part below).
+  mkdir -p "$ROOT/.gl" /tmp/amd64/partial
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  apt-get $o update -qq && (cd "$ROOT/.gl" && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
   du -sh "$D"; ls -la "$D"
   exit 0
 fi
@@ -53,6 +60,11 @@ fi
 [[ -f "$D/node.xz" && -f "$D/bench-webgpu.mjs" ]] || { echo "device-webgpu: $D is missing or incomplete; run 'scripts/device-webgpu.sh pack' on the build machine and carry .device" >&2; exit 1; }
 # Unpack outside .device so the carried folder stays small (node alone is ~100 MB unpacked).
 R="${RF_DEVICE_RUN:-${TMPDIR:-/tmp}/rf-device}"
+if compgen -G "$ROOT/.gl/*.deb" >/dev/null; then
+  for f in "$ROOT"/.gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  echo "== unpacked $(ls "$ROOT"/.gl/*.deb | wc -l) carried GL/Vulkan packages (libglvnd for NVIDIA's Vulkan driver)"
+fi
 mkdir -p "$R/node_modules/webgpu/dist/linux-x64"
 [[ -x "$R/node" ]] || { unxz_to "$D/node.xz" "$R/node.tmp" && chmod +x "$R/node.tmp" && mv "$R/node.tmp" "$R/node"; }
 cp "$D/bench-webgpu.mjs" "$R/"

@@ -33,6 +33,9 @@ export interface WebGPUOptions extends WebGPUBackendOptions {
 
 export type GpuSource = { gpu: GPU; source: 'navigator.gpu' | 'webgpu package' } | { gpu: null; reason: string };
 
+/** Every Dawn GPU instance created here, kept reachable for the life of the process (see findGpu). */
+const LIVE_GPUS = new Set<GPU>();
+
 /** The GPU entry point of this runtime, or why there is none. Never throws. */
 export async function findGpu(opts: WebGPUOptions = {}): Promise<GpuSource> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -51,7 +54,11 @@ export async function findGpu(opts: WebGPUOptions = {}): Promise<GpuSource> {
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     const env = typeof process !== 'undefined' ? process.env.RF_DAWN_FLAGS : undefined;
     const flags = opts.dawnFlags ?? (env ? env.split(',').filter(Boolean) : []);
-    return { gpu: mod.create(flags), source: 'webgpu package' };
+    const gpu = mod.create(flags);
+    // Dawn's instance must outlive every device made from it: if the GPU object is garbage-collected while a
+    // device is in use, Dawn frees its instance under the device and the process dies in pthread asserts.
+    LIVE_GPUS.add(gpu);
+    return { gpu, source: 'webgpu package' };
   } catch (e) {
     return { gpu: null, reason: `the 'webgpu' package failed to start Dawn (${(e as Error).message})` };
   }

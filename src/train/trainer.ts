@@ -264,7 +264,6 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const onSigint = () => { interrupted = true; };
   process.on('SIGINT', onSigint);
   signal?.addEventListener('abort', onSigint);
-  let result: TrainResult | undefined;
   try {
     while (state.epoch < cfg.epochs) {
       const perm = permutation(trainRows.length, cfg.seed, state.epoch);
@@ -324,7 +323,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     if (interrupted) {
       saveLast();
       log(`interrupted at step ${state.step}: saved ${join(runDir, 'last.safetensors')}; continue with --resume ${runDir}`);
-      return (result = { runDir, state, interrupted: true });
+      return { runDir, state, interrupted: true };
     }
     // ---- test with the best checkpoint, thresholds from validation ----------------------------------------
     const best = loadModel(join(runDir, 'model.safetensors'), { backend: cfg.backend as BackendKind });
@@ -348,23 +347,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         testPredictions.push({ ...tp, probs, hasImage, hasTab });
       }
     }
-    state.finished = true;
-    saveLastFinal();
     writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({ bestEpoch: state.bestEpoch + 1, validation: val, test, testMissImage, testMissTab }, null, 2) + '\n');
+    // state.json last: a run marked finished always has its metrics.
+    state.finished = true;
+    writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
     log(`test (best epoch ${state.bestEpoch + 1}): macro AUROC ${test.macroAuroc.toFixed(4)}, macro AUPRC ${test.macroAuprc.toFixed(4)}, macro F1 ${test.macroF1.toFixed(4)}`);
-    return (result = {
+    return {
       runDir, state, interrupted: false, test, validation: val, testPredictions,
       testTargets: evalTargets(ds.labels, testRows), testPatients: Int32Array.from(testRows, (r) => ds.subjectId[r]),
       trainPrevalence: prevalence(ds.labels, trainRows),
-    });
+    };
   } finally {
     process.off('SIGINT', onSigint);
     await runner.close();
-    void result;
-  }
-
-  function saveLastFinal(): void {
-    writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   }
 }
 

@@ -48,6 +48,11 @@ export interface Backend {
   write(p: Ptr, src: ArrayLike<number>): void;
   /** A Float64 copy of `n` elements at `p`. */
   read(p: Ptr, n: number): Float64Array;
+  /**
+   * Only on backends whose memory cannot be read synchronously (WebGPU, where `view`, `read`, `sumSquares`
+   * and `bceLogits` throw): the `n` elements at `p` once every kernel enqueued so far has run.
+   */
+  readAsync?(p: Ptr, n: number): Promise<Float32Array>;
 
   // ---- GEMM --------------------------------------------------------------------------------------------
   /** C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N] on every row). `bias` 0 = none. */
@@ -118,6 +123,8 @@ export interface Backend {
    * Returns sum_i w_i * bce(x_i, t_i); writes (overwrites) dlogits_i = gradScale * w_i * (sigmoid(x_i) - t_i).
    */
   bceLogits(dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): number;
+  /** Only with `readAsync`: as `bceLogits`, the loss written to arena[out] instead of returned. */
+  bceLogitsTo?(out: Ptr, dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): void;
   /**
    * AdamW (decoupled weight decay, Loshchilov & Hutter 2019), step t >= 1:
    * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr * (m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps) + wd * p).

@@ -133,6 +133,12 @@ interface Acts {
   clsRow: Int32Array;
   /** [cap*Fc] categorical codes and presence of the tabular batch. */
   codes: Int32Array; catPresent: Uint8Array;
+  /**
+   * Host copies of the per-batch inputs the plan builds (sent with `be.write`, never through a view, so a
+   * backend without synchronous views, WebGPU, works too), in the arena's precision: fusion mask/present
+   * [cap*Tf], tabular mask/present [cap*Ft], numX [cap*Fn], targets/weights [cap*14].
+   */
+  host: { fmask: FloatArray; fpresent: FloatArray; tmask: FloatArray; tpresent: FloatArray; numX: FloatArray; targets: FloatArray; weights: FloatArray };
 }
 
 /** Per-call sizes. */
@@ -164,6 +170,13 @@ export class Model {
   private readonly catOffsets: Int32Array;
   private trainActs: Acts | null = null;
   private inferActs: Acts | null = null;
+  /**
+   * The backend's memory is read only asynchronously (it has `readAsync`: WebGPU). Then the synchronous
+   * API that reads results (forward, loss, lossAndGrad, parameters, ...) throws and names its async form.
+   */
+  readonly asyncOnly: boolean;
+  /** asyncOnly: 4 arena floats for the loss of `lossAndGradAsync` (bceLogitsTo writes it on the device). */
+  private readonly lossPtr: Ptr;
 
   constructor(config: Partial<ModelConfig>, opts: ModelOptions = {}, initial?: ArrayLike<number>) {
     this.config = resolveConfig(config);
@@ -177,6 +190,9 @@ export class Model {
     this.backend.reserve(2 * this.numParams + 8);
     this.paramPtr = this.backend.alloc(this.numParams);
     this.gradPtr = this.backend.alloc(this.numParams);
+    this.asyncOnly = typeof this.backend.readAsync === 'function';
+    // Only on such backends, so the arena layout of the WebAssembly and reference backends is unchanged.
+    this.lossPtr = this.asyncOnly ? this.backend.alloc(4) : 0;
     this.W = weightsAt(this.paramPtr, this.byName, this.config);
     this.G = weightsAt(this.gradPtr, this.byName, this.config);
     this.catOffsets = new Int32Array(this.k.Fc);
@@ -188,9 +204,26 @@ export class Model {
   // ---- parameters ------------------------------------------------------------------------------------
 
   /** Live view of the flat parameters [numParams] (re-take after a call that may grow the arena). */
-  paramData(): FloatArray { return this.backend.view(this.paramPtr, this.numParams); }
+  paramData(): FloatArray { this.needSync('paramData', 'paramDataAsync'); return this.backend.view(this.paramPtr, this.numParams); }
   /** Live view of the flat gradients [numParams]. */
-  gradData(): FloatArray { return this.backend.view(this.gradPtr, this.numParams); }
+  gradData(): FloatArray { this.needSync('gradData', 'gradDataAsync'); return this.backend.view(this.gradPtr, this.numParams); }
+  /** The flat parameters on any backend: the live view where the backend has one, else a copy read back. */
+  async paramDataAsync(): Promise<FloatArray> { return this.readFlat(this.paramPtr); }
+  /** The flat gradients on any backend (as paramDataAsync). */
+  async gradDataAsync(): Promise<FloatArray> { return this.readFlat(this.gradPtr); }
+  /** Parameters by name on any backend (views of paramDataAsync's array). */
+  async paramsAsync(): Promise<Record<string, FloatArray>> { return this.byTensor(await this.readFlat(this.paramPtr)); }
+  /** Gradients by name on any backend (views of gradDataAsync's array). */
+  async gradientsAsync(): Promise<Record<string, FloatArray>> { return this.byTensor(await this.readFlat(this.gradPtr)); }
+  private async readFlat(p: Ptr): Promise<FloatArray> {
+    const be = this.backend;
+    return be.readAsync ? be.readAsync(p, this.numParams) : be.view(p, this.numParams);
+  }
+  private needSync(what: string, alt: string): void {
+    if (this.asyncOnly) {
+      throw new Error(`model.${what}(): the ${this.backend.name} backend cannot read its memory synchronously; use \`await model.${alt}(...)\``);
+    }
+  }
   /** Overwrite every parameter from a flat array in layout order. */
   setParams(flat: ArrayLike<number>): void {
     if (flat.length !== this.numParams) throw new Error(`setParams: expected ${this.numParams} values, got ${flat.length}`);
@@ -201,8 +234,11 @@ export class Model {
   /** Gradients by name: live views of the gradient buffer. */
   gradients(): Record<string, FloatArray> { return this.views(this.gradPtr); }
   private views(base: Ptr): Record<string, FloatArray> {
+    this.needSync(base === this.paramPtr ? 'parameters' : 'gradients', base === this.paramPtr ? 'paramsAsync' : 'gradientsAsync');
+    return this.byTensor(this.backend.view(base, this.numParams));
+  }
+  private byTensor(all: FloatArray): Record<string, FloatArray> {
     const out: Record<string, FloatArray> = Object.create(null);
-    const all = this.backend.view(base, this.numParams);
     for (const e of this.layout) out[e.name] = all.subarray(e.offset, e.offset + e.size);
     return out;
   }
@@ -221,6 +257,7 @@ export class Model {
 
   /** Logits [B,14] (a copy). Large batches run in chunks of 64 samples: the logits are the same. */
   forward(batch: Batch): Float32Array {
+    this.needSync('forward', 'forwardAsync');
     this.checkBatch(batch);
     const out = new Float32Array(batch.B * NUM_LABELS);
     for (let a = 0; a < batch.B; a += FORWARD_CHUNK) {
@@ -233,6 +270,7 @@ export class Model {
 
   /** The masked BCE of a batch without a backward pass (finite-difference checks, evaluation). */
   loss(batch: Batch, opts: LossOptions = {}): number {
+    this.needSync('loss', 'lossAndGradAsync');
     this.checkBatch(batch);
     const { acts } = this.run(batch, false);
     const { norm } = this.targets(acts, batch, opts);
@@ -242,6 +280,7 @@ export class Model {
 
   /** Loss and gradients by name. Zeroes the gradients first; samples without labels add nothing. */
   lossAndGrad(batch: Batch, opts: LossOptions = {}): LossAndGrad {
+    this.needSync('lossAndGrad', 'lossAndGradAsync');
     this.checkBatch(batch);
     const be = this.backend;
     const { acts, plan } = this.run(batch, true);
@@ -255,22 +294,71 @@ export class Model {
     return { loss, grads: this.gradients() };
   }
 
+  // ---- the API on every backend (WebGPU included) -----------------------------------------------------
+  // On a backend with synchronous memory these give exactly what the synchronous calls give. On WebGPU the
+  // whole step is enqueued on the device and read back once at its end.
+
+  /** As `forward`: logits [B,14]. */
+  async forwardAsync(batch: Batch): Promise<Float32Array> {
+    const be = this.backend;
+    if (!be.readAsync) return this.forward(batch);
+    this.checkBatch(batch);
+    const out = new Float32Array(batch.B * NUM_LABELS);
+    for (let a = 0; a < batch.B; a += FORWARD_CHUNK) {
+      const part = batch.B <= FORWARD_CHUNK ? batch : sliceBatch(batch, a, Math.min(batch.B, a + FORWARD_CHUNK), this.k.Fn, this.k.Fc);
+      const { acts } = this.run(part, false);
+      out.set(await be.readAsync(acts.logits, part.B * NUM_LABELS), a * NUM_LABELS);
+    }
+    return out;
+  }
+
+  /**
+   * As `lossAndGrad`, but only the loss comes back: the gradients stay in the arena (at `gradPtr`, for the
+   * optimizer kernels), `gradientsAsync()` reads them.
+   */
+  async lossAndGradAsync(batch: Batch, opts: LossOptions = {}): Promise<{ loss: number }> {
+    const be = this.backend;
+    if (!be.readAsync) return { loss: this.lossAndGrad(batch, opts).loss };
+    if (!be.bceLogitsTo) throw new Error(`model.lossAndGradAsync(): the ${be.name} backend has readAsync but no bceLogitsTo`);
+    this.checkBatch(batch);
+    const { acts, plan } = this.run(batch, true);
+    be.fill(this.gradPtr, this.numParams, 0);
+    const { observed, norm } = this.targets(acts, batch, opts);
+    if (observed === 0) return { loss: 0 };
+    be.bceLogitsTo(this.lossPtr, acts.dlogits, acts.logits, acts.targets, acts.weights, batch.B * NUM_LABELS, 1 / norm);
+    this.backward(acts, plan);
+    const [sum] = await be.readAsync(this.lossPtr, 1);
+    return { loss: sum / norm };
+  }
+
   /** The checkpoint bytes (safetensors) of the current parameters, config and metadata. */
   toSafetensors(): Uint8Array {
+    this.needSync('toSafetensors', 'toSafetensorsAsync');
     return encodeCheckpoint(this.config, this.layout, this.paramData(), this.metadata);
+  }
+  /** As `toSafetensors`, on every backend. */
+  async toSafetensorsAsync(): Promise<Uint8Array> {
+    return encodeCheckpoint(this.config, this.layout, await this.paramDataAsync(), this.metadata);
   }
 
   /** Save a checkpoint atomically (a temporary file, then rename). */
   save(path: string): void {
+    this.needSync('save', 'saveAsync');
     writeFileAtomic(path, this.toSafetensors());
+  }
+  /** As `save`, on every backend. */
+  async saveAsync(path: string): Promise<void> {
+    writeFileAtomic(path, await this.toSafetensorsAsync());
   }
 
   // ---- internals -------------------------------------------------------------------------------------
 
   private targets(acts: Acts, batch: Batch, opts: LossOptions): { observed: number; norm: number } {
     const n = batch.B * NUM_LABELS;
-    const t = this.backend.view(acts.targets, n), w = this.backend.view(acts.weights, n);
+    const t = acts.host.targets, w = acts.host.weights;
     const observed = labelTargets(t, w, batch.labels, n, this.config.uncertain);
+    this.backend.write(acts.targets, t.subarray(0, n));
+    this.backend.write(acts.weights, w.subarray(0, n));
     const norm = opts.normalizer ?? observed;
     if (observed > 0 && !(norm > 0)) throw new Error(`lossAndGrad: normalizer must be positive, got ${norm}`);
     return { observed, norm };
@@ -344,11 +432,7 @@ export class Model {
     }
     const segs: Segment[] = [];
     let row = 0, att = 0, Bv = 0, Bt = 0, s = 0;
-    const fmask = be.view(acts.fusion.mask, B * (1 + k.Nv + k.Ft));
-    const fpresent = be.view(acts.fusion.present, B * (1 + k.Nv + k.Ft));
-    const tmask = be.view(acts.tabular.mask, B * k.Ft);
-    const tpresent = be.view(acts.tabular.present, B * k.Ft);
-    const numX = be.view(acts.numX, B * k.Fn);
+    const { fmask, fpresent, tmask, tpresent, numX } = acts.host;
     for (const g of groups) {
       if (g.count === 0) continue;
       segs.push({ row, att, B: g.count, T: g.T });
@@ -398,6 +482,12 @@ export class Model {
       }
       att += g.count * k.H * g.T * g.T;
     }
+    // Every entry below these lengths was set above (the same ranges the kernels read).
+    be.write(acts.fusion.mask, fmask.subarray(0, row));
+    be.write(acts.fusion.present, fpresent.subarray(0, row));
+    be.write(acts.tabular.mask, tmask.subarray(0, Bt * k.Ft));
+    be.write(acts.tabular.present, tpresent.subarray(0, Bt * k.Ft));
+    be.write(acts.numX, numX.subarray(0, Bt * k.Fn));
     return { B, Bv, Bt, rows: row, groups, segs, clsIn: 0 };
   }
 
@@ -557,6 +647,7 @@ function allocActs(be: Backend, k: Dims, c: ModelConfig, cap: number, training: 
   const rowsV = cap * k.Nv, rowsT = cap * k.Ft, Tf = 1 + k.Nv + k.Ft, rowsF = cap * Tf;
   // Count first, reserve once, then carve (one grow instead of many).
   const sizes: number[] = [];
+  const hostArray = (n: number): FloatArray => (be.precision === 'f64' ? new Float64Array(n) : new Float32Array(n));
   const carve = (n: number) => { sizes.push(n); return 0; };
   const layoutPass = (alloc: (n: number) => Ptr): Acts => {
     const blockActs = (rows: number, T: number): BlockActs => {
@@ -587,6 +678,10 @@ function allocActs(be: Backend, k: Dims, c: ModelConfig, cap: number, training: 
         : { dln: 0, datty: 0, dqkv: 0, dfch: 0, dfchGelu: 0 },
       clsRow: new Int32Array(cap), order: new Int32Array(cap), rowOf: new Int32Array(cap), visOf: new Int32Array(cap), tabOf: new Int32Array(cap),
       codes: new Int32Array(cap * k.Fc), catPresent: new Uint8Array(cap * k.Fc),
+      host: {
+        fmask: hostArray(rowsF), fpresent: hostArray(rowsF), tmask: hostArray(rowsT), tpresent: hostArray(rowsT),
+        numX: hostArray(cap * k.Fn), targets: hostArray(cap * NUM_LABELS), weights: hostArray(cap * NUM_LABELS),
+      },
     };
   };
   layoutPass(carve);

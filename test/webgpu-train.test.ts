@@ -1,0 +1,188 @@
+/**
+ * Training on the WebGPU backend against the WebAssembly engine (test/webgpu-train-check.ts: the same tiny
+ * model and seed, three AdamW steps on a batch mixing every availability pattern, through the model's async
+ * API), (a) in headless Chromium with WebGPU on SwiftShader, where the page holds both backends (the wasm
+ * one is the edge bundle's WasmCoreBackend on the engine's .wasm fetched from this test's server), and
+ * (b) in Node through the optional `webgpu` package, in a child process, as test/webgpu.test.ts runs its
+ * kernel suite (Chromium's SwiftShader Vulkan driver when the host has no GPU driver). Where neither has an
+ * adapter the test says why and is counted as skipped, never silently passed.
+ */
+import { test } from 'uvu';
+import { builtinModules } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TrainCheck } from './webgpu-train-check.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHROMIUM = process.env.RF_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader', '--headless=new',
+];
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+interface Output { adapter?: string; wasm?: string; result?: TrainCheck; skip?: string; error?: string }
+
+function report(where: string, out: Output): void {
+  if (out.error) throw new Error(`${where}: ${out.error}`);
+  const r = out.result;
+  if (!r) throw new Error(`${where}: no result`);
+  console.log(`  [webgpu-train] ${where}: ${out.adapter}${out.wasm ? ` vs ${out.wasm}` : ''}`);
+  console.log(`  [webgpu-train] losses gpu ${r.gpuLosses.map((x) => x.toFixed(7)).join(' ')} | wasm ${r.cpuLosses.map((x) => x.toFixed(7)).join(' ')} (max rel ${r.lossRel.toExponential(2)})`);
+  console.log(`  [webgpu-train] after ${r.steps} AdamW steps: params ${r.numParams - r.paramOver}/${r.numParams} within 1e-4 rel (worst ${r.paramRel.toExponential(2)} = ${r.paramLr.toExponential(2)} x lr), last grads ${r.gradRel.toExponential(2)} of max |g|, logits ${r.logitAbs.toExponential(2)}`);
+  if (!r.ok) throw new Error(`${where}: ${r.errors.join('; ')}`);
+}
+
+// ---- (a) headless Chromium -----------------------------------------------------------------------------
+
+/** The page: the WebGPU backend, the wasm core backend and the check, with Node modules stubbed out. */
+async function bundle(): Promise<string> {
+  const esbuild = await import('esbuild');
+  const entry = `
+    import { createWebGPUBackend, WebGPUUnavailableError } from './src/engine/webgpu/index.ts';
+    import { WasmCoreBackend } from './src/engine/wasm-core.ts';
+    import { trainCheck } from './test/webgpu-train-check.ts';
+    globalThis.rfTrain = async () => {
+      let gpu;
+      try { gpu = await createWebGPUBackend(); }
+      catch (e) { return e instanceof WebGPUUnavailableError ? { skip: e.message } : { error: String(e && e.stack || e) }; }
+      try {
+        let build = 'relaxed', bytes = new Uint8Array(await (await fetch('/engine.relaxed.wasm')).arrayBuffer());
+        if (!WebAssembly.validate(bytes)) { build = 'simd'; bytes = new Uint8Array(await (await fetch('/engine.simd.wasm')).arrayBuffer()); }
+        const cpu = new WasmCoreBackend(await WebAssembly.compile(bytes), build);
+        const result = await trainCheck(gpu, cpu);
+        return { adapter: gpu.adapterInfo, wasm: cpu.name, result };
+      } catch (e) { return { error: String(e && e.stack || e) }; }
+      finally { gpu.destroy(); }
+    };`;
+  const wasmLoader = join(ROOT, 'src/engine/wasm.ts');
+  const r = await esbuild.build({
+    stdin: { contents: entry, resolveDir: ROOT, loader: 'ts', sourcefile: 'webgpu-train-entry.ts' },
+    bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent',
+    plugins: [{
+      name: 'node-stubs',
+      setup(b) {
+        // As scripts/build-edge.mjs: the Node loader of the .wasm becomes the edge stub, Node modules throwing stubs
+        // (the page never calls them: file paths only, and the Node-only branch of the check).
+        b.onResolve({ filter: /wasm\.ts$/ }, (a) => (join(a.resolveDir, a.path) === wasmLoader ? { path: join(ROOT, 'src/edge/engine-stub.ts') } : undefined));
+        b.onResolve({ filter: /.*/ }, (a) => {
+          const isNode = a.path.startsWith('node:') || builtinModules.includes(a.path.split('/')[0]);
+          return isNode ? { path: a.path.replace(/^node:/, ''), namespace: 'node-stub' } : undefined;
+        });
+        b.onLoad({ filter: /.*/, namespace: 'node-stub' }, async (a) => {
+          const real = await import(`node:${a.path}`);
+          const names = Object.keys(real).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
+          return {
+            contents: [
+              `const no = (n) => function () { throw new Error('node:${a.path} ' + n + ' is not available in the browser'); };`,
+              ...names.map((k) => `export const ${k} = no(${JSON.stringify(k)});`),
+              'export default {};',
+            ].join('\n'),
+            loader: 'js',
+          };
+        });
+      },
+    }],
+  });
+  return r.outputFiles[0].text;
+}
+
+async function inChromium(): Promise<Output> {
+  if (!existsSync(CHROMIUM)) return { skip: `no Chromium at ${CHROMIUM} (apt-get install chromium, or set RF_CHROMIUM)` };
+  let chromium: typeof import('playwright-core').chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch {
+    return { skip: 'playwright-core is not installed (npm install -D playwright-core)' };
+  }
+  for (const w of ['engine.relaxed.wasm', 'engine.simd.wasm']) {
+    if (!existsSync(join(ROOT, 'build', w))) return { error: `build/${w} is missing: run \`npm run build:wasm\`` };
+  }
+  const js = await bundle();
+  const server = http.createServer((req, res) => {
+    if (req.url === '/bundle.js') { res.setHeader('content-type', 'text/javascript'); res.end(js); return; }
+    const m = /^\/(engine\.(relaxed|simd)\.wasm)$/.exec(req.url ?? '');
+    if (m) { res.setHeader('content-type', 'application/wasm'); res.end(readFileSync(join(ROOT, 'build', m[1]))); return; }
+    res.setHeader('content-type', 'text/html');
+    res.end('<!doctype html><meta charset="utf-8"><title>webgpu training</title><script type="module" src="/bundle.js"></script>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => 'rfTrain' in globalThis || document.readyState === 'complete');
+    if (errors.length) return { error: `page error: ${errors.join('; ')}` };
+    const hasGpu = await page.evaluate(async () => {
+      const gpu = (navigator as { gpu?: GPU }).gpu;
+      return !!gpu && !!(await gpu.requestAdapter());
+    });
+    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${CHROMIUM_ARGS.join(' ')}` };
+    page.setDefaultTimeout(180_000);
+    return (await page.evaluate(() => (globalThis as unknown as { rfTrain(): Promise<Output> }).rfTrain())) as Output;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+// ---- (b) Node + the webgpu package ----------------------------------------------------------------------
+
+function inNode(env: Record<string, string>): Output {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/webgpu-train-check.ts'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 180_000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as Output;
+  } catch {
+    return { error: `child exited ${r.status ?? r.signal} without a result; stderr: ${r.stderr.slice(-600)}` };
+  }
+}
+
+/** As test/webgpu.test.ts: the host's own driver first, then Chromium's SwiftShader Vulkan driver. */
+function nodeRun(): { where: string; out: Output } {
+  const plain = inNode({});
+  if (!plain.skip) return { where: 'Node + webgpu package', out: plain };
+  if (process.env.RF_WEBGPU_NODE_SWIFTSHADER !== '0' && existsSync(SWIFTSHADER_ICD)) {
+    const sw = inNode({ VK_ICD_FILENAMES: SWIFTSHADER_ICD, LD_LIBRARY_PATH: `/usr/lib/chromium:${process.env.LD_LIBRARY_PATH ?? ''}` });
+    return { where: "Node + webgpu package on Chromium's SwiftShader Vulkan driver", out: sw };
+  }
+  return { where: 'Node + webgpu package', out: plain };
+}
+
+const chromiumOut = await inChromium().catch((e: Error): Output => ({ error: e.stack ?? e.message }));
+if (chromiumOut.skip) {
+  console.log(`  [webgpu-train] SKIPPED Chromium: ${chromiumOut.skip}`);
+  test.skip('3 AdamW steps on WebGPU match the wasm engine in headless Chromium (SwiftShader)', () => {});
+} else {
+  test('3 AdamW steps on WebGPU match the wasm engine in headless Chromium (SwiftShader)', () => report('Chromium', chromiumOut));
+}
+
+const node = process.env.RF_WEBGPU_NODE === '0' ? { where: 'Node', out: { skip: 'RF_WEBGPU_NODE=0' } as Output } : nodeRun();
+if (node.out.skip) {
+  console.log(`  [webgpu-train] SKIPPED ${node.where}: ${node.out.skip}`);
+  test.skip('3 AdamW steps on WebGPU match the wasm engine in Node (webgpu package)', () => {});
+} else {
+  test('3 AdamW steps on WebGPU match the wasm engine in Node (webgpu package)', () => report(node.where, node.out));
+}
+
+test('the synchronous model API on WebGPU throws a message naming its async form', async () => {
+  const { Model } = await import('../src/model/model.ts');
+  const { presetConfig } = await import('../src/model/config.ts');
+  // A stand-in with readAsync (what marks a backend without synchronous reads): no GPU needed.
+  const { ReferenceBackend } = await import('../src/engine/reference.ts');
+  const be = Object.assign(new ReferenceBackend(), { readAsync: async () => new Float32Array(0) });
+  const m = new Model(presetConfig('tiny'), { backend: be, seed: 1 });
+  for (const [f, alt] of [[() => m.forward({} as never), 'forwardAsync'], [() => m.parameters(), 'paramsAsync'], [() => m.toSafetensors(), 'toSafetensorsAsync']] as const) {
+    let msg = '';
+    try { f(); } catch (e) { msg = (e as Error).message; }
+    if (!msg.includes(alt)) throw new Error(`expected a message naming ${alt}, got '${msg}'`);
+  }
+});
+
+test.run();

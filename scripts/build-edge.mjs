@@ -1,5 +1,6 @@
 // Builds the edge bundle: dist/edge/resilient-fusion.mjs (one ES module, no Node.js API, no runtime
-// dependency) from src/edge/index.ts, plus engine.relaxed.wasm and engine.simd.wasm beside it.
+// dependency) from src/edge/index.ts, plus engine.relaxed.wasm and engine.simd.wasm beside it. The optional
+// WebGPU backend is in it too (navigator.gpu; createPredictor(bytes, { backend: 'webgpu' })).
 //
 // The model and data code is shared with the Node.js tools, so a few of its modules import Node.js for
 // file paths (loadModel(path), writeFileAtomic, resolveFeatureSpec(file)) and src/engine/wasm.ts loads the
@@ -27,6 +28,15 @@ const NODE_STUBS = {
 const PACKAGES = ['jpeg-js/lib/decoder.js'];
 /** src/data/jpeg.ts uses jpeg-js only to decode: the shim leaves its encoder (and Buffer) out. */
 const JPEG_SHIM = "import decode from 'jpeg-js/lib/decoder.js'; export default { decode };";
+/**
+ * src/engine/webgpu/index.ts loads the optional Node package 'webgpu' (Dawn) by a name held in a variable,
+ * so bundlers leave it alone; minifying folds that constant into import("webgpu"), which a downstream
+ * bundler would then try to resolve. The bundle gets a name esbuild cannot fold (the browser never reaches
+ * that branch: it takes navigator.gpu; a Node-like edge runtime still finds the package).
+ */
+const WEBGPU_LOADER = 'src/engine/webgpu/index.ts';
+const WEBGPU_NAME = "const name = 'webgpu';";
+const WEBGPU_NAME_UNFOLDED = "const name = ['web', 'gpu'].join('');";
 
 const edgePlugin = {
   name: 'resilient-fusion-edge',
@@ -50,6 +60,12 @@ const edgePlugin = {
       if (spec === 'jpeg-js') return { path: 'jpeg-js', namespace: 'jpeg-shim' };
       if (PACKAGES.includes(spec)) return undefined;
       return { errors: [{ text: `${from} imports the package '${spec}', which the edge bundle does not allow (see PACKAGES in scripts/build-edge.mjs)` }] };
+    });
+    b.onLoad({ filter: /webgpu[\\/]index\.ts$/ }, (args) => {
+      if (relative(root, args.path).split('\\').join('/') !== WEBGPU_LOADER) return undefined;
+      const src = readFileSync(args.path, 'utf8');
+      if (!src.includes(WEBGPU_NAME)) return { errors: [{ text: `${WEBGPU_LOADER} no longer holds \`${WEBGPU_NAME}\`: update WEBGPU_NAME in scripts/build-edge.mjs` }] };
+      return { contents: src.replace(WEBGPU_NAME, WEBGPU_NAME_UNFOLDED), loader: 'ts' };
     });
     b.onLoad({ filter: /.*/, namespace: 'jpeg-shim' }, () => ({ contents: JPEG_SHIM, loader: 'js', resolveDir: root }));
     // A stub exporting every name of the real module as a function that throws when called.
@@ -95,6 +111,8 @@ export async function buildEdge(opts = {}) {
   const text = readFileSync(outfile, 'utf8');
   const leak = /\bfrom\s*["']node:|\bimport\s*\(\s*["']node:|\brequire\(\s*["'](node:|fs|path|os|v8|url)\b/.exec(text);
   if (leak) throw new Error(`${outfile}: the bundle still references Node.js (${leak[0]})`);
+  const pkg = /\bimport\s*\(\s*["'][^"'./][^"']*["']\s*\)/.exec(text);
+  if (pkg) throw new Error(`${outfile}: the bundle imports a package by name (${pkg[0]}), which a browser cannot resolve`);
   const files = [BUNDLE, ...WASM].map((f) => {
     const bytes = readFileSync(join(outdir, f));
     return { file: join(outdir, f), bytes: statSync(join(outdir, f)).size, gzip: gzipSync(bytes, { level: 9 }).length };

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,8 +46,8 @@ function sameBits(what: string, got: ArrayLike<number>, want: ArrayLike<number>)
   }
 }
 
-function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'src/cli/predict.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+function runCli(args: string[], env: Record<string, string> = {}, timeout = 30000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'src/cli/predict.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout, env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -215,6 +215,43 @@ test('one study: JPEG + a table of its raw values gives the data-set probabiliti
   assert.is(doc.predictions.length, 1);
   sameBits('CLI single study', predictor.labels.map((l) => doc.predictions[0].probabilities[l]), want.subarray(0, 14));
   assert.equal(doc.predictions[0].modalities, { image: true, table: true });
+});
+
+// ---- --backend webgpu ----------------------------------------------------------------------------------------
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+test('CLI --backend webgpu: the wasm probabilities within 1e-4 where there is an adapter; else the fix and exit 1', async () => {
+  const r = (await rawStudies()).find((x) => x.jpeg && Object.keys(x.table).length > 8)!;
+  const tf = join(dir, 'table-webgpu.json');
+  writeFileSync(tf, JSON.stringify(r.table));
+  const args = ['--model', ckptPath, '--image', r.jpeg, '--table-file', tf];
+  const wasm = runCli([...args, '--backend', 'wasm']);
+  assert.is(wasm.status, 0, wasm.stderr);
+  const want = JSON.parse(wasm.stdout).predictions[0];
+  // No adapter (no Vulkan driver to be found): a clear error naming the fix, exit code 1, no crash.
+  const none = runCli([...args, '--backend', 'webgpu'], { VK_ICD_FILENAMES: '/nonexistent.json', RF_DAWN_FLAGS: '' }, 120000);
+  assert.is(none.status, 1, `expected exit 1, got ${none.status}: ${none.stderr}`);
+  assert.match(none.stderr, /predict: WebGPU is not available: .*To fix: .*--backend wasm/);
+  assert.is(none.stdout, '');
+  // An adapter: the host's driver, else Chromium's SwiftShader Vulkan driver (as test/webgpu.test.ts).
+  let gpu = runCli([...args, '--backend', 'webgpu'], {}, 120000);
+  let where = 'host driver';
+  if (gpu.status !== 0 && /WebGPU is not available/.test(gpu.stderr) && existsSync(SWIFTSHADER_ICD)) {
+    gpu = runCli([...args, '--backend', 'webgpu'], { VK_ICD_FILENAMES: SWIFTSHADER_ICD, LD_LIBRARY_PATH: `/usr/lib/chromium:${process.env.LD_LIBRARY_PATH ?? ''}` }, 120000);
+    where = "Chromium's SwiftShader Vulkan driver";
+  }
+  if (gpu.status !== 0 && /WebGPU is not available/.test(gpu.stderr)) {
+    console.log(`  [predict] SKIPPED the --backend webgpu comparison: ${gpu.stderr.trim().split('\n').pop()}`);
+    return;
+  }
+  assert.is(gpu.status, 0, gpu.stderr);
+  const got = JSON.parse(gpu.stdout).predictions[0];
+  assert.equal(got.modalities, want.modalities);
+  let d = 0;
+  for (const l of predictor.labels) d = Math.max(d, Math.abs(got.probabilities[l] - want.probabilities[l]));
+  console.log(`  [predict] --backend webgpu (${where}): max |p_gpu - p_wasm| = ${d.toExponential(2)}`);
+  assert.ok(d <= 1e-4, `max |p_gpu - p_wasm| = ${d}`);
 });
 
 // ---- missing inputs ----------------------------------------------------------------------------------------

@@ -4,13 +4,14 @@
  *   --data DIR [--split test|validate|train|all]   every study of a data set folder
  *   --image x.jpg and/or --table '{"temperature": 101.2, "pain": "4-5"}' (or --table-file f.json)
  *                                                   one study; any field, and the image, may be left out
- * Output: JSON (default) or CSV (--format csv), to stdout or --out FILE. `--help` lists every option.
+ * Output: JSON (default) or CSV (--format csv), to stdout or --out FILE. `--backend webgpu` runs the model on the
+ * optional WebGPU backend (no adapter: an error naming the fix, exit code 1). `--help` lists every option.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { helpLines, parseDataFlags } from '../data/cli-args.ts';
 import { resolveFeatureSpec } from '../data/features.ts';
-import type { BackendKind } from '../engine/index.ts';
+import type { Backend, BackendKind } from '../engine/index.ts';
 import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
 import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
 import { loadModel } from '../model/index.ts';
@@ -24,7 +25,7 @@ const DEFAULTS = {
   tableFile: '',
   format: 'json',
   out: '',
-  backend: 'auto',
+  backend: 'wasm',
   featureSpec: '',
   threads: 0,
   cacheDir: '',
@@ -42,7 +43,7 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   tableFile: 'a file holding that JSON object',
   format: 'json or csv',
   out: 'output file (empty: stdout)',
-  backend: 'auto, relaxed, simd or reference',
+  backend: 'wasm (the WebAssembly engine: relaxed SIMD where supported, else SIMD), webgpu (the optional GPU backend), or relaxed, simd, reference (auto = wasm)',
   featureSpec: 'feature spec JSON file for parsing rules (empty: the checkpoint\'s, else the built-in spec)',
   threads: 'with --data: image decoding threads (0: all cores)',
   cacheDir: 'with --data: image cache folder (empty: the data set folder)',
@@ -51,6 +52,22 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   batchSize: 'samples per forward pass',
   fields: 'print the model\'s table fields (name, kind, input unit, valid range, categories) as JSON and exit',
 };
+
+/** The WebGPU backend in use, released at exit (Dawn's device would otherwise keep the process alive). */
+let gpu: { destroy(): void; device: { destroy(): void } } | undefined;
+
+const BACKENDS = ['wasm', 'webgpu', 'auto', 'relaxed', 'simd', 'reference'];
+
+/** The backend for --backend: WebGPU is created asynchronously (no adapter: its error names the fix). */
+async function backendOf(kind: string): Promise<Backend | BackendKind> {
+  if (kind === 'wasm') return 'auto';
+  if (kind !== 'webgpu') return kind as BackendKind;
+  const { createWebGPUBackend } = await import('../engine/webgpu/index.ts');
+  const be = await createWebGPUBackend();
+  console.error(`predict: WebGPU on ${be.adapterInfo}`);
+  gpu = be;
+  return be;
+}
 
 function usage(): string {
   return `usage: npm run predict -- --model RUN/model.safetensors (--data DIR [--split test] | [--image x.jpg] [--table JSON | --table-file f.json]) [options]\n${helpLines(DEFAULTS, DOCS)}`;
@@ -89,7 +106,7 @@ async function main(): Promise<number> {
   if (positional.length) throw new Error(`unexpected argument '${positional[0]}' (options are --key value)\n${usage()}`);
   if (!cfg.model) throw new Error(`--model is required\n${usage()}`);
   if (cfg.format !== 'json' && cfg.format !== 'csv') throw new Error(`--format: json or csv, got '${cfg.format}'`);
-  if (!['auto', 'relaxed', 'simd', 'reference'].includes(cfg.backend)) throw new Error(`--backend: auto, relaxed, simd or reference, got '${cfg.backend}'`);
+  if (!BACKENDS.includes(cfg.backend)) throw new Error(`--backend: ${BACKENDS.join(', ')}, got '${cfg.backend}'`);
   if (!['test', 'validate', 'train', 'all'].includes(cfg.split)) throw new Error(`--split: test, validate, train or all, got '${cfg.split}'`);
   if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) throw new Error(`--batch-size: a positive integer, got ${cfg.batchSize}`);
   const single = !!(cfg.image || cfg.table || cfg.tableFile);
@@ -104,7 +121,7 @@ async function main(): Promise<number> {
 
   const table = readTable(cfg);
   const featureSpec = cfg.featureSpec ? resolveFeatureSpec(cfg.featureSpec) : undefined;
-  const model = loadModel(cfg.model, { backend: cfg.backend as BackendKind });
+  const model = loadModel(cfg.model, { backend: await backendOf(cfg.backend) });
   let predictor: Predictor;
   try {
     predictor = new Predictor(model, { featureSpec });
@@ -140,7 +157,7 @@ async function main(): Promise<number> {
     }
     let pred;
     try {
-      pred = predictor.predict({ image, table });
+      pred = await predictor.predictAsync({ image, table });
     } catch (e) {
       throw new Error(`${(e as Error).message.replace(/^image:/, `--image ${cfg.image}:`)}`);
     }
@@ -154,10 +171,21 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/** Set the exit code; with WebGPU, release the device and exit once stdout has drained. */
+function finish(code: number): void {
+  process.exitCode = code;
+  if (!gpu) return;
+  try {
+    gpu.destroy();
+    gpu.device.destroy();
+  } catch { /* exiting anyway */ }
+  process.stdout.write('', () => process.exit(code));
+}
+
 main().then(
-  (code) => process.exitCode = code,
+  (code) => finish(code),
   (e: unknown) => {
     console.error(`predict: ${e instanceof Error ? e.message : String(e)}`);
-    process.exitCode = 1;
+    finish(1);
   },
 );

@@ -9,18 +9,27 @@
  *   const p = await createPredictor(await (await fetch('model.safetensors')).arrayBuffer());
  *   const r = p.predict({ image: jpegBytes, table: { temperature: 101.2, gender: 'F' } });
  *   r.probabilities['Pleural Effusion'], r.modalities, r.features
+ *
+ * On the optional WebGPU backend (navigator.gpu; no adapter: a WebGPUUnavailableError naming the fix) the
+ * model's results are read asynchronously, so predict with `await p.predictAsync(...)`:
+ *   const g = await createPredictor(bytes, { backend: 'webgpu' });
+ *   const r = await g.predictAsync({ image: jpegBytes, table: { temperature: 101.2 } });
  */
 import { WasmCoreBackend } from '../engine/wasm-core.ts';
 import type { WasmBuild } from '../engine/wasm-core.ts';
 import { loadModel } from '../model/model.ts';
 import { Predictor } from '../infer/predictor.ts';
 import type { PredictorOptions } from '../infer/predictor.ts';
+import { createWebGPUBackend } from '../engine/webgpu/index.ts';
+import type { WebGPUOptions } from '../engine/webgpu/index.ts';
 
 export { Predictor, sigmoidProbabilities } from '../infer/predictor.ts';
 export type { PredictInput, Prediction, FieldInfo, PredictorOptions } from '../infer/predictor.ts';
 export type { DecodedImage, ImageInput, TableInput, FieldReport, InvalidField } from '../infer/inputs.ts';
 export { LABEL_NAMES } from '../engine/batch.ts';
 export { WasmCoreBackend };
+export { createWebGPUBackend, WebGPUUnavailableError, WEBGPU_FIX } from '../engine/webgpu/index.ts';
+export type { WebGPUOptions } from '../engine/webgpu/index.ts';
 export type { WasmBuild };
 
 /** Where a .wasm build comes from: its bytes, a URL (fetched), a fetch Response, or a compiled module. */
@@ -96,6 +105,14 @@ export async function loadEngine(opts: EngineOptions = {}): Promise<Engine> {
 export interface CreateOptions extends EngineOptions, PredictorOptions {
   /** An engine from loadEngine() to reuse (default: loaded with the options above). */
   engine?: Engine;
+  /**
+   * 'wasm' (default): the WebAssembly engine, `predict` and `predictAsync` both work. 'webgpu': the optional
+   * WebGPU backend on navigator.gpu (rejects with WebGPUUnavailableError, naming the fix, where there is no
+   * adapter); results are read asynchronously, so use `predictAsync` / `predictManyAsync`.
+   */
+  backend?: 'wasm' | 'webgpu';
+  /** With backend 'webgpu': options for createWebGPUBackend. */
+  webgpu?: WebGPUOptions;
 }
 
 /**
@@ -107,7 +124,9 @@ export async function createPredictor(checkpoint: ArrayBuffer | ArrayBufferView,
   if (checkpoint instanceof ArrayBuffer) bytes = new Uint8Array(checkpoint);
   else if (ArrayBuffer.isView(checkpoint)) bytes = new Uint8Array(checkpoint.buffer as ArrayBuffer, checkpoint.byteOffset, checkpoint.byteLength);
   else throw new Error('createPredictor: the checkpoint must be bytes (ArrayBuffer or Uint8Array)');
-  const engine = opts.engine ?? (await loadEngine(opts));
-  const model = loadModel(bytes, { backend: engine.backend() });
+  const kind = opts.backend ?? 'wasm';
+  if (kind !== 'wasm' && kind !== 'webgpu') throw new Error(`createPredictor: backend is 'wasm' or 'webgpu', got '${String(kind)}'`);
+  const backend = kind === 'webgpu' ? await createWebGPUBackend(opts.webgpu) : (opts.engine ?? (await loadEngine(opts))).backend();
+  const model = loadModel(bytes, { backend });
   return new Predictor(model, opts);
 }

@@ -2,7 +2,8 @@
  * Prediction over a data set folder (MIMIC-CXR-JPG + MIMIC-IV layout, real or synthetic): the data readers
  * prepare it at the checkpoint's image size, the prepared arrays are put on the checkpoint's preprocessing
  * (pixel statistics, feature standardization and vocabularies, matched by feature name), then makeBatch +
- * forward + sigmoid, as the trainer's evaluation does. Node.js only (the readers use the file system).
+ * forward + sigmoid, as the trainer's evaluation does (forwardAsync: the same bits on the WebAssembly backends, and
+ * the WebGPU backend works too). Node.js only (the readers use the file system).
  */
 import { loadDataset, SPLIT_NAMES } from '../data/index.ts';
 import type { FeatureSpec, LoadOptions, PreparedDataset } from '../data/index.ts';
@@ -140,7 +141,7 @@ export async function predictDataset(predictor: Predictor, dir: string, opts: Da
   const bs = Math.max(1, opts.batchSize ?? 64);
   for (let a = 0; a < indices.length; a += bs) {
     const part = indices.subarray(a, Math.min(indices.length, a + bs));
-    probs.set(predictor.probabilities(makeBatch(data, part)), a * NUM_LABELS);
+    probs.set(await predictor.probabilitiesAsync(makeBatch(data, part)), a * NUM_LABELS);
   }
   const Fn = spec.numeric.length, Fc = spec.categorical.length;
   const rows: DatasetRow[] = Array.from(indices, (i, r) => {

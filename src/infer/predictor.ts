@@ -86,16 +86,47 @@ export class Predictor {
     return { pixels, table: encodeTable(this.spec, input.table) };
   }
 
-  /** Probabilities [B,14] of a prepared batch: forward + sigmoid. */
+  /** Probabilities [B,14] of a prepared batch: forward + sigmoid. Synchronous backends only (see probabilitiesAsync). */
   probabilities(batch: Batch): Float32Array {
+    this.needSync('probabilities', 'probabilitiesAsync');
     return sigmoidProbabilities(this.model.forward(batch));
   }
 
-  /** Predict several inputs in one batch. */
+  /**
+   * As `probabilities`, on every backend (WebGPU included: model.forwardAsync). On the WebAssembly and
+   * reference backends forwardAsync is forward, so the result is the synchronous one bit for bit.
+   */
+  async probabilitiesAsync(batch: Batch): Promise<Float32Array> {
+    return sigmoidProbabilities(await this.model.forwardAsync(batch));
+  }
+
+  /** Predict several inputs in one batch. Synchronous backends only (see predictManyAsync). */
   predictMany(inputs: readonly PredictInput[]): Prediction[] {
+    this.needSync('predictMany', 'predictManyAsync');
     const enc = inputs.map((x) => this.encode(x));
     if (enc.length === 0) return [];
-    const probs = this.probabilities(buildBatch(this.spec, enc));
+    return this.results(enc, this.probabilities(buildBatch(this.spec, enc)));
+  }
+
+  /** As `predictMany`, on every backend. */
+  async predictManyAsync(inputs: readonly PredictInput[]): Promise<Prediction[]> {
+    const enc = inputs.map((x) => this.encode(x));
+    if (enc.length === 0) return [];
+    return this.results(enc, await this.probabilitiesAsync(buildBatch(this.spec, enc)));
+  }
+
+  /** Predict one input. Synchronous backends only (see predictAsync). */
+  predict(input: PredictInput): Prediction {
+    this.needSync('predict', 'predictAsync');
+    return this.predictMany([input])[0];
+  }
+
+  /** As `predict`, on every backend (WebGPU included). */
+  async predictAsync(input: PredictInput): Promise<Prediction> {
+    return (await this.predictManyAsync([input]))[0];
+  }
+
+  private results(enc: EncodedInput[], probs: Float32Array): Prediction[] {
     return enc.map((e, i) => {
       const p: Record<string, number> = {};
       for (let k = 0; k < NUM_LABELS; k++) p[this.spec.labels[k]] = probs[i * NUM_LABELS + k];
@@ -103,8 +134,7 @@ export class Predictor {
     });
   }
 
-  /** Predict one input. */
-  predict(input: PredictInput): Prediction {
-    return this.predictMany([input])[0];
+  private needSync(what: string, alt: string): void {
+    if (this.model.asyncOnly) throw new Error(`predictor.${what}(): the ${this.model.backend.name} backend reads its results only asynchronously; use \`await predictor.${alt}(...)\``);
   }
 }

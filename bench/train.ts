@@ -57,7 +57,7 @@ async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: numb
   const P = model.numParams;
   const params = new SharedArrayBuffer(P * 4), grads = new SharedArrayBuffer(P * 4 * chunks);
   const runner = createRunner({ model: model.config, backend: 'auto', data, params, grads }, threads);
-  const stepper = new DataParallelStep(model, runner, new Float32Array(params), new Float32Array(grads), chunks,
+  const stepper = await DataParallelStep.create(model, runner, new Float32Array(params), new Float32Array(grads), chunks,
     { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
   const times: number[] = [];
   try {

@@ -6,9 +6,9 @@ import { workerData } from 'node:worker_threads';
 import { Replica } from '../src/train/replica.ts';
 import type { ReplicaInit, Task } from '../src/train/replica.ts';
 
-let replica: Replica | undefined;
+let replica: Promise<Replica> | undefined;
 
-export default function run(task: Task): unknown {
-  replica ??= new Replica(workerData as ReplicaInit);
-  return replica.run(task);
+export default async function run(task: Task): Promise<unknown> {
+  replica ??= Replica.create(workerData as ReplicaInit);
+  return (await replica).run(task);
 }

@@ -11,9 +11,22 @@ import { WasmBackend, bestWasmBuild } from './wasm.ts';
 
 /** 'auto' (the best WebAssembly build the runtime validates), 'relaxed', 'simd' or 'reference'. */
 export type BackendKind = 'auto' | 'relaxed' | 'simd' | 'reference';
+/** A BackendKind, or 'webgpu' (the optional accelerator, created asynchronously). */
+export type AnyBackendKind = BackendKind | 'webgpu';
 
 /** Create a backend by kind. */
 export function createBackend(kind: BackendKind = 'auto'): Backend {
+  if ((kind as string) === 'webgpu') throw new Error("createBackend('webgpu'): WebGPU starts asynchronously; use `await createBackendAsync('webgpu')` and pass the instance");
   if (kind === 'reference') return new ReferenceBackend();
   return new WasmBackend(kind === 'auto' ? bestWasmBuild() : kind);
+}
+
+/**
+ * Create any backend, WebGPU included (found through navigator.gpu or the optional `webgpu` package; when
+ * there is no adapter the rejection says so and names the fix).
+ */
+export async function createBackendAsync(kind: AnyBackendKind = 'auto'): Promise<Backend> {
+  if (kind !== 'webgpu') return createBackend(kind);
+  const { createWebGPUBackend } = await import('./webgpu/index.ts');
+  return createWebGPUBackend();
 }

@@ -53,6 +53,8 @@ export interface Backend {
    * and `bceLogits` throw): the `n` elements at `p` once every kernel enqueued so far has run.
    */
   readAsync?(p: Ptr, n: number): Promise<Float32Array>;
+  /** Only with `readAsync`: as `sumSquares`, read back asynchronously. */
+  sumSquaresAsync?(x: Ptr, n: number): Promise<number>;
 
   // ---- GEMM --------------------------------------------------------------------------------------------
   /** C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N] on every row). `bias` 0 = none. */

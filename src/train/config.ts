@@ -79,7 +79,7 @@ export const TRAIN_DEFAULTS = {
   resume: '',
   /** Stop (saving like Ctrl-C) after this many optimizer steps in total (0: no limit). */
   maxSteps: 0,
-  /** Compute backend: auto, relaxed, simd or reference. */
+  /** Compute backend: auto, relaxed, simd, reference, or webgpu (the optional GPU backend: each worker opens a device). */
   backend: 'auto',
   /** Progress display: auto (a bar on a terminal, log lines otherwise), bar, lines or none. */
   progress: 'auto',
@@ -99,7 +99,7 @@ export const RUNTIME_KEYS: (keyof TrainConfig)[] = ['threads', 'resume', 'maxSte
 const ENUMS: Partial<Record<keyof TrainConfig, string[]>> = {
   preset: ['tiny', 'small', 'base'],
   uncertain: ['ignore', 'ones', 'zeros'],
-  backend: ['auto', 'relaxed', 'simd', 'reference'],
+  backend: ['auto', 'relaxed', 'simd', 'reference', 'webgpu'],
   progress: ['auto', 'bar', 'lines', 'none'],
 };
 

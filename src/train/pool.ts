@@ -15,10 +15,10 @@ export interface TaskRunner {
 
 export function createRunner(init: ReplicaInit, threads: number): TaskRunner {
   if (threads <= 1) {
-    const replica = new Replica(init);
+    let replica: Promise<Replica> | undefined;
     return {
       threads: 1,
-      run: async <T>(task: Task) => replica.run(task) as T,
+      run: async <T>(task: Task) => (await (replica ??= Replica.create(init))).run(task) as Promise<T>,
       close: async () => {},
     };
   }

@@ -9,7 +9,8 @@ import { makeBatch } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
 import { createModel } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
-import type { BackendKind } from '../engine/index.ts';
+import { createBackendAsync } from '../engine/index.ts';
+import type { AnyBackendKind, Batch, BackendKind } from '../engine/index.ts';
 import { applyDropout, imputeBatch, injectMissing } from './missing.ts';
 import type { DropoutRates } from './missing.ts';
 
@@ -20,7 +21,7 @@ export type SharedDataset = Pick<PreparedDataset,
 
 export interface ReplicaInit {
   model: ModelConfig;
-  backend: BackendKind;
+  backend: AnyBackendKind;
   data: SharedDataset;
   /** Float32 [P]: the current parameters, written by the main thread between steps. */
   params: SharedArrayBuffer;
@@ -62,10 +63,16 @@ export class Replica {
   private readonly params: Float32Array;
   private readonly grads: Float32Array;
 
-  constructor(readonly init: ReplicaInit) {
-    this.model = createModel(init.model, { backend: init.backend });
+  /** A replica on a synchronous backend kind (wasm, reference); `Replica.create` serves every kind. */
+  constructor(readonly init: ReplicaInit, model?: Model) {
+    this.model = model ?? createModel(init.model, { backend: init.backend as BackendKind });
     this.params = new Float32Array(init.params);
     this.grads = new Float32Array(init.grads);
+  }
+
+  /** A replica on any backend kind, WebGPU included (its device starts asynchronously). */
+  static async create(init: ReplicaInit): Promise<Replica> {
+    return new Replica(init, createModel(init.model, { backend: await createBackendAsync(init.backend) }));
   }
 
   private sync(version: number): void {
@@ -74,32 +81,58 @@ export class Replica {
     this.version = version;
   }
 
-  grad(t: GradTask): { loss: number; droppedImage: number; droppedTab: number } {
+  /** The task's batch, with injected missingness, training dropout and (for the baseline) imputation. */
+  private batch(t: Task): { b: Batch; dropped: { image: number; tab: number } } {
     this.sync(t.version);
     const b = makeBatch(this.init.data as PreparedDataset, t.indices);
     injectMissing(b, t.indices, t.seed, t.missImage, t.missTab);
-    const d = applyDropout(b, t.indices, t.seed, t.step, t.dropout);
+    const dropped = t.kind === 'grad' ? applyDropout(b, t.indices, t.seed, t.step, t.dropout) : { image: 0, tab: 0 };
     if (this.init.impute) imputeBatch(b, this.init.impute.meanImage, this.init.impute.catModes);
-    const { loss } = this.model.lossAndGrad(b, { normalizer: t.normalizer });
-    const P = this.model.numParams;
-    const g = this.model.gradData();
-    const out = this.grads.subarray(t.slot * P, (t.slot + 1) * P);
-    out.set(g);
-    return { loss, droppedImage: d.image, droppedTab: d.tab };
+    return { b, dropped };
   }
 
-  predict(t: PredictTask): Float32Array {
-    this.sync(t.version);
-    const b = makeBatch(this.init.data as PreparedDataset, t.indices);
-    injectMissing(b, t.indices, t.seed, t.missImage, t.missTab);
-    if (this.init.impute) imputeBatch(b, this.init.impute.meanImage, this.init.impute.catModes);
-    const logits = this.model.forward(b);
+  private slot(t: GradTask): Float32Array {
+    const P = this.model.numParams;
+    return this.grads.subarray(t.slot * P, (t.slot + 1) * P);
+  }
+
+  private static sigmoid(logits: Float32Array): Float32Array {
     const probs = new Float32Array(logits.length);
     for (let i = 0; i < logits.length; i++) probs[i] = 1 / (1 + Math.exp(-logits[i]));
     return probs;
   }
 
-  run(t: Task): unknown {
-    return t.kind === 'grad' ? this.grad(t) : this.predict(t);
+  /** The chunk's gradient into its slot (synchronous backends). */
+  grad(t: GradTask): { loss: number; droppedImage: number; droppedTab: number } {
+    const { b, dropped } = this.batch(t);
+    const { loss } = this.model.lossAndGrad(b, { normalizer: t.normalizer });
+    this.slot(t).set(this.model.gradData());
+    return { loss, droppedImage: dropped.image, droppedTab: dropped.tab };
+  }
+
+  /** Probabilities [n,14] (synchronous backends). */
+  predict(t: PredictTask): Float32Array {
+    return Replica.sigmoid(this.model.forward(this.batch(t).b));
+  }
+
+  /** As `grad`, on every backend (on WebGPU the step runs on the device and is read back once). */
+  async gradAsync(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number }> {
+    const { b, dropped } = this.batch(t);
+    const { loss } = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
+    this.slot(t).set(await this.model.gradDataAsync());
+    return { loss, droppedImage: dropped.image, droppedTab: dropped.tab };
+  }
+
+  /** As `predict`, on every backend. */
+  async predictAsync(t: PredictTask): Promise<Float32Array> {
+    return Replica.sigmoid(await this.model.forwardAsync(this.batch(t).b));
+  }
+
+  /** Tasks run one at a time: a replica has one set of activations and gradients, and the async forms yield. */
+  private queue: Promise<unknown> = Promise.resolve();
+  run(t: Task): Promise<unknown> {
+    const next = this.queue.then((): Promise<unknown> => (t.kind === 'grad' ? this.gradAsync(t) : this.predictAsync(t)));
+    this.queue = next.catch(() => {});
+    return next;
   }
 }

@@ -58,12 +58,22 @@ export class DataParallelStep {
     this.stage = be.alloc(this.P * chunks);
     be.fill(this.mPtr, this.P, 0);
     be.fill(this.vPtr, this.P, 0);
-    params.set(model.paramData());
   }
 
-  /** Live views of the AdamW moments (first, second). */
-  moments(): { m: ArrayLike<number>; v: ArrayLike<number> } {
+  /** A step whose shared parameters start as the model's (read back asynchronously on WebGPU). */
+  static async create(
+    model: Model, runner: TaskRunner, params: Float32Array, slots: Float32Array, chunks: number,
+    opt: OptimizerSettings, frozen: readonly LayoutEntry[] = [],
+  ): Promise<DataParallelStep> {
+    const s = new DataParallelStep(model, runner, params, slots, chunks, opt, frozen);
+    params.set(await model.paramDataAsync());
+    return s;
+  }
+
+  /** The AdamW moments (first, second): live views, or copies read back on WebGPU. */
+  async moments(): Promise<{ m: ArrayLike<number>; v: ArrayLike<number> }> {
     const be = this.model.backend;
+    if (be.readAsync) return { m: await be.readAsync(this.mPtr, this.P), v: await be.readAsync(this.vPtr, this.P) };
     return { m: be.view(this.mPtr, this.P), v: be.view(this.vPtr, this.P) };
   }
   setMoments(m: ArrayLike<number>, v: ArrayLike<number>): void {
@@ -73,7 +83,7 @@ export class DataParallelStep {
   /** Publish parameters (resume, init) to the replicas. */
   setParams(flat: ArrayLike<number>): void {
     this.model.setParams(flat);
-    this.params.set(this.model.paramData());
+    this.params.set(flat);
     this.version++;
   }
 
@@ -98,7 +108,7 @@ export class DataParallelStep {
     be.write(this.stage, slots.subarray(0, parts.length * P));
     be.sumBuffers(gPtr, this.stage, P, parts.length, P);
     for (const e of this.frozen) be.fill(gPtr + e.offset, e.size, 0);
-    const norm = Math.sqrt(be.sumSquares(gPtr, P));
+    const norm = Math.sqrt(be.sumSquaresAsync ? await be.sumSquaresAsync(gPtr, P) : be.sumSquares(gPtr, P));
     if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
     const o = this.opt;
     if (o.clip > 0 && norm > o.clip) be.scale(gPtr, P, o.clip / norm);
@@ -107,7 +117,7 @@ export class DataParallelStep {
       if (this.frozen.includes(e)) continue;
       be.adamw(pPtr + e.offset, gPtr + e.offset, this.mPtr + e.offset, this.vPtr + e.offset, e.size, lr, o.beta1, o.beta2, o.eps, e.decay ? o.weightDecay : 0, t + 1);
     }
-    this.params.set(model.paramData());
+    this.params.set(await model.paramDataAsync());
     this.version++;
     return { loss, norm };
   }

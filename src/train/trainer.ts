@@ -15,12 +15,13 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateSynthetic, loadDataset } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
-import { buildLayout, createModel, decodeCheckpoint, loadModel, presetConfig } from '../model/index.ts';
+import { buildLayout, createModel, decodeCheckpoint, presetConfig } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import { evaluate } from '../eval/index.ts';
 import type { EvalResult } from '../eval/index.ts';
-import type { BackendKind } from '../engine/index.ts';
+import { createBackendAsync } from '../engine/index.ts';
+import type { AnyBackendKind } from '../engine/index.ts';
 import { LABEL_NAMES } from '../engine/index.ts';
 import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
 import type { TrainConfig } from './config.ts';
@@ -205,19 +206,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);
   const mcfg = modelConfigFor(cfg, ds);
   const meta = checkpointMetadata(ds);
-  const model: Model = createModel(mcfg, { backend: cfg.backend as BackendKind, seed: cfg.seed, metadata: meta });
+  const model: Model = createModel(mcfg, { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: meta });
   const P = model.numParams;
   const be = model.backend;
-  if (!resumeFile && cfg.initFrom) initFromCheckpoints(model, cfg.initFrom, log);
+  if (!resumeFile && cfg.initFrom) await initFromCheckpoints(model, cfg.initFrom, log);
   const frozen = frozenEntries(model, cfg.freeze);
   const paramsSab = new SharedArrayBuffer(P * 4);
   const gradsSab = new SharedArrayBuffer(P * 4 * cfg.chunks);
   const init: ReplicaInit = {
-    model: model.config, backend: cfg.backend as BackendKind, data: shareDataset(ds), params: paramsSab, grads: gradsSab,
+    model: model.config, backend: cfg.backend as AnyBackendKind, data: shareDataset(ds), params: paramsSab, grads: gradsSab,
     impute: cfg.impute ? imputeStats(ds, trainRows) : undefined,
   };
   const runner: TaskRunner = createRunner(init, threads);
-  const stepper = new DataParallelStep(model, runner, new Float32Array(paramsSab), new Float32Array(gradsSab), cfg.chunks, cfg, frozen);
+  const stepper = await DataParallelStep.create(model, runner, new Float32Array(paramsSab), new Float32Array(gradsSab), cfg.chunks, cfg, frozen);
   const params = stepper.params;
   if (resumeFile) {
     const t = resumeFile.tensors;
@@ -246,16 +247,17 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     return out;
   }
 
-  const saveLast = () => {
+  const saveLast = async () => {
     // One atomic file holds everything a resume needs (parameters, AdamW moments, the counters that
     // determine every later random draw), so a crash can never pair parameters with another step's state.
+    const { m, v } = await stepper.moments();
     writeFileAtomic(join(runDir, 'last.state.safetensors'), writeSafetensors(
-      { params: { shape: [P], data: params }, m: { shape: [P], data: stepper.moments().m }, v: { shape: [P], data: stepper.moments().v } },
+      { params: { shape: [P], data: params }, m: { shape: [P], data: m }, v: { shape: [P], data: v } },
       { format: RESUME_FORMAT, state: JSON.stringify(state) },
     ));
     // The same parameters as a plain model checkpoint, and the state for people to read.
     model.setParams(params);
-    model.save(join(runDir, 'last.safetensors'));
+    await model.saveAsync(join(runDir, 'last.safetensors'));
     writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   };
 
@@ -304,7 +306,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         state.bestEpoch = state.epoch;
         state.epochsWithoutImprovement = 0;
         model.setParams(params);
-        model.save(join(runDir, 'model.safetensors'));
+        await model.saveAsync(join(runDir, 'model.safetensors'));
       } else state.epochsWithoutImprovement++;
       const meanLoss = state.epochLossSum / Math.max(1, state.epochBatches);
       log(`epoch ${state.epoch + 1}/${cfg.epochs}: train loss ${meanLoss.toFixed(4)}, val macro AUROC ${val.macroAuroc.toFixed(4)}${improved ? ' (best)' : ''}`);
@@ -318,16 +320,15 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         break;
       }
       // "last" at the epoch boundary: a resume starts the next epoch from here.
-      saveLast();
+      await saveLast();
     }
     if (interrupted) {
-      saveLast();
+      await saveLast();
       log(`interrupted at step ${state.step}: saved ${join(runDir, 'last.safetensors')}; continue with --resume ${runDir}`);
       return { runDir, state, interrupted: true };
     }
     // ---- test with the best checkpoint, thresholds from validation ----------------------------------------
-    const best = loadModel(join(runDir, 'model.safetensors'), { backend: cfg.backend as BackendKind });
-    stepper.setParams(best.paramData());
+    stepper.setParams(decodeCheckpoint(new Uint8Array(readFileSync(join(runDir, 'model.safetensors')))).params);
     const val = evaluate(await predict(valRows, cfg.missImage, cfg.missTab), evalTargets(ds.labels, valRows), LABEL_NAMES);
     const test = evaluate(await predict(testRows, testMissImage, testMissTab), evalTargets(ds.labels, testRows), LABEL_NAMES, val.thresholds);
     let testPredictions: TestPredictions[] | undefined;
@@ -373,8 +374,8 @@ function frozenEntries(model: Model, spec: string) {
 }
 
 /** --init-from "path=prefix,prefix;path2=prefix": copy matching tensors (same name and shape) from checkpoints. */
-function initFromCheckpoints(model: Model, spec: string, log: Logger): void {
-  const params = model.parameters();
+async function initFromCheckpoints(model: Model, spec: string, log: Logger): Promise<void> {
+  const flat = Float32Array.from(await model.paramDataAsync());
   for (const part of spec.split(';').map((p) => p.trim()).filter(Boolean)) {
     const eq = part.lastIndexOf('=');
     if (eq <= 0) throw new Error(`--init-from: expected path=prefix[,prefix], got '${part}'`);
@@ -388,10 +389,11 @@ function initFromCheckpoints(model: Model, spec: string, log: Logger): void {
       if (!src || src.shape.join('x') !== e.shape.join('x')) {
         throw new Error(`--init-from ${path}: tensor ${e.name} ${src ? `has shape [${src.shape}] not [${e.shape}]` : 'is missing'}`);
       }
-      params[e.name].set(ck.params.subarray(src.offset, src.offset + src.size));
+      flat.set(ck.params.subarray(src.offset, src.offset + src.size), e.offset);
       copied++;
     }
     if (copied === 0) throw new Error(`--init-from ${path}: no tensor matches ${prefixes.join(', ')}`);
     log(`initialized ${copied} tensors from ${path} (${prefixes.join(', ')})`);
   }
+  model.setParams(flat);
 }

@@ -259,7 +259,11 @@ export class WebGPUBackend implements Backend {
     if (src.length === 0) return;
     this.checkRange(p, src.length, 'write');
     this.flush();
-    const data = src instanceof Float32Array ? src : Float32Array.from(src);
+    // Dawn's writeBuffer takes no view of a SharedArrayBuffer (the trainer's parameters and gradient slots
+    // live in one): copy those, like any non-Float32 source.
+    const data = src instanceof Float32Array && !(typeof SharedArrayBuffer !== 'undefined' && src.buffer instanceof SharedArrayBuffer)
+      ? src
+      : Float32Array.from(src);
     this.device.queue.writeBuffer(this.buf, p * 4, data.buffer, data.byteOffset, data.byteLength);
   }
   /** The `n` floats at `p` once every kernel enqueued so far has run. */

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel, presetConfig } from '../src/model/index.ts';
 import type { ModelConfig, PresetName } from '../src/model/index.ts';
-import { bestWasmBuild, LABEL_NAMES } from '../src/engine/index.ts';
+import { bestWasmBuild, createBackendAsync, LABEL_NAMES } from '../src/engine/index.ts';
+import type { AnyBackendKind } from '../src/engine/index.ts';
 import { createRunner } from '../src/train/pool.ts';
 import type { SharedDataset } from '../src/train/replica.ts';
 import { DataParallelStep } from '../src/train/step.ts';
@@ -32,7 +33,7 @@ function shared<T extends Float32Array | Uint8Array | Int32Array>(C: new (b: Sha
 }
 
 /** An in-memory data set of n random samples in the shape of the reference model's inputs. */
-function fakeDataset(n: number, S: number, Fn: number, seed: number, imageMissing: number): SharedDataset {
+export function fakeDataset(n: number, S: number, Fn: number, seed: number, imageMissing: number): SharedDataset {
   const r = mulberry32(seed);
   const pixels = shared(Uint8Array, n * S * S, 1);
   for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(r() * 256);
@@ -50,13 +51,14 @@ function fakeDataset(n: number, S: number, Fn: number, seed: number, imageMissin
   };
 }
 
-interface Run { sps: number; median: number; spreadPct: number }
+export interface Run { sps: number; median: number; spreadPct: number }
 
-async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, chunks: number, steps: number): Promise<Run> {
-  const model = createModel(cfg, { seed: 0 });
+/** Median samples/s of optimizer steps through the real data-parallel path (exported for bench/webgpu.ts). */
+export async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, chunks: number, steps: number, backend: AnyBackendKind = 'auto'): Promise<Run> {
+  const model = createModel(cfg, { seed: 0, backend: await createBackendAsync(backend) });
   const P = model.numParams;
   const params = new SharedArrayBuffer(P * 4), grads = new SharedArrayBuffer(P * 4 * chunks);
-  const runner = createRunner({ model: model.config, backend: 'auto', data, params, grads }, threads);
+  const runner = createRunner({ model: model.config, backend, data, params, grads }, threads);
   const stepper = await DataParallelStep.create(model, runner, new Float32Array(params), new Float32Array(grads), chunks,
     { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
   const times: number[] = [];

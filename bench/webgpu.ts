@@ -12,6 +12,8 @@ import { createWebGPUBackend, WebGPUUnavailableError } from '../src/engine/webgp
 import type { WebGPUBackend } from '../src/engine/webgpu/index.ts';
 import { runKernelSuite } from '../src/engine/webgpu/selftest.ts';
 import { measure, row, summarize } from './util.ts';
+import { fakeDataset, timeTraining } from './train.ts';
+import { presetConfig } from '../src/model/index.ts';
 import type { BenchMain, Timing } from './util.ts';
 
 type Variant = 'NN' | 'NT' | 'TN';
@@ -145,7 +147,22 @@ export const main: BenchMain = async (args, emit) => {
   rg.speedup = rw.medianMs / rg.medianMs;
   emit(rg);
   emit(rw);
-  say('webgpu: training samples/s not measured: the model still reads the arena synchronously mid-step (see README, WebGPU).');
   gpu.destroy();
   gpu.device.destroy();
+  // Training through the real data-parallel step (one replica, batch 32, 4 chunks): the reference model of
+  // issue 3 on this host's GPU against the wasm engine on one thread and on every core.
+  const preset = args.quick ? 'small' : 'base';
+  const cfg = { ...presetConfig(preset), numFeatures: 32, catCardinalities: [] as number[] };
+  const data = fakeDataset(256, cfg.imageSize, 32, 1, 0);
+  const steps = args.quick ? 4 : 8;
+  const tshape = `${preset} S=${cfg.imageSize} B=32 train step`;
+  const g = await timeTraining(cfg, data, 1, 32, 4, steps, 'webgpu');
+  const w = await timeTraining(cfg, data, 1, 32, 4, Math.max(3, steps / 2), 'auto');
+  const rowG = row('webgpu-train', 'webgpu', tshape, { median: g.median, spreadPct: g.spreadPct, runs: steps });
+  rowG.samplesPerS = g.sps;
+  rowG.speedup = g.sps / w.sps;
+  const rowW = row('webgpu-train', `${build}x1`, tshape, { median: w.median, spreadPct: w.spreadPct, runs: steps });
+  rowW.samplesPerS = w.sps;
+  emit(rowG);
+  emit(rowW);
 };

@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeGray, encodeGrayJpeg } from '../src/data/index.ts';
@@ -15,12 +15,8 @@ import { buildEdgeBundle, startDemo } from '../src/infer/demo-server.ts';
 import type { Prediction } from '../src/infer/index.ts';
 import { createModel, encodeCheckpoint, presetConfig } from '../src/model/index.ts';
 import { rng } from './util/harness.ts';
+import { CHROMIUM, WEBGPU_CHROMIUM_ARGS, loadChromium } from './util/browser.ts';
 
-const CHROMIUM = process.env.RF_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader', '--headless=new',
-];
 
 // As test/edge-browser.test.ts: a small model over real feature names, parameters moved off the initialization.
 const config = { ...presetConfig('tiny'), imageSize: 32, numFeatures: 4, catCardinalities: [2, 3] };
@@ -86,18 +82,14 @@ async function run(m, data) {
 }`;
 
 async function inChromium(): Promise<PageOut> {
-  if (!existsSync(CHROMIUM)) return { skip: `no Chromium at ${CHROMIUM} (apt-get install chromium, or set RF_CHROMIUM)` };
-  let chromium: typeof import('playwright-core').chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch {
-    return { skip: 'playwright-core is not installed (npm install -D playwright-core)' };
-  }
+  const pw = await loadChromium();
+  if ('skip' in pw) return { skip: pw.skip };
+  const { chromium } = pw;
   const dir = mkdtempSync(join(tmpdir(), 'rf-edge-webgpu-'));
   const edgeDir = join(dir, 'edge');
   buildEdgeBundle(edgeDir);
   const server = await startDemo({ port: 0, edgeDir });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU_CHROMIUM_ARGS, headless: true });
   try {
     const page = await browser.newPage();
     page.setDefaultTimeout(180_000);
@@ -106,7 +98,7 @@ async function inChromium(): Promise<PageOut> {
       const gpu = (navigator as { gpu?: GPU }).gpu;
       return !!gpu && !!(await gpu.requestAdapter());
     });
-    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${CHROMIUM_ARGS.join(' ')}` };
+    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${WEBGPU_CHROMIUM_ARGS.join(' ')}` };
     const data = { ckpt: b64(checkpoint()), jpeg: b64(jpeg), rgba: b64(rgba), w: gray.width, h: gray.height, cases: CASES };
     return (await page.evaluate(async ({ code, data }) => {
       const run = new Function(`${code}; return run;`)();

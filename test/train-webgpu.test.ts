@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSynthetic } from '../src/data/index.ts';
+import { SWIFTSHADER_ICD } from './util/browser.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'rf-train-gpu-'));
 const data = join(dir, 'data');
 await generateSynthetic({ out: data, patients: 150, seed: 3 });
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 function trainRun(name: string, backend: string, env: Record<string, string> = {}) {
   const args = ['--import', 'tsx', 'src/cli/train.ts', '--preset', 'tiny', '--threads', '1', '--max-steps', '3', '--data', data,

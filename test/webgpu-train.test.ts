@@ -16,14 +16,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TrainCheck } from './webgpu-train-check.ts';
+import { CHROMIUM, WEBGPU_CHROMIUM_ARGS, loadChromium, onNodeGpu } from './util/browser.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = process.env.RF_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader', '--headless=new',
-];
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 interface Output { adapter?: string; wasm?: string; result?: TrainCheck; skip?: string; error?: string }
 
@@ -92,13 +87,9 @@ async function bundle(): Promise<string> {
 }
 
 async function inChromium(): Promise<Output> {
-  if (!existsSync(CHROMIUM)) return { skip: `no Chromium at ${CHROMIUM} (apt-get install chromium, or set RF_CHROMIUM)` };
-  let chromium: typeof import('playwright-core').chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch {
-    return { skip: 'playwright-core is not installed (npm install -D playwright-core)' };
-  }
+  const pw = await loadChromium();
+  if ('skip' in pw) return { skip: pw.skip };
+  const { chromium } = pw;
   for (const w of ['engine.relaxed.wasm', 'engine.simd.wasm']) {
     if (!existsSync(join(ROOT, 'build', w))) return { error: `build/${w} is missing: run \`npm run build:wasm\`` };
   }
@@ -111,7 +102,7 @@ async function inChromium(): Promise<Output> {
     res.end('<!doctype html><meta charset="utf-8"><title>webgpu training</title><script type="module" src="/bundle.js"></script>');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU_CHROMIUM_ARGS, headless: true });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -123,7 +114,7 @@ async function inChromium(): Promise<Output> {
       const gpu = (navigator as { gpu?: GPU }).gpu;
       return !!gpu && !!(await gpu.requestAdapter());
     });
-    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${CHROMIUM_ARGS.join(' ')}` };
+    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${WEBGPU_CHROMIUM_ARGS.join(' ')}` };
     page.setDefaultTimeout(180_000);
     return (await page.evaluate(() => (globalThis as unknown as { rfTrain(): Promise<Output> }).rfTrain())) as Output;
   } finally {
@@ -144,17 +135,6 @@ function inNode(env: Record<string, string>): Output {
   }
 }
 
-/** As test/webgpu.test.ts: the host's own driver first, then Chromium's SwiftShader Vulkan driver. */
-function nodeRun(): { where: string; out: Output } {
-  const plain = inNode({});
-  if (!plain.skip) return { where: 'Node + webgpu package', out: plain };
-  if (process.env.RF_WEBGPU_NODE_SWIFTSHADER !== '0' && existsSync(SWIFTSHADER_ICD)) {
-    const sw = inNode({ VK_ICD_FILENAMES: SWIFTSHADER_ICD, LD_LIBRARY_PATH: `/usr/lib/chromium:${process.env.LD_LIBRARY_PATH ?? ''}` });
-    return { where: "Node + webgpu package on Chromium's SwiftShader Vulkan driver", out: sw };
-  }
-  return { where: 'Node + webgpu package', out: plain };
-}
-
 const chromiumOut = await inChromium().catch((e: Error): Output => ({ error: e.stack ?? e.message }));
 if (chromiumOut.skip) {
   console.log(`  [webgpu-train] SKIPPED Chromium: ${chromiumOut.skip}`);
@@ -163,7 +143,7 @@ if (chromiumOut.skip) {
   test('3 AdamW steps on WebGPU match the wasm engine in headless Chromium (SwiftShader)', () => report('Chromium', chromiumOut));
 }
 
-const node = process.env.RF_WEBGPU_NODE === '0' ? { where: 'Node', out: { skip: 'RF_WEBGPU_NODE=0' } as Output } : nodeRun();
+const node = process.env.RF_WEBGPU_NODE === '0' ? { where: 'Node', out: { skip: 'RF_WEBGPU_NODE=0' } as Output } : onNodeGpu(inNode);
 if (node.out.skip) {
   console.log(`  [webgpu-train] SKIPPED ${node.where}: ${node.out.skip}`);
   test.skip('3 AdamW steps on WebGPU match the wasm engine in Node (webgpu package)', () => {});

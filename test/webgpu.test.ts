@@ -3,24 +3,18 @@
  * (a) in headless Chromium with WebGPU on SwiftShader (a software adapter is enough for correctness):
  *     the backend and the suite bundled by esbuild, served from 127.0.0.1, driven by playwright-core;
  * (b) in Node through the optional `webgpu` package (Dawn), in a child process, as the host is configured
- *     (a real GPU where there is one; opt-in SwiftShader otherwise, see nodeRun).
+ *     (a real GPU where there is one, else Chromium's SwiftShader driver: test/util/browser.ts).
  * Where neither has an adapter the test says why and is counted as skipped, never silently passed.
  */
 import { test } from 'uvu';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { CaseResult } from '../src/engine/webgpu/selftest.ts';
+import { CHROMIUM, WEBGPU_CHROMIUM_ARGS, loadChromium, onNodeGpu } from './util/browser.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = process.env.RF_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader', '--headless=new',
-];
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 interface SuiteOutput { adapter?: string; results?: CaseResult[]; skip?: string; error?: string }
 
@@ -63,13 +57,9 @@ async function bundle(): Promise<string> {
 }
 
 async function inChromium(): Promise<SuiteOutput> {
-  if (!existsSync(CHROMIUM)) return { skip: `no Chromium at ${CHROMIUM} (apt-get install chromium, or set RF_CHROMIUM)` };
-  let chromium: typeof import('playwright-core').chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch {
-    return { skip: 'playwright-core is not installed (npm install -D playwright-core)' };
-  }
+  const pw = await loadChromium();
+  if ('skip' in pw) return { skip: pw.skip };
+  const { chromium } = pw;
   const js = await bundle();
   const server = http.createServer((req, res) => {
     if (req.url === '/bundle.js') { res.setHeader('content-type', 'text/javascript'); res.end(js); return; }
@@ -77,7 +67,7 @@ async function inChromium(): Promise<SuiteOutput> {
     res.end('<!doctype html><meta charset="utf-8"><title>webgpu kernels</title><script type="module" src="/bundle.js"></script>');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU_CHROMIUM_ARGS, headless: true });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -89,7 +79,7 @@ async function inChromium(): Promise<SuiteOutput> {
       const gpu = (navigator as { gpu?: GPU }).gpu;
       return !!gpu && !!(await gpu.requestAdapter());
     });
-    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${CHROMIUM_ARGS.join(' ')}` };
+    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${WEBGPU_CHROMIUM_ARGS.join(' ')}` };
     page.setDefaultTimeout(120_000);
     return (await page.evaluate((f) => (globalThis as unknown as { rfRun(f?: string): Promise<SuiteOutput> }).rfRun(f), process.env.RF_WEBGPU_FILTER)) as SuiteOutput;
   } finally {
@@ -112,22 +102,6 @@ function inNode(env: Record<string, string>): SuiteOutput {
   }
 }
 
-/**
- * The Node run as the host is configured. Without a GPU driver it retries on Chromium's SwiftShader Vulkan
- * driver when that is installed (RF_WEBGPU_NODE_SWIFTSHADER=0 turns the retry off). The random pthread
- * crashes once seen here came from Dawn's instance being garbage-collected under a live device, fixed in
- * findGpu.
- */
-function nodeRun(): { where: string; out: SuiteOutput } {
-  const plain = inNode({});
-  if (!plain.skip) return { where: 'Node + webgpu package', out: plain };
-  if (process.env.RF_WEBGPU_NODE_SWIFTSHADER !== '0' && existsSync(SWIFTSHADER_ICD)) {
-    const sw = inNode({ VK_ICD_FILENAMES: SWIFTSHADER_ICD, LD_LIBRARY_PATH: `/usr/lib/chromium:${process.env.LD_LIBRARY_PATH ?? ''}` });
-    return { where: "Node + webgpu package on Chromium's SwiftShader Vulkan driver", out: sw };
-  }
-  return { where: 'Node + webgpu package', out: plain };
-}
-
 // Decide before registering, so a missing adapter is reported as a skip by uvu.
 const chromiumOut = await inChromium().catch((e: Error): SuiteOutput => ({ error: e.stack ?? e.message }));
 if (chromiumOut.skip) {
@@ -139,7 +113,7 @@ if (chromiumOut.skip) {
 
 const node = process.env.RF_WEBGPU_NODE === '0'
   ? { where: 'Node', out: { skip: 'RF_WEBGPU_NODE=0' } as SuiteOutput }
-  : nodeRun();
+  : onNodeGpu(inNode);
 if (node.out.skip) {
   console.log(`  [webgpu] SKIPPED ${node.where}: ${node.out.skip} (with Debian's chromium installed, Chromium's SwiftShader driver is tried)`);
   test.skip('WGSL kernels vs reference in Node (webgpu package)', () => {});

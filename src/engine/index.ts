@@ -8,6 +8,8 @@ export type { WasmBuild, WasmExports } from './wasm.ts';
 import type { Backend } from './types.ts';
 import { ReferenceBackend } from './reference.ts';
 import { WasmBackend, bestWasmBuild } from './wasm.ts';
+// Static: a dynamic import of a .ts module fails inside tsx-run worker threads (the trainer's replicas).
+import { createWebGPUBackend } from './webgpu/index.ts';
 
 /** 'auto' (the best WebAssembly build the runtime validates), 'relaxed', 'simd' or 'reference'. */
 export type BackendKind = 'auto' | 'relaxed' | 'simd' | 'reference';
@@ -27,6 +29,5 @@ export function createBackend(kind: BackendKind = 'auto'): Backend {
  */
 export async function createBackendAsync(kind: AnyBackendKind = 'auto'): Promise<Backend> {
   if (kind !== 'webgpu') return createBackend(kind);
-  const { createWebGPUBackend } = await import('./webgpu/index.ts');
   return createWebGPUBackend();
 }

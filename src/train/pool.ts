@@ -31,10 +31,16 @@ export function createRunner(init: ReplicaInit, threads: number): TaskRunner {
     // One task at a time per worker: chunks are the unit of balance.
     concurrentTasksPerWorker: 1,
   });
+  // A worker that dies or sends what Piscina cannot read surfaces as the pool's 'error' event, which would
+  // otherwise end the process: turn it into a rejection of every task in flight.
+  let fail: (e: unknown) => void = () => {};
+  const failure = new Promise<never>((_, reject) => { fail = reject; });
+  failure.catch(() => {});
+  pool.on('error', (e: unknown) => fail(e));
   return {
     threads,
     run: <T>(task: Task) =>
-      pool.run(task).catch((e: unknown) => {
+      Promise.race([pool.run(task), failure]).catch((e: unknown) => {
         throw new Error(`a training worker failed: ${e instanceof Error ? e.message : String(e)}`);
       }) as Promise<T>,
     close: () => pool.destroy(),

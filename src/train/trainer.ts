@@ -171,6 +171,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   let resumeFile: ReturnType<typeof readSafetensors> | undefined;
   if (cfg.resume) {
     runDir = resolve(cfg.resume);
+    if (!existsSync(join(runDir, 'config.json')) || !existsSync(join(runDir, 'last.state.safetensors'))) {
+      throw new Error(`--resume ${runDir}: not an interrupted run folder (it needs config.json and last.state.safetensors)`);
+    }
     const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as TrainConfig;
     for (const k of Object.keys(saved) as (keyof TrainConfig)[]) {
       if (RUNTIME_KEYS.includes(k)) continue;
@@ -193,14 +196,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     const name = cfg.name || `${cfg.preset}-s${cfg.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     runDir = resolve(cfg.out, name);
     if (existsSync(join(runDir, 'state.json'))) throw new Error(`run folder ${runDir} already holds a run; use --resume ${runDir} or another --name`);
-    mkdirSync(runDir, { recursive: true });
     state = { step: 0, epoch: 0, batchInEpoch: 0, bestAuroc: null, bestEpoch: -1, epochsWithoutImprovement: 0, epochLossSum: 0, epochBatches: 0, finished: false };
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
   }
+  // A new run's folder is made once its data set has loaded, so a bad --data leaves nothing behind.
+  const makeRunFolder = () => {
+    if (cfg.resume) return;
+    mkdirSync(runDir, { recursive: true });
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  };
   const logFile = join(runDir, 'log.jsonl');
 
   // ---- data, model, optimizer state ---------------------------------------------------------------------
   const { ds } = await prepareData(cfg, threads, log);
+  makeRunFolder();
   const trainRows = splitRows(ds, 0), valRows = splitRows(ds, 1), testRows = splitRows(ds, 2);
   if (trainRows.length === 0) throw new Error('the training split is empty');
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);

@@ -10,47 +10,12 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeGray, encodeGrayJpeg } from '../src/data/index.ts';
 import { buildEdgeBundle, startDemo } from '../src/infer/demo-server.ts';
 import type { Prediction } from '../src/infer/index.ts';
-import { createModel, encodeCheckpoint, presetConfig } from '../src/model/index.ts';
-import { rng } from './util/harness.ts';
+import { CASES, pageData } from './util/edge-fixture.ts';
 import { CHROMIUM, WEBGPU_CHROMIUM_ARGS, loadChromium } from './util/browser.ts';
 
 
-// As test/edge-browser.test.ts: a small model over real feature names, parameters moved off the initialization.
-const config = { ...presetConfig('tiny'), imageSize: 32, numFeatures: 4, catCardinalities: [2, 3] };
-const metadata = {
-  schema: {
-    numeric: [
-      { name: 'temperature', mean: 37.2, std: 0.8, unit: 'C' }, { name: 'heartrate', mean: 90, std: 18, unit: 'bpm' },
-      { name: 'pain', mean: 4, std: 3, unit: '0-10' }, { name: 'age', mean: 60, std: 17, unit: 'years' },
-    ],
-    categorical: [{ name: 'gender', vocab: ['F', 'M'] }, { name: 'arrival_transport', vocab: ['AMBULANCE', 'OTHER', 'WALK IN'] }],
-  },
-  normalization: { pixelMean: 0.4, pixelStd: 0.22, imageSize: 32 },
-};
-function checkpoint(): Uint8Array {
-  const m = createModel(config, { seed: 3, metadata, backend: 'reference' });
-  const p = Float32Array.from(m.paramData());
-  const r = rng(21);
-  for (let i = 0; i < p.length; i++) p[i] += 0.2 * (2 * r() - 1);
-  return encodeCheckpoint(m.config, m.layout, p, metadata);
-}
-const W = 45, H = 52;
-const pixels = Uint8Array.from({ length: W * H }, (_, i) => Math.round(128 + 100 * Math.sin(i / 7) * Math.cos(i / 53)));
-const jpeg = encodeGrayJpeg(pixels, W, H, 85);
-const gray = decodeGray(jpeg);
-const rgba = new Uint8Array(gray.data.length * 4);
-gray.data.forEach((v, i) => rgba.set([v, v, v, 255], i * 4));
-const CASES = [
-  { name: 'image + table', jpeg: true, table: { temperature: 101.2, heartrate: 120, pain: '4-5', gender: 'F', arrival_transport: 'WALK IN' } },
-  { name: 'table only', table: { temperature: 97.9, heartrate: 64, age: 71, gender: 'M' } },
-  { name: 'image only', jpeg: true },
-  { name: 'decoded RGBA pixels + partial table', rgba: true, table: { pain: 8 } },
-  { name: 'nothing', table: {} },
-];
-const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
 
 interface PageOut {
   skip?: string; error?: string;
@@ -99,7 +64,7 @@ async function inChromium(): Promise<PageOut> {
       return !!gpu && !!(await gpu.requestAdapter());
     });
     if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${WEBGPU_CHROMIUM_ARGS.join(' ')}` };
-    const data = { ckpt: b64(checkpoint()), jpeg: b64(jpeg), rgba: b64(rgba), w: gray.width, h: gray.height, cases: CASES };
+    const data = pageData();
     return (await page.evaluate(async ({ code, data }) => {
       const run = new Function(`${code}; return run;`)();
       const m = await import('/edge/resilient-fusion.mjs' as string);

@@ -104,17 +104,8 @@ export async function trainCheck(gpu: Backend, cpu: Backend, steps = 3): Promise
 
 const isMain = typeof process !== 'undefined' && !!process.versions?.node && typeof process.argv?.[1] === 'string' && /webgpu-train-check\.ts$/.test(process.argv[1]);
 if (isMain) {
-  const { createWebGPUBackend, WebGPUUnavailableError } = await import('../src/engine/webgpu/index.ts');
+  const { printGpuRun } = await import('../src/engine/webgpu/selftest.ts');
   const { createBackend } = await import('../src/engine/index.ts');
-  try {
-    const be = await createWebGPUBackend();
-    const result = await trainCheck(be, createBackend('auto'));
-    console.log(JSON.stringify({ adapter: be.adapterInfo, result }));
-    be.destroy();
-    be.device.destroy();
-  } catch (e) {
-    if (e instanceof WebGPUUnavailableError) console.log(JSON.stringify({ skip: e.message }));
-    else console.log(JSON.stringify({ error: (e as Error).stack ?? String(e) }));
-  }
+  await printGpuRun(async (be) => ({ result: await trainCheck(be, createBackend('auto')) }));
   process.exit(0);
 }

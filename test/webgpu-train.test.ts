@@ -9,14 +9,11 @@
  */
 import { test } from 'uvu';
 import { builtinModules } from 'node:module';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TrainCheck } from './webgpu-train-check.ts';
-import { CHROMIUM, WEBGPU_CHROMIUM_ARGS, loadChromium, onNodeGpu } from './util/browser.ts';
+import { jsonChild, onNodeGpu, onWebGpuPage } from './util/browser.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -87,52 +84,24 @@ async function bundle(): Promise<string> {
 }
 
 async function inChromium(): Promise<Output> {
-  const pw = await loadChromium();
-  if ('skip' in pw) return { skip: pw.skip };
-  const { chromium } = pw;
   for (const w of ['engine.relaxed.wasm', 'engine.simd.wasm']) {
     if (!existsSync(join(ROOT, 'build', w))) return { error: `build/${w} is missing: run \`npm run build:wasm\`` };
   }
   const js = await bundle();
-  const server = http.createServer((req, res) => {
-    if (req.url === '/bundle.js') { res.setHeader('content-type', 'text/javascript'); res.end(js); return; }
-    const m = /^\/(engine\.(relaxed|simd)\.wasm)$/.exec(req.url ?? '');
-    if (m) { res.setHeader('content-type', 'application/wasm'); res.end(readFileSync(join(ROOT, 'build', m[1]))); return; }
-    res.setHeader('content-type', 'text/html');
-    res.end('<!doctype html><meta charset="utf-8"><title>webgpu training</title><script type="module" src="/bundle.js"></script>');
+  return onWebGpuPage({
+    js, title: 'webgpu training', ready: 'rfTrain', timeout: 180_000,
+    files: (path) => {
+      const w = /^\/(engine\.(relaxed|simd)\.wasm)$/.exec(path);
+      return w ? { type: 'application/wasm', body: readFileSync(join(ROOT, 'build', w[1])) } : undefined;
+    },
+    call: async (page) => (await page.evaluate(() => (globalThis as unknown as { rfTrain(): Promise<Output> }).rfTrain())) as Output,
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU_CHROMIUM_ARGS, headless: true });
-  try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.waitForFunction(() => 'rfTrain' in globalThis || document.readyState === 'complete');
-    if (errors.length) return { error: `page error: ${errors.join('; ')}` };
-    const hasGpu = await page.evaluate(async () => {
-      const gpu = (navigator as { gpu?: GPU }).gpu;
-      return !!gpu && !!(await gpu.requestAdapter());
-    });
-    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${WEBGPU_CHROMIUM_ARGS.join(' ')}` };
-    page.setDefaultTimeout(180_000);
-    return (await page.evaluate(() => (globalThis as unknown as { rfTrain(): Promise<Output> }).rfTrain())) as Output;
-  } finally {
-    await browser.close();
-    server.close();
-  }
 }
 
 // ---- (b) Node + the webgpu package ----------------------------------------------------------------------
 
 function inNode(env: Record<string, string>): Output {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/webgpu-train-check.ts'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 180_000 });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as Output;
-  } catch {
-    return { error: `child exited ${r.status ?? r.signal} without a result; stderr: ${r.stderr.slice(-600)}` };
-  }
+  return jsonChild<Output>(ROOT, ['test/webgpu-train-check.ts'], env, 180_000);
 }
 
 const chromiumOut = await inChromium().catch((e: Error): Output => ({ error: e.stack ?? e.message }));

@@ -7,12 +7,9 @@
  * Where neither has an adapter the test says why and is counted as skipped, never silently passed.
  */
 import { test } from 'uvu';
-import { spawnSync } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { CaseResult } from '../src/engine/webgpu/selftest.ts';
-import { CHROMIUM, WEBGPU_CHROMIUM_ARGS, loadChromium, onNodeGpu } from './util/browser.ts';
+import { jsonChild, onNodeGpu, onWebGpuPage } from './util/browser.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -57,49 +54,19 @@ async function bundle(): Promise<string> {
 }
 
 async function inChromium(): Promise<SuiteOutput> {
-  const pw = await loadChromium();
-  if ('skip' in pw) return { skip: pw.skip };
-  const { chromium } = pw;
   const js = await bundle();
-  const server = http.createServer((req, res) => {
-    if (req.url === '/bundle.js') { res.setHeader('content-type', 'text/javascript'); res.end(js); return; }
-    res.setHeader('content-type', 'text/html');
-    res.end('<!doctype html><meta charset="utf-8"><title>webgpu kernels</title><script type="module" src="/bundle.js"></script>');
+  return onWebGpuPage({
+    js, title: 'webgpu kernels', ready: 'rfRun', timeout: 120_000,
+    call: async (page) => (await page.evaluate((f) => (globalThis as unknown as { rfRun(f?: string): Promise<SuiteOutput> }).rfRun(f), process.env.RF_WEBGPU_FILTER)) as SuiteOutput,
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU_CHROMIUM_ARGS, headless: true });
-  try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    await page.waitForFunction(() => 'rfRun' in globalThis || document.readyState === 'complete');
-    if (errors.length) return { error: `page error: ${errors.join('; ')}` };
-    const hasGpu = await page.evaluate(async () => {
-      const gpu = (navigator as { gpu?: GPU }).gpu;
-      return !!gpu && !!(await gpu.requestAdapter());
-    });
-    if (!hasGpu) return { skip: `Chromium (${CHROMIUM}) offers no WebGPU adapter with flags ${WEBGPU_CHROMIUM_ARGS.join(' ')}` };
-    page.setDefaultTimeout(120_000);
-    return (await page.evaluate((f) => (globalThis as unknown as { rfRun(f?: string): Promise<SuiteOutput> }).rfRun(f), process.env.RF_WEBGPU_FILTER)) as SuiteOutput;
-  } finally {
-    await browser.close();
-    server.close();
-  }
 }
 
 // ---- (b) Node + the webgpu package ----------------------------------------------------------------------
 
 function inNode(env: Record<string, string>): SuiteOutput {
-  const args = ['--import', 'tsx', 'src/engine/webgpu/selftest-node.ts'];
+  const args = ['src/engine/webgpu/selftest-node.ts'];
   if (process.env.RF_WEBGPU_FILTER) args.push(process.env.RF_WEBGPU_FILTER);
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as SuiteOutput;
-  } catch {
-    return { error: `child exited ${r.status ?? r.signal} without a result; stderr: ${r.stderr.slice(-600)}` };
-  }
+  return jsonChild<SuiteOutput>(ROOT, args, env, 120_000);
 }
 
 // Decide before registering, so a missing adapter is reported as a skip by uvu.

@@ -9,6 +9,7 @@ import { ReferenceBackend } from '../reference.ts';
 import { mulberry32 } from '../rng.ts';
 import type { Backend, Ptr } from '../types.ts';
 import type { WebGPUBackend } from './backend.ts';
+import { createWebGPUBackend, WebGPUUnavailableError } from './index.ts';
 
 export interface CaseResult {
   name: string;
@@ -297,4 +298,21 @@ export function formatResult(r: CaseResult): string {
   return r.ok
     ? `TENSOR OK  ${r.name}  maxdiff = ${r.maxdiff.toExponential(2)}  (${r.ms.toFixed(0)} ms)`
     : `MISMATCH   ${r.name}: ${r.error}`;
+}
+
+/**
+ * For Node child processes (the GPU tests run them so Dawn's environment can differ from the runner's):
+ * open a WebGPU backend, run `work` on it and print one JSON line: {adapter, ...result}, {skip} when there
+ * is no adapter, or {error}; then release the device.
+ */
+export async function printGpuRun(work: (be: WebGPUBackend) => Promise<Record<string, unknown>>): Promise<void> {
+  try {
+    const be = await createWebGPUBackend();
+    console.log(JSON.stringify({ adapter: be.adapterInfo, ...(await work(be)) }));
+    be.destroy();
+    be.device.destroy();
+  } catch (e) {
+    if (e instanceof WebGPUUnavailableError) console.log(JSON.stringify({ skip: e.message }));
+    else console.log(JSON.stringify({ error: (e as Error).stack ?? String(e) }));
+  }
 }

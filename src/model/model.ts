@@ -501,30 +501,16 @@ export class Model {
 
     // ---- vision encoder over the samples with an image -------------------------------------------------
     const V = acts.vision;
-    let vx = V.x0;
     if (p.Bv > 0) {
-      const rows = p.Bv * k.Nv, segs = [{ row: 0, att: 0, B: p.Bv, T: k.Nv }];
       patchEmbedForward(be, V.x0, acts.patches, acts.img, W.patchW, W.patchB, W.pos, p.Bv, k.S, k.P, d);
-      for (let l = 0; l < c.visionDepth; l++) {
-        const a = blockSet(V, l);
-        blockForward(be, a, vx, V.mask, W.vBlocks[l], segs, rows, d, H, hid);
-        vx = a.x2;
-      }
-      be.layernormForward(V.out, V.mean, V.rstd, vx, W.vNormW, W.vNormB, rows, d);
+      this.encoderForward(V, W.vBlocks, W.vNormW, W.vNormB, p.Bv, k.Nv, training);
     }
     // ---- tabular encoder over the samples with any feature --------------------------------------------
     const T = acts.tabular;
-    let tx = T.x0;
     if (p.Bt > 0) {
-      const rows = p.Bt * k.Ft, segs = [{ row: 0, att: 0, B: p.Bt, T: k.Ft }];
       featureTokensForward(be, T.x0, acts.numX, acts.codes, W.numW, W.numB, W.embed, W.catB, this.catOffsets, p.Bt, k.Fn, k.Fc, d);
-      be.maskRows(T.x0, T.present, rows, d);
-      for (let l = 0; l < c.tabularDepth; l++) {
-        const a = blockSet(T, l);
-        blockForward(be, a, tx, T.mask, W.tBlocks[l], segs, rows, d, H, hid);
-        tx = a.x2;
-      }
-      be.layernormForward(T.out, T.mean, T.rstd, tx, W.tNormW, W.tNormB, rows, d);
+      be.maskRows(T.x0, T.present, p.Bt * k.Ft, d);
+      this.encoderForward(T, W.tBlocks, W.tNormW, W.tNormB, p.Bt, k.Ft, training);
     }
     // ---- fusion: [cls] ++ scale_v*z_v + shift_v ++ scale_t*z_t + shift_t, per group ------------------------
     const F = acts.fusion;
@@ -557,6 +543,32 @@ export class Model {
     be.layernormForward(F.out, F.mean, F.rstd, p.clsIn, W.fNormW, W.fNormB, B, d);
     linearForward(be, acts.logits, F.out, W.headW, W.headB, B, d, NUM_LABELS);
     return { acts, plan: p };
+  }
+
+  /**
+   * A unimodal encoder's blocks and final LayerNorm over `count` samples of `T` tokens, from E.x0 to E.out
+   * (key mask E.mask). Training keeps every block's activations; inference reuses one set.
+   */
+  private encoderForward(E: EncoderActs, blocks: BlockWeights[], normW: Ptr, normB: Ptr, count: number, T: number, training: boolean): void {
+    const be = this.backend, k = this.k, rows = count * T, segs = [{ row: 0, att: 0, B: count, T }];
+    let x = E.x0;
+    for (let l = 0; l < blocks.length; l++) {
+      const a = E.blocks[training ? l : 0];
+      blockForward(be, a, x, E.mask, blocks[l], segs, rows, k.d, k.H, k.hidden);
+      x = a.x2;
+    }
+    be.layernormForward(E.out, E.mean, E.rstd, x, normW, normB, rows, k.d);
+  }
+
+  /** Backward of `encoderForward`, from E.dout into E.dres (zeroed first) and the blocks' gradients. */
+  private encoderBackward(E: EncoderActs, blocks: BlockWeights[], grads: BlockWeights[], normW: Ptr, gNormW: Ptr, gNormB: Ptr, count: number, T: number, scratch: BlockScratch): void {
+    const be = this.backend, k = this.k, rows = count * T, segs = [{ row: 0, att: 0, B: count, T }];
+    const blockIn = (l: number) => (l === 0 ? E.x0 : E.blocks[l - 1].x2);
+    be.fill(E.dres, rows * k.d, 0);
+    be.layernormBackward(E.dres, gNormW, gNormB, E.dout, blockIn(blocks.length), normW, E.mean, E.rstd, rows, k.d);
+    for (let l = blocks.length - 1; l >= 0; l--) {
+      blockBackward(be, E.dres, grads[l], scratch, E.blocks[l], blockIn(l), E.mask, blocks[l], segs, rows, k.d, k.H, k.hidden);
+    }
   }
 
   /** Backward of `run`, from acts.dlogits; accumulates into the gradient buffer. */
@@ -595,23 +607,13 @@ export class Model {
     }
     // ---- vision encoder --------------------------------------------------------------------------------
     if (p.Bv > 0) {
-      const rows = p.Bv * k.Nv, segs = [{ row: 0, att: 0, B: p.Bv, T: k.Nv }];
-      be.fill(V.dres, rows * d, 0);
-      be.layernormBackward(V.dres, G.vNormW, G.vNormB, V.dout, blockIn(V, c.visionDepth), W.vNormW, V.mean, V.rstd, rows, d);
-      for (let l = c.visionDepth - 1; l >= 0; l--) {
-        blockBackward(be, V.dres, G.vBlocks[l], S, V.blocks[l], blockIn(V, l), V.mask, W.vBlocks[l], segs, rows, d, H, hid);
-      }
+      this.encoderBackward(V, W.vBlocks, G.vBlocks, W.vNormW, G.vNormW, G.vNormB, p.Bv, k.Nv, S);
       patchEmbedBackward(be, G.patchW, G.patchB, G.pos, V.dres, acts.patches, p.Bv, k.Nv, k.PP, d);
     }
     // ---- tabular encoder -------------------------------------------------------------------------------
     if (p.Bt > 0) {
-      const rows = p.Bt * k.Ft, segs = [{ row: 0, att: 0, B: p.Bt, T: k.Ft }];
-      be.fill(T.dres, rows * d, 0);
-      be.layernormBackward(T.dres, G.tNormW, G.tNormB, T.dout, blockIn(T, c.tabularDepth), W.tNormW, T.mean, T.rstd, rows, d);
-      for (let l = c.tabularDepth - 1; l >= 0; l--) {
-        blockBackward(be, T.dres, G.tBlocks[l], S, T.blocks[l], blockIn(T, l), T.mask, W.tBlocks[l], segs, rows, d, H, hid);
-      }
-      be.maskRows(T.dres, T.present, rows, d);
+      this.encoderBackward(T, W.tBlocks, G.tBlocks, W.tNormW, G.tNormW, G.tNormB, p.Bt, k.Ft, S);
+      be.maskRows(T.dres, T.present, p.Bt * k.Ft, d);
       featureTokensBackward(be, G.numW, G.numB, G.embed, G.catB, T.dres, acts.numX, acts.codes, acts.catPresent, this.catOffsets, p.Bt, k.Fn, k.Fc, d);
     }
   }

@@ -31,3 +31,14 @@ export const LABEL_NAMES = [
   'Pneumothorax', 'Support Devices',
 ] as const;
 export const NUM_LABELS = 14;
+
+/**
+ * A sample has the tabular modality when any of its features is present (the batch contract). The one
+ * definition the model's grouping, the trainer's dropout and the evaluation's availability flags share.
+ * `Fn`/`Fc` are the numeric and categorical feature counts; `i` the sample.
+ */
+export function hasTabular(numPresent: ArrayLike<number>, catPresent: ArrayLike<number>, i: number, Fn: number, Fc: number): boolean {
+  for (let f = 0; f < Fn; f++) if (numPresent[i * Fn + f] !== 0) return true;
+  for (let f = 0; f < Fc; f++) if (catPresent[i * Fc + f] !== 0) return true;
+  return false;
+}

@@ -1,7 +1,7 @@
 /** The engine: backends that implement the kernel interface of types.ts. */
 export type { Backend, GemmOptions, Ptr, FloatArray } from './types.ts';
 export type { Batch } from './batch.ts';
-export { LABEL_NAMES, NUM_LABELS } from './batch.ts';
+export { LABEL_NAMES, NUM_LABELS, hasTabular } from './batch.ts';
 export { ReferenceBackend } from './reference.ts';
 export { WasmBackend, WasmCoreBackend, bestWasmBuild, wasmBuildSupported, compiledModule, WORKSPACE_FLOATS } from './wasm.ts';
 export type { WasmBuild, WasmExports } from './wasm.ts';

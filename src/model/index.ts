@@ -9,7 +9,7 @@ export { buildLayout, initParams, layoutSize, mulberry32, BLOCK_TENSORS } from '
 export type { ModelOptions, LossOptions, LossAndGrad } from './model.ts';
 export { Model, createModel, loadModel, labelTargets, observedLabels, sliceBatch } from './model.ts';
 export type { SafeTensor, SafetensorsFile } from './safetensors.ts';
-export { readSafetensors, writeSafetensors, writeFileAtomic, MAX_HEADER_BYTES } from './safetensors.ts';
+export { readSafetensors, writeSafetensors, MAX_HEADER_BYTES } from './safetensors.ts';
 export { CHECKPOINT_FORMAT, encodeCheckpoint, decodeCheckpoint } from './checkpoint.ts';
 export type { DecodedCheckpoint } from './checkpoint.ts';
 export type { Availability, SyntheticOptions } from './synthetic.ts';

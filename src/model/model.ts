@@ -13,7 +13,7 @@
  */
 import type { Backend, FloatArray, Ptr } from '../engine/types.ts';
 import type { Batch } from '../engine/batch.ts';
-import { LABEL_NAMES, NUM_LABELS } from '../engine/batch.ts';
+import { LABEL_NAMES, NUM_LABELS, hasTabular } from '../engine/batch.ts';
 import { createBackend } from '../engine/index.ts';
 import type { BackendKind } from '../engine/index.ts';
 import type { Dims, ModelConfig, UncertainPolicy } from './config.ts';
@@ -22,7 +22,7 @@ import type { LayoutEntry } from './layout.ts';
 import { buildLayout, initParams, layoutSize } from './layout.ts';
 import { readFileSync } from 'node:fs';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
-import { writeFileAtomic } from './safetensors.ts';
+import { writeFileAtomic } from '../node/files.ts';
 import type { BlockActs, BlockScratch, BlockWeights, Segment } from './layers.ts';
 import {
   blockBackward, blockForward, featureTokensBackward, featureTokensForward, lastBlockBackward, lastBlockForward,
@@ -410,11 +410,7 @@ export class Model {
   private plan(batch: Batch, acts: Acts): Plan {
     const be = this.backend, k = this.k, B = batch.B;
     const masking = this.config.attentionMasking;
-    const hasTab = (b: number): boolean => {
-      for (let j = 0; j < k.Fn; j++) if (batch.numPresent[b * k.Fn + j] !== 0) return true;
-      for (let j = 0; j < k.Fc; j++) if (batch.catPresent[b * k.Fc + j] !== 0) return true;
-      return false;
-    };
+    const hasTab = (b: number): boolean => hasTabular(batch.numPresent, batch.catPresent, b, k.Fn, k.Fc);
     const groupOf = (b: number): number => {
       if (!masking) return 0;
       const v = batch.hasImage[b] !== 0, t = hasTab(b);

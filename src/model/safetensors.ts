@@ -6,7 +6,6 @@
  * The reader treats the file as hostile: every length and offset is checked before use, the header is
  * parsed with JSON.parse only (nothing is ever evaluated), and each failure says what is wrong.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 /** Headers beyond this are rejected before anything is parsed (the reference implementation's limit). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -145,20 +144,3 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   return { metadata, tensors, names };
 }
 
-/** Write a file atomically: a temporary file beside it, fsync, then rename over the target. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-}

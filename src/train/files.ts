@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 
-/** Atomic file writes (temporary file, fsync, rename): the model's checkpoint writer serves every run file. */
-export { writeFileAtomic } from '../model/safetensors.ts';
+/** Atomic file writes (temporary file, fsync, rename) serve every run file. */
+export { writeFileAtomic } from '../node/files.ts';
 
 /** Append one JSON line (log.jsonl). */
 export function appendJsonLine(path: string, obj: unknown): void {

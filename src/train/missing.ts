@@ -1,4 +1,5 @@
 import type { Batch } from '../engine/batch.ts';
+import { hasTabular } from '../engine/batch.ts';
 import { Stream, uniform } from './random.ts';
 
 /**
@@ -37,10 +38,7 @@ export function checkDropout(r: DropoutRates): void {
 }
 
 function tabPresent(b: Batch, i: number): boolean {
-  const Fn = b.num.length / b.B, Fc = b.cat.length / b.B;
-  for (let f = 0; f < Fn; f++) if (b.numPresent[i * Fn + f]) return true;
-  for (let f = 0; f < Fc; f++) if (b.catPresent[i * Fc + f]) return true;
-  return false;
+  return hasTabular(b.numPresent, b.catPresent, i, b.num.length / b.B, b.cat.length / b.B);
 }
 
 function clearTab(b: Batch, i: number): void {

@@ -22,7 +22,7 @@ import { evaluate } from '../eval/index.ts';
 import type { EvalResult } from '../eval/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
 import type { AnyBackendKind } from '../engine/index.ts';
-import { LABEL_NAMES } from '../engine/index.ts';
+import { LABEL_NAMES, hasTabular } from '../engine/index.ts';
 import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { appendJsonLine, writeFileAtomic } from './files.ts';
@@ -348,10 +348,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         const Fn = ds.schema.numeric.length, Fc = ds.schema.categorical.length;
         testRows.forEach((r, i) => {
           hasImage[i] = ds.hasImage[r] && !injectedMissing(cfg.seed, 'image', r, tp.missImage) ? 1 : 0;
-          let t = false;
-          for (let f = 0; f < Fn && !t; f++) t = ds.numPresent[r * Fn + f] !== 0;
-          for (let f = 0; f < Fc && !t; f++) t = ds.catPresent[r * Fc + f] !== 0;
-          hasTab[i] = t && !injectedMissing(cfg.seed, 'tab', r, tp.missTab) ? 1 : 0;
+          hasTab[i] = hasTabular(ds.numPresent, ds.catPresent, r, Fn, Fc) && !injectedMissing(cfg.seed, 'tab', r, tp.missTab) ? 1 : 0;
         });
         testPredictions.push({ ...tp, probs, hasImage, hasTab });
       }

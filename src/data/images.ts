@@ -274,7 +274,9 @@ export async function loadImages(root: string, rel: string[], opts: ImageOptions
   const { decoder, notice } = resolveDecoder(opts.decoder);
   if (notice) log(notice);
   const S = opts.S, count = rel.length;
+  opts.onProgress?.(0, count, 'image key');
   const key = imageKey(root, rel, S, decoder);
+  opts.onProgress?.(0, count, 'image cache');
   const h: CacheHeader = { S, count, key, decoderId: DECODER_ID[decoder], chunkRows: chunkRowsFor(S, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, count) };
   const name = `images-S${S}-${decoder}-${key.toString(16).padStart(8, '0')}.rfcache`;
   const memoryLimit = opts.memoryLimit ?? envMemoryLimit() ?? DEFAULT_MEMORY_LIMIT;

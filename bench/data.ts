@@ -55,7 +55,7 @@ export function chestLike(W: number, H: number, seed = 7): Uint8Array {
       const lung = Math.exp(-(((u - 0.3) / 0.14) ** 2 + ((v - 0.5) / 0.28) ** 2)) + Math.exp(-(((u - 0.7) / 0.14) ** 2 + ((v - 0.5) / 0.28) ** 2));
       const ribs = 0.15 * Math.max(0, Math.sin(v * 60 + Math.abs(u - 0.5) * 8));
       const body = 1 - 0.8 * ((u - 0.5) ** 2 + (v - 0.5) ** 2);
-      const s = 200 * body - 120 * lung + 60 * ribs * lung + 18 * (rng.next() - 0.5) * 2;
+      const s = 200 * body - 120 * lung + 60 * ribs * lung + 5 * (rng.next() - 0.5) * 2;
       px[y * W + x] = s < 0 ? 0 : s > 255 ? 255 : s;
     }
   }

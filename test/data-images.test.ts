@@ -147,7 +147,7 @@ test('cache: an interrupted build resumes (damaged chunks redone) to the bytes o
   writeFileSync(pf, bytes);
   const lines: string[] = [];
   const seen: number[] = [];
-  const resumed = await loadImages(d, rel, { ...opts, cacheDir, log: (l) => lines.push(l), onProgress: (done) => seen.push(done) });
+  const resumed = await loadImages(d, rel, { ...opts, cacheDir, log: (l) => lines.push(l), onProgress: (done, _t, phase) => void (phase === 'decode' && seen.push(done)) });
   assert.match(lines.join('\n'), /resuming .*: 2\/6 chunks already built/);
   assert.ok(seen[0] > 1, 'started past the done chunks');
   assert.is(resumed.hit, false);
@@ -180,6 +180,22 @@ test('cache: a same-size rewrite of an image and another decoder are noticed; a 
     assert.is(c.decoder, 'sharp');
     assert.match(c.cacheFile, /-sharp-/);
   }
+  // a live builder's lock stops a second build of the same partial; a dead one's is taken over
+  const lockDir = join(root, 'key-lock');
+  mkdirSync(lockDir);
+  const name = b.cacheFile.slice(b.cacheFile.lastIndexOf('/') + 1);
+  writeFileSync(join(lockDir, `${name}.partial.lock`), String(process.ppid));
+  let lockErr = '';
+  try {
+    await loadImages(d, rel, { ...opts, cacheDir: lockDir });
+  } catch (e) {
+    lockErr = (e as Error).message;
+  }
+  assert.match(lockErr, new RegExp(`being built by process ${process.ppid}`));
+  writeFileSync(join(lockDir, `${name}.partial.lock`), '999999999');
+  const taken = await loadImages(d, rel, { ...opts, cacheDir: lockDir });
+  assert.equal(readdirSync(lockDir), [name], 'stale lock taken over and released');
+  assert.equal(readFileSync(taken.cacheFile), readFileSync(b.cacheFile));
   const failDir = join(root, 'key-fail');
   let err = '';
   try {

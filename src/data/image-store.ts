@@ -19,7 +19,7 @@
  *  ..  count bytes of status (IMG_NONE, IMG_OK, IMG_MISSING_FILE, IMG_CORRUPT), padded to 8
  *  ..  count * S * S bytes of pixels, row-major, 0 for slots without an image
  */
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { checksum32 } from './checksum.ts';
 import { setPixelFileReader } from './pixel-store.ts';
 import type { PixelFile } from './pixel-store.ts';
@@ -148,6 +148,45 @@ export function readCacheFile(file: string, want: CacheHeader, pixels?: Uint8Arr
   }
 }
 
+/**
+ * One builder per partial file: a lock file holding the builder's pid, taken with O_EXCL. A lock whose process
+ * is gone (killed) is taken over; a live one is an error naming both files (two runs decoding the same list
+ * into one partial file would overwrite each other's chunks).
+ */
+function takeLock(lock: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CacheWriteError(lock, e as Error);
+    }
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (alive) throw new Error(`image cache ${lock.slice(0, -'.partial.lock'.length)} is being built by process ${pid} (lock ${lock}); wait for it or remove the lock if that process is not this program`);
+    unlinkSync(lock);
+  }
+  throw new Error(`cannot take the image cache lock ${lock}`);
+}
+
+function releaseLock(lock: string): void {
+  try {
+    unlinkSync(lock);
+  } catch {
+    // already gone
+  }
+}
+
 /** A write error of the cache file, naming it. */
 export class CacheWriteError extends Error {
   constructor(readonly file: string, cause: Error) {
@@ -169,6 +208,18 @@ export class CacheBuilder {
   constructor(readonly file: string, readonly h: CacheHeader) {
     this.partial = `${file}.partial`;
     this.L = cacheLayout(h);
+    takeLock(`${this.partial}.lock`);
+    try {
+      [this.fd, this.done] = this.open();
+    } catch (e) {
+      releaseLock(`${this.partial}.lock`);
+      throw e instanceof CacheWriteError ? e : new CacheWriteError(this.partial, e as Error);
+    }
+  }
+
+  /** Open the partial file: resume it when its header matches (intact chunks kept), else start it anew. */
+  private open(): [number, boolean[]] {
+    const h = this.h;
     let fd: number;
     let done: boolean[] | undefined;
     if (existsSync(this.partial)) {
@@ -176,15 +227,22 @@ export class CacheBuilder {
       const head = Buffer.alloc(HEADER);
       if (readFully(fd, head, 0) && !headerMismatch(head, h) && fstatSync(fd).size === this.L.size) done = verifyChunks(fd, h);
     } else fd = openSync(this.partial, 'w+');
-    this.fd = fd;
-    this.done = done ?? new Array<boolean>(this.L.chunks).fill(false);
     if (!done) {
-      this.guard(() => {
+      try {
         ftruncateSync(fd, 0);
         ftruncateSync(fd, this.L.size);
         writeFully(fd, headerBytes(h), 0);
-      });
+      } catch (e) {
+        closeSync(fd);
+        try {
+          unlinkSync(this.partial);
+        } catch {
+          // not created
+        }
+        throw e;
+      }
     }
+    return [fd, done ?? new Array<boolean>(this.L.chunks).fill(false)];
   }
 
   /** Run a write; on failure the partial file is closed and removed and the error names it. */
@@ -220,6 +278,7 @@ export class CacheBuilder {
       closeSync(this.fd);
       renameSync(this.partial, this.file);
     });
+    releaseLock(`${this.partial}.lock`);
   }
 
   /** Close; with `remove`, delete the partial file (a write failure: nothing is left behind). */
@@ -229,6 +288,7 @@ export class CacheBuilder {
     } catch {
       // already closed
     }
+    releaseLock(`${this.partial}.lock`);
     if (remove) {
       try {
         unlinkSync(this.partial);

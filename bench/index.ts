@@ -1,14 +1,14 @@
 /**
  * `npm run bench -- NAME [NAME ...] [--json] [--build relaxed|simd|both] [--quick]`
  * Runs the named benchmarks one after another (never two at once: they share the cores).
- * Names: peak, gemm, attention, kernels, model, data, train.
+ * Names: peak, gemm, attention, kernels, model, data, data-scale, train.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { formatRow, parseBenchArgs } from './util.ts';
 import type { BenchMain, BenchRow } from './util.ts';
 
-const NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'train', 'webgpu'];
+const NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'data-scale', 'train', 'webgpu'];
 const args = parseBenchArgs(process.argv.slice(2));
 // Benchmark names, then per-benchmark flags (`--threads 2`): a word right after a flag is that flag's value.
 const names: string[] = [];

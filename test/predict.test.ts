@@ -53,7 +53,8 @@ function runCli(args: string[], env: Record<string, string> = {}, timeout = 3000
 
 test.before(async () => {
   await generateSynthetic({ out: dataDir, patients: 70, seed: 4, imageSize: 96 });
-  ds = await loadDataset(dataDir, { imageSize: 32, threads: 1 });
+  // jpeg-js: the decoder of the one-JPEG path (and the edge bundle), so both paths see the same pixels.
+  ds = await loadDataset(dataDir, { imageSize: 32, threads: 1, decoder: 'jpeg-js' });
   config = { ...presetConfig('tiny'), imageSize: ds.S, numFeatures: ds.schema.numeric.length, catCardinalities: ds.schema.categorical.map((c) => c.vocab.length) };
   // What the trainer stores (src/train/trainer.ts, checkpointMetadata).
   metadata = { schema: ds.schema, normalization: { pixelMean: ds.pixelMean, pixelStd: ds.pixelStd, imageSize: ds.S }, labels: ds.labelNames };
@@ -76,7 +77,7 @@ function evaluationProbs(indices: Int32Array): Float32Array {
 }
 
 test('data set: predict equals the evaluation path bit for bit (test split and all studies)', async () => {
-  const p = await predictDataset(predictor, dataDir, { split: 'test', threads: 1, batchSize: 7 });
+  const p = await predictDataset(predictor, dataDir, { split: 'test', threads: 1, batchSize: 7, decoder: 'jpeg-js' });
   const want = Int32Array.from({ length: ds.n }, (_, i) => i).filter((i) => ds.split[i] === 2);
   assert.ok(want.length > 10, `test split has ${want.length} studies`);
   assert.equal([...p.indices], [...want]);
@@ -92,13 +93,13 @@ test('data set: predict equals the evaluation path bit for bit (test split and a
   assert.is(r0.split, 'test');
   assert.ok(p.rows.some((r) => r.image && r.table) && p.rows.some((r) => !r.table), 'mixed availability in the test split');
   for (const r of p.rows) assert.is(r.table, r.used.length > 0);
-  const all = await predictDataset(predictor, dataDir, { split: 'all', threads: 1 });
+  const all = await predictDataset(predictor, dataDir, { split: 'all', threads: 1, decoder: 'jpeg-js' });
   assert.is(all.rows.length, ds.n);
   sameBits('all probabilities', all.probs, evaluationProbs(Int32Array.from({ length: ds.n }, (_, i) => i)));
 });
 
 test('CLI: --data gives the same probabilities as CSV and JSON; --out writes a file', () => {
-  const csv = runCli(['--model', ckptPath, '--data', dataDir, '--split', 'test', '--format', 'csv', '--threads', '1']);
+  const csv = runCli(['--model', ckptPath, '--data', dataDir, '--split', 'test', '--format', 'csv', '--threads', '1', '--decoder', 'jpeg-js']);
   assert.is(csv.status, 0, csv.stderr);
   const lines = csv.stdout.trim().split('\n');
   const header = lines[0].split(',');
@@ -112,7 +113,7 @@ test('CLI: --data gives the same probabilities as CSV and JSON; --out writes a f
   assert.is(Number(lines[1].split(',')[0]), ds.studyId[test[0]]);
 
   const out = join(dir, 'out.json');
-  const js = runCli(['--model', ckptPath, '--data', dataDir, '--threads', '1', '--out', out]);
+  const js = runCli(['--model', ckptPath, '--data', dataDir, '--threads', '1', '--out', out, '--decoder', 'jpeg-js']);
   assert.is(js.status, 0, js.stderr);
   const doc = JSON.parse(readFileSync(out, 'utf8'));
   assert.equal(doc.labels, predictor.labels);

@@ -2,6 +2,6 @@
 import { runDecodeTask } from '../src/data/decode-task.ts';
 import type { DecodeResult, DecodeTask } from '../src/data/decode-task.ts';
 
-export default function decode(task: DecodeTask): DecodeResult {
+export default function decode(task: DecodeTask): Promise<DecodeResult> {
   return runDecodeTask(task);
 }

@@ -5,12 +5,14 @@
  */
 import { formatReport, inspectDataset } from '../data/index.ts';
 import { helpLines, parseDataFlags } from '../data/cli-args.ts';
+import type { DecoderName } from '../data/index.ts';
 
 const DEFAULTS = {
   data: 'data/synthetic',
   json: false,
   imageSize: 64,
   cacheDir: '',
+  decoder: 'sharp',
   strict: false,
   labelSource: 'chexpert',
   allowLateral: false,
@@ -23,7 +25,8 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   data: 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside)',
   json: 'print the report as JSON',
   imageSize: 'image side S of the cache to build or read',
-  cacheDir: 'image cache folder (empty: the data set folder)',
+  cacheDir: 'image cache folder (empty: the data set folder, or a per-user cache folder when that is read-only)',
+  decoder: 'image decoder: sharp (fast) or jpeg-js (portable)',
   strict: 'an unreadable or missing image is an error',
   labelSource: 'chexpert or negbio',
   allowLateral: 'use a lateral view when a study has no frontal one',
@@ -46,6 +49,7 @@ async function main(): Promise<number> {
   const report = await inspectDataset(cfg.data, {
     imageSize: cfg.imageSize,
     cacheDir: cfg.cacheDir || undefined,
+    decoder: cfg.decoder as DecoderName,
     strict: cfg.strict,
     labelSource: cfg.labelSource,
     allowLateral: cfg.allowLateral,

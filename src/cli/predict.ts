@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { helpLines, parseDataFlags } from '../data/cli-args.ts';
 import { resolveFeatureSpec } from '../data/features.ts';
+import type { DecoderName } from '../data/decoders.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
 import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
 import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
@@ -29,6 +30,7 @@ const DEFAULTS = {
   featureSpec: '',
   threads: 0,
   cacheDir: '',
+  decoder: 'sharp',
   windowHours: 0,
   allowLateral: false,
   batchSize: 64,
@@ -47,6 +49,7 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   featureSpec: 'feature spec JSON file for parsing rules (empty: the checkpoint\'s, else the built-in spec)',
   threads: 'with --data: image decoding threads (0: all cores)',
   cacheDir: 'with --data: image cache folder (empty: the data set folder)',
+  decoder: 'with --data: image decoder, sharp or jpeg-js (the one the model was trained with; --image always uses jpeg-js)',
   windowHours: 'with --data: widen the ED stay window by this many hours (use the value the model was trained with)',
   allowLateral: 'with --data: use a lateral view when a study has no frontal one (as in training)',
   batchSize: 'samples per forward pass',
@@ -136,6 +139,7 @@ async function main(): Promise<number> {
       split: cfg.split as SplitChoice,
       featureSpec,
       cacheDir: cfg.cacheDir || undefined,
+      decoder: cfg.decoder as DecoderName,
       threads: cfg.threads || undefined,
       windowHours: cfg.windowHours || undefined,
       allowLateral: cfg.allowLateral,

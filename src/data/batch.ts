@@ -5,6 +5,7 @@
 import { NUM_LABELS } from '../engine/batch.ts';
 import type { Batch } from '../engine/batch.ts';
 import type { PreparedDataset } from './dataset.ts';
+import { readPixelRows } from './pixel-store.ts';
 
 /**
  * Gather samples into a Batch (src/engine/batch.ts): images as (pixel/255 - pixelMean) / pixelStd, zero where
@@ -25,14 +26,21 @@ export function makeBatch(ds: PreparedDataset, indices: ArrayLike<number>, out?:
         };
   const lut = new Float32Array(256);
   for (let v = 0; v < 256; v++) lut[v] = (v / 255 - ds.pixelMean) / ds.pixelStd;
+  for (let r = 0; r < B; r++) if (!(indices[r] >= 0 && indices[r] < ds.n)) throw new RangeError(`makeBatch: index ${indices[r]} outside [0, ${ds.n})`);
+  // A file-backed store (PreparedDataset.pixelFile) reads the batch's rows first; in memory, rows are read in place.
+  let px = ds.pixels, rowOf = (i: number, r: number): number => i * SS;
+  if (ds.pixelFile) {
+    px = new Uint8Array(B * SS);
+    readPixelRows(ds, indices, px);
+    rowOf = (_i, r) => r * SS;
+  }
   for (let r = 0; r < B; r++) {
     const i = indices[r];
-    if (!(i >= 0 && i < ds.n)) throw new RangeError(`makeBatch: index ${i} outside [0, ${ds.n})`);
     const has = ds.hasImage[i];
     b.hasImage[r] = has;
     if (has) {
-      const src = i * SS, dst = r * SS;
-      for (let k = 0; k < SS; k++) b.image[dst + k] = lut[ds.pixels[src + k]];
+      const src = rowOf(i, r), dst = r * SS;
+      for (let k = 0; k < SS; k++) b.image[dst + k] = lut[px[src + k]];
     } else b.image.fill(0, r * SS, (r + 1) * SS);
     b.num.set(ds.num.subarray(i * Fn, (i + 1) * Fn), r * Fn);
     b.numPresent.set(ds.numPresent.subarray(i * Fn, (i + 1) * Fn), r * Fn);

@@ -9,8 +9,10 @@ import { LABEL_NAMES, NUM_LABELS } from '../engine/batch.ts';
 import { DataError, findCsv, parseStudyDateTime, parseTimestamp, readCsv } from './csv.ts';
 import { categoricalValue, numericValue, ParseStatus, resolveFeatureSpec } from './features.ts';
 import type { CategoricalFeature, FeatureDef, FeatureSpec, NumericFeature } from './features.ts';
-import { IMG_CORRUPT, IMG_MISSING_FILE, IMG_OK, loadImages } from './images.ts';
-import type { ImageSet } from './images.ts';
+import { IMG_CORRUPT, IMG_MISSING_FILE, IMG_OK, keepPixels, loadImages } from './images.ts';
+import type { ImageOptions, ImageSet } from './images.ts';
+import type { DecoderName } from './decoders.ts';
+import type { PixelFile } from './pixel-store.ts';
 import type { DecodeLimits } from './jpeg.ts';
 import { MAX_LISTED_PROBLEMS } from './report.ts';
 import type { DataReport, FeatureReport, LabelReport, Problem } from './report.ts';
@@ -41,6 +43,10 @@ export interface LoadOptions {
   threads?: number;
   /** JPEG decoder limits. */
   decodeLimits?: DecodeLimits;
+  /** Image decoder: 'sharp' (default under Node) or 'jpeg-js' (docs/data.md). */
+  decoder?: DecoderName;
+  /** Image store settings (memoryLimit, chunkBytes, log; src/data/images.ts ImageOptions). */
+  images?: Partial<Pick<ImageOptions, 'memoryLimit' | 'chunkBytes' | 'log' | 'stopAfterChunks' | 'failWriteAtChunk'>>;
   onProgress?: (done: number, total: number, phase: string) => void;
 }
 
@@ -53,8 +59,10 @@ export interface PreparedDataset {
   split: Uint8Array;
   subjectId: Int32Array;
   studyId: Int32Array;
-  /** [n*S*S] grayscale 0..255 (0 where no image). */
+  /** [n*S*S] grayscale 0..255 (0 where no image); empty when the store is file-backed (`pixelFile`). */
   pixels: Uint8Array;
+  /** The file-backed pixel store (stores over the memory limit); read rows with readPixelRows. */
+  pixelFile?: PixelFile;
   hasImage: Uint8Array;
   /** [n*Fn] standardized with training-split mean and std; 0 where missing. */
   num: Float32Array;
@@ -454,8 +462,11 @@ export async function loadDataset(dir: string, opts: LoadOptions): Promise<Prepa
   // --- images ---------------------------------------------------------------------------------------------
   const rel = recs.map((r) => (r.dicom ? `files/p${String(r.subject).slice(0, 2)}/p${r.subject}/s${r.study}/${r.dicom}.jpg` : ''));
   const images: ImageSet = await loadImages(cxrDir, rel, {
+    ...opts.images,
     S,
-    cacheDir: opts.cacheDir ? resolve(opts.cacheDir) : root,
+    cacheDir: opts.cacheDir ? resolve(opts.cacheDir) : undefined,
+    dataDir: root,
+    decoder: opts.decoder,
     threads: opts.threads ?? availableParallelism(),
     limits: opts.decodeLimits,
     onProgress: progress,
@@ -568,34 +579,8 @@ export async function loadDataset(dir: string, opts: LoadOptions): Promise<Prepa
     });
   }
 
-  // pixels of the kept samples (compacted in place: keep is increasing) and their statistics
-  const SS = S * S;
-  const pixAll = images.pixels;
-  const hasImage = sharedU8(n);
-  let pc = 0, p1 = 0, p2 = 0;
-  keep.forEach((i, s) => {
-    if (images.status[i] !== IMG_OK) {
-      pixAll.fill(0, s * SS, (s + 1) * SS);
-      return;
-    }
-    hasImage[s] = 1;
-    if (i !== s) pixAll.copyWithin(s * SS, i * SS, (i + 1) * SS);
-    if (split[s] === 0) {
-      let a = 0, b = 0;
-      for (let k = s * SS; k < (s + 1) * SS; k++) {
-        const v = pixAll[k];
-        a += v;
-        b += v * v;
-      }
-      pc += SS;
-      p1 += a;
-      p2 += b;
-    }
-  });
-  const pixels = new Uint8Array(pixAll.buffer, pixAll.byteOffset, n * SS);
-  const pixelMean = pc ? p1 / pc / 255 : 0.5;
-  const pixelVar = pc ? p2 / pc / (255 * 255) - pixelMean * pixelMean : 0;
-  const pixelStd = pixelVar > 1e-12 ? Math.sqrt(pixelVar) : 1;
+  // pixels of the kept samples (compacted in place, or a slot map when file-backed) and their statistics
+  const { pixels, pixelFile, hasImage, pixelMean, pixelStd } = keepPixels(images, keep, split);
 
   // --- report ---------------------------------------------------------------------------------------------
   let imageMissing = 0, tableMissing = 0;
@@ -638,7 +623,7 @@ export async function loadDataset(dir: string, opts: LoadOptions): Promise<Prepa
     cache: { file: images.cacheFile, hit: images.hit, rebuiltReason: images.rebuiltReason }, problems, problemsNotListed,
   };
   return {
-    S, n, labelNames: [...LABEL_NAMES], split, subjectId, studyId, pixels, hasImage, num, numPresent, cat, catPresent, labels,
+    S, n, labelNames: [...LABEL_NAMES], split, subjectId, studyId, pixels, ...(pixelFile ? { pixelFile } : {}), hasImage, num, numPresent, cat, catPresent, labels,
     schema: { numeric: numericSchema, categorical: categoricalSchema }, pixelMean, pixelStd, report,
   };
 }

@@ -1,10 +1,10 @@
 /**
- * One decode task: read JPEGs, decode to grayscale, resize to S x S, write into a shared pixel buffer at
- * each image's slot. Runs inline (threads 1) or in the Piscina worker (workers/decode.ts); same code, same
- * bytes either way.
+ * One decode task: read JPEGs (regular files under a size limit only), decode to grayscale, resize to S x S,
+ * write into a shared pixel buffer at each image's row. Runs inline (threads 1) or in the Piscina worker
+ * (workers/decode.ts); same code, same bytes either way.
  */
-import { readFileSync } from 'node:fs';
-import { decodeGray, resizeGray } from './jpeg.ts';
+import { decodeToGray, MAX_IMAGE_FILE_BYTES, readImageFile } from './decoders.ts';
+import type { DecoderName } from './decoders.ts';
 import type { DecodeLimits } from './jpeg.ts';
 
 /** Per-image outcome codes, stored in the cache. */
@@ -13,12 +13,15 @@ export const IMG_OK = 1, IMG_MISSING_FILE = 2, IMG_CORRUPT = 3, IMG_NONE = 0;
 export interface DecodeTask {
   /** Absolute paths. */
   paths: string[];
-  /** Slot of each path in the output (pixels at slot * S * S). */
+  /** Row of each path in the output (pixels at row * S * S). */
   slots: number[];
   S: number;
-  /** Shared output buffer of count * S * S bytes. */
+  /** Shared output buffer of at least (max row + 1) * S * S bytes. */
   out: SharedArrayBuffer;
   limits: DecodeLimits;
+  decoder: DecoderName;
+  /** Largest file read (default MAX_IMAGE_FILE_BYTES). */
+  maxFileBytes?: number;
 }
 
 export interface DecodeResult {
@@ -28,28 +31,30 @@ export interface DecodeResult {
   messages: string[];
 }
 
-export function runDecodeTask(t: DecodeTask): DecodeResult {
+export async function runDecodeTask(t: DecodeTask): Promise<DecodeResult> {
   const out = new Uint8Array(t.out);
   const status: number[] = [], messages: string[] = [];
   const SS = t.S * t.S;
   for (let i = 0; i < t.paths.length; i++) {
+    const at = t.slots[i] * SS;
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(t.paths[i]);
+      bytes = readImageFile(t.paths[i], t.maxFileBytes ?? MAX_IMAGE_FILE_BYTES);
     } catch (e) {
+      out.fill(0, at, at + SS);
+      // as before: a file that cannot be read (absent, not a regular file, too large) counts as a missing file
       status.push(IMG_MISSING_FILE);
-      messages.push((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'image file missing' : `cannot read: ${(e as Error).message}`);
+      messages.push((e as Error).message);
       continue;
     }
     try {
-      const img = decodeGray(bytes, t.limits);
-      resizeGray(img.data, img.width, img.height, t.S, out, t.slots[i] * SS);
+      await decodeToGray(bytes, t.S, t.decoder, t.limits, out, at);
       status.push(IMG_OK);
       messages.push('');
     } catch (e) {
-      out.fill(0, t.slots[i] * SS, (t.slots[i] + 1) * SS);
+      out.fill(0, at, at + SS);
       status.push(IMG_CORRUPT);
-      messages.push(`unreadable JPEG: ${(e as Error).message}`);
+      messages.push(`unreadable JPEG: ${(e as Error).message.split('\n')[0]}`);
     }
   }
   return { status, messages };

@@ -14,7 +14,11 @@ export { DataError, readCsv, findCsv, splitCsvRecord, csvLine, parseTimestamp, p
 export type { CsvHeader, RowHandler } from './csv.ts';
 export { encodeGrayJpeg, decodeGray, grayFromColor, resizeGray, DEFAULT_DECODE_LIMITS } from './jpeg.ts';
 export type { DecodeLimits } from './jpeg.ts';
-export { loadImages, decodeImages, readImageCache, writeImageCache, imageKey, checksum32, CACHE_MAGIC, CACHE_VERSION } from './images.ts';
+export { loadImages, readImageCache, imageKey, checksum32, fallbackCacheDir, cacheFileBytes, CACHE_MAGIC, CACHE_VERSION, DEFAULT_MEMORY_LIMIT, DEFAULT_CHUNK_BYTES } from './images.ts';
 export type { ImageSet, ImageOptions } from './images.ts';
+export { readImageFile, resolveDecoder, MAX_IMAGE_FILE_BYTES, DECODER_NAMES } from './decoders.ts';
+export type { DecoderName } from './decoders.ts';
+export { readPixelRows } from './pixel-store.ts';
+export type { PixelFile } from './pixel-store.ts';
 export { iterativeStratification, SPLIT_NAMES, SPLIT_TRAIN, SPLIT_VALIDATE, SPLIT_TEST } from './split.ts';
 export { Rng } from './rng.ts';

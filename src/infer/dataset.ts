@@ -6,7 +6,7 @@
  * the WebGPU backend works too). Node.js only (the readers use the file system).
  */
 import { loadDataset, SPLIT_NAMES } from '../data/index.ts';
-import type { FeatureSpec, LoadOptions, PreparedDataset } from '../data/index.ts';
+import type { DecoderName, FeatureSpec, LoadOptions, PreparedDataset } from '../data/index.ts';
 import { makeBatch } from '../data/batch.ts';
 import { NUM_LABELS } from '../engine/batch.ts';
 import type { Predictor } from './predictor.ts';
@@ -21,6 +21,7 @@ export interface DatasetPredictOptions {
   featureSpec?: FeatureSpec | string;
   /** Passed to loadDataset. */
   cacheDir?: string;
+  decoder?: DecoderName;
   threads?: number;
   windowHours?: number;
   allowLateral?: boolean;
@@ -126,6 +127,7 @@ export async function predictDataset(predictor: Predictor, dir: string, opts: Da
     imageSize: spec.imageSize,
     featureSpec: opts.featureSpec,
     cacheDir: opts.cacheDir,
+    decoder: opts.decoder,
     threads: opts.threads,
     windowHours: opts.windowHours,
     allowLateral: opts.allowLateral,

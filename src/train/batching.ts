@@ -1,6 +1,7 @@
 /** Row bookkeeping of the trainer: splits, chunks, label counts. */
 import type { PreparedDataset } from '../data/index.ts';
 import { LABEL_NAMES } from '../engine/batch.ts';
+import { readPixelRows } from '../data/pixel-store.ts';
 
 /** Certain labels (0/1) for evaluation; uncertain and blank are unobserved. */
 export function evalTargets(labels: Float32Array, rows: Int32Array): Float32Array {
@@ -48,10 +49,12 @@ export function cutChunks(rows: Int32Array, chunks: number): Int32Array[] {
 export function imputeStats(ds: PreparedDataset, trainRows: Int32Array): { meanImage: Float32Array; catModes: Int32Array } {
   const SS = ds.S * ds.S, sum = new Float64Array(SS);
   let n = 0;
+  const row = new Uint8Array(SS);
   for (const r of trainRows) {
     if (!ds.hasImage[r]) continue;
     n++;
-    for (let i = 0; i < SS; i++) sum[i] += ds.pixels[r * SS + i];
+    readPixelRows(ds, [r], row); // in memory or file-backed (src/data/pixel-store.ts)
+    for (let i = 0; i < SS; i++) sum[i] += row[i];
   }
   const meanImage = new Float32Array(SS);
   for (let i = 0; i < SS; i++) meanImage[i] = n ? (sum[i] / n / 255 - ds.pixelMean) / ds.pixelStd : 0;

@@ -15,6 +15,8 @@ export const TRAIN_DEFAULTS = {
   synthPatients: 0,
   /** Folder of the image cache (empty: next to the data set). */
   cacheDir: '',
+  /** Image decoder: sharp (libvips, fast; default) or jpeg-js (portable; the fallback where sharp cannot load). */
+  decoder: 'sharp',
   /** Parent folder of run folders. */
   out: 'runs',
   /** Run folder name under `out` (empty: preset-seed-timestamp). */

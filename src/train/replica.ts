@@ -16,7 +16,7 @@ import type { DropoutRates } from './missing.ts';
 
 /** The arrays of a PreparedDataset that workers need (all on SharedArrayBuffers), plus its scalars. */
 export type SharedDataset = Pick<PreparedDataset,
-  'S' | 'n' | 'labelNames' | 'split' | 'subjectId' | 'studyId' | 'pixels' | 'hasImage' | 'num' | 'numPresent' |
+  'S' | 'n' | 'labelNames' | 'split' | 'subjectId' | 'studyId' | 'pixels' | 'pixelFile' | 'hasImage' | 'num' | 'numPresent' |
   'cat' | 'catPresent' | 'labels' | 'schema' | 'pixelMean' | 'pixelStd'>;
 
 export interface ReplicaInit {

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateSynthetic, loadDataset } from '../data/index.ts';
-import type { PreparedDataset } from '../data/index.ts';
+import type { DecoderName, PreparedDataset } from '../data/index.ts';
 import { buildLayout, createModel, decodeCheckpoint, presetConfig } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
@@ -105,6 +105,7 @@ async function prepareData(cfg: TrainConfig, threads: number, log: Logger): Prom
   const ds = await loadDataset(dir, {
     imageSize: preset.imageSize,
     cacheDir: cfg.cacheDir || undefined,
+    decoder: cfg.decoder as DecoderName,
     strict: cfg.strict,
     allowLateral: cfg.allowLateral,
     windowHours: cfg.windowHours || undefined,
@@ -153,8 +154,8 @@ function checkpointMetadata(ds: PreparedDataset): Record<string, unknown> {
 }
 
 function shareDataset(ds: PreparedDataset): SharedDataset {
-  const { S, n, labelNames, split, subjectId, studyId, pixels, hasImage, num, numPresent, cat, catPresent, labels, schema, pixelMean, pixelStd } = ds;
-  return { S, n, labelNames, split, subjectId, studyId, pixels, hasImage, num, numPresent, cat, catPresent, labels, schema, pixelMean, pixelStd };
+  const { S, n, labelNames, split, subjectId, studyId, pixels, pixelFile, hasImage, num, numPresent, cat, catPresent, labels, schema, pixelMean, pixelStd } = ds;
+  return { S, n, labelNames, split, subjectId, studyId, pixels, pixelFile, hasImage, num, numPresent, cat, catPresent, labels, schema, pixelMean, pixelStd };
 }
 
 /** Train (or resume) a run. Returns when the run finishes, stops early, or is interrupted. */

@@ -1,0 +1,20 @@
+/** A fast 32-bit checksum (word-wise multiply-rotate, FNV-style tail) of a byte range. */
+export function checksum32(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  const nw = b.length >>> 2;
+  if ((b.byteOffset & 3) === 0) {
+    const w = new Uint32Array(b.buffer, b.byteOffset, nw);
+    for (let i = 0; i < nw; i++) {
+      h = Math.imul(h ^ w[i], 0x01000193);
+      h = (h << 13) | (h >>> 19);
+    }
+  } else {
+    for (let i = 0; i < nw; i++) {
+      const x = b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24);
+      h = Math.imul(h ^ x, 0x01000193);
+      h = (h << 13) | (h >>> 19);
+    }
+  }
+  for (let i = nw * 4; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h >>> 0;
+}

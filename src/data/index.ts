@@ -17,4 +17,4 @@ export type { DecodeLimits } from './jpeg.ts';
 export { loadImages, decodeImages, readImageCache, writeImageCache, imageKey, checksum32, CACHE_MAGIC, CACHE_VERSION } from './images.ts';
 export type { ImageSet, ImageOptions } from './images.ts';
 export { iterativeStratification, SPLIT_NAMES, SPLIT_TRAIN, SPLIT_VALIDATE, SPLIT_TEST } from './split.ts';
-export { Rng } from './rng.ts';
+export { Rng } from '../engine/rng.ts';

@@ -4,8 +4,6 @@
  * benchmark (Xie et al., 2022, `vitals_valid_range`): a value beyond the outlier bounds is dropped (missing),
  * a value between an outlier bound and the valid bound is clipped to the valid bound.
  */
-import { readFileSync } from 'node:fs';
-
 /** Tables a feature can come from. `derived` features are computed by the reader (age). */
 export type FeatureSource = 'patients' | 'edstays' | 'triage' | 'labevents' | 'derived';
 
@@ -97,12 +95,14 @@ export const DEFAULT_FEATURE_SPEC: FeatureSpec = {
   ],
 };
 
-/** Load and check a spec: an object, a path to a JSON file, or undefined for the default. */
-export function resolveFeatureSpec(spec: FeatureSpec | string | undefined): FeatureSpec {
+/**
+ * Check a spec object (from code or parsed JSON); `where` names it in errors. No file I/O here, so the edge
+ * bundle can use this module: reading a spec file is resolveFeatureSpec in ./feature-spec-file.ts.
+ */
+export function checkFeatureSpec(spec: FeatureSpec | undefined, where = 'feature spec'): FeatureSpec {
   if (spec === undefined) return DEFAULT_FEATURE_SPEC;
-  const s: FeatureSpec = typeof spec === 'string' ? JSON.parse(readFileSync(spec, 'utf8')) : spec;
-  const where = typeof spec === 'string' ? spec : 'feature spec';
-  if (s.version !== 1 || !Array.isArray(s.features)) throw new Error(`${where}: expected {"version": 1, "features": [...]}`);
+  const s = spec;
+  if (s === null || typeof s !== 'object' || s.version !== 1 || !Array.isArray(s.features)) throw new Error(`${where}: expected {"version": 1, "features": [...]}`);
   const seen = new Set<string>();
   const sources = ['patients', 'edstays', 'triage', 'labevents', 'derived'];
   for (const f of s.features) {

@@ -134,10 +134,36 @@ export function parsePain(s: string): number {
   return l ? +l[1] : NaN;
 }
 
-/** Strict number parse: empty, text, NaN and Infinity give NaN. */
+/**
+ * Whether `t` is a decimal number as tables write them: optional sign, digits with an optional fraction (or
+ * a fraction alone), optional exponent with digits. Number() also takes `0x1`, `0b11`, `0o7` and
+ * `Infinity`; those are text here.
+ */
+function isDecimal(t: string): boolean {
+  const n = t.length;
+  let i = 0, digits = 0;
+  let c = t.charCodeAt(0);
+  if (c === 43 || c === 45) i++; // + -
+  while (i < n && (c = t.charCodeAt(i)) >= 48 && c <= 57) i++, digits++;
+  if (i < n && t.charCodeAt(i) === 46) {
+    i++;
+    while (i < n && (c = t.charCodeAt(i)) >= 48 && c <= 57) i++, digits++;
+  }
+  if (digits === 0) return false;
+  if (i < n && ((c = t.charCodeAt(i)) === 101 || c === 69)) {
+    i++;
+    if (i < n && ((c = t.charCodeAt(i)) === 43 || c === 45)) i++;
+    const e0 = i;
+    while (i < n && (c = t.charCodeAt(i)) >= 48 && c <= 57) i++;
+    if (i === e0) return false;
+  }
+  return i === n;
+}
+
+/** Strict decimal parse: empty, text, hex/binary/octal literals, NaN and Infinity give NaN. */
 export function parseNumber(s: string): number {
   const t = s.trim();
-  if (t === '') return NaN;
+  if (!isDecimal(t)) return NaN;
   const v = Number(t);
   return Number.isFinite(v) ? v : NaN;
 }

@@ -8,6 +8,9 @@ import { helpLines, parseDataFlags } from '../data/cli-args.ts';
 
 const DEFAULTS = {
   data: 'data/synthetic',
+  cxrDir: '',
+  mimicIvDir: '',
+  mimicIvEdDir: '',
   json: false,
   imageSize: 64,
   cacheDir: '',
@@ -20,7 +23,10 @@ const DEFAULTS = {
   threads: 0,
 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
-  data: 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside)',
+  data: 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside, or PhysioNet download trees)',
+  cxrDir: 'MIMIC-CXR-JPG folder, e.g. physionet.org/files/mimic-cxr-jpg/2.1.0 (empty: found under --data)',
+  mimicIvDir: 'MIMIC-IV folder holding hosp/, e.g. physionet.org/files/mimiciv/3.1 (empty: found under --data)',
+  mimicIvEdDir: 'MIMIC-IV-ED folder holding ed/, e.g. physionet.org/files/mimic-iv-ed/2.2 (empty: found under --data)',
   json: 'print the report as JSON',
   imageSize: 'image side S of the cache to build or read',
   cacheDir: 'image cache folder (empty: the data set folder)',
@@ -44,6 +50,9 @@ async function main(): Promise<number> {
   const tty = process.stderr.isTTY && !cfg.json;
   let last = 0;
   const report = await inspectDataset(cfg.data, {
+    cxrDir: cfg.cxrDir || undefined,
+    mimicIvDir: cfg.mimicIvDir || undefined,
+    mimicIvEdDir: cfg.mimicIvEdDir || undefined,
     imageSize: cfg.imageSize,
     cacheDir: cfg.cacheDir || undefined,
     strict: cfg.strict,

@@ -8,7 +8,7 @@ import { closeSync, existsSync, linkSync, mkdirSync, openSync, rmSync, writeFile
 import { join } from 'node:path';
 import { LABEL_NAMES } from '../src/engine/batch.ts';
 import { encodeGrayJpeg } from '../src/data/jpeg.ts';
-import { Rng } from '../src/data/rng.ts';
+import { Rng } from '../src/engine/rng.ts';
 
 /** MIMIC's row counts (issue 13). */
 export const MIMIC_COUNTS = { images: 377_110, studies: 227_827, patients: 65_379, stays: 425_087, labevents: 20_000_000 };

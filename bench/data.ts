@@ -12,7 +12,7 @@ import { runDecodeTask } from '../src/data/decode-task.ts';
 import { decodeToGray, loadSharp } from '../src/data/decoders.ts';
 import type { DecoderName } from '../src/data/decoders.ts';
 import { DEFAULT_DECODE_LIMITS } from '../src/data/jpeg.ts';
-import { Rng } from '../src/data/rng.ts';
+import { Rng } from '../src/engine/rng.ts';
 import { measure, summarize } from './util.ts';
 import type { BenchMain, Timing } from './util.ts';
 

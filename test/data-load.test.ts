@@ -264,6 +264,30 @@ test('malformed input stops with file and line', async () => {
   await expectError((d) => edit(join(d, 'mimic-iv', 'ed', 'edstays.csv'), (s) => s.replace('"BLACK/AFRICAN AMERICAN"', 'BLACK"AFRICAN')), /edstays\.csv:4: bad quoting/);
   await expectError((d) => write(join(d, 'mimic-cxr-jpg', 'mimic-cxr-2.0.0-metadata.csv.gz'), ['dicom_id,subject_id,study_id,ViewPosition,StudyDate', 'x,1,2,PA,21800101'], true), /metadata\.csv\.gz:1: missing required column 'StudyTime'/);
   await expectError((d) => rmSync(chex(d)), /chexpert\.csv\[\.gz\]: file not found/);
+  await expectError((d) => edit(chex(d), (s) => s.replace(',1.0,', ',0x1,')), /chexpert\.csv:2: label '.*' is '0x1', outside/);
+});
+
+test('labels that leave nothing to learn stop, naming the label file (training would run with loss 0)', async () => {
+  const chex = (d: string) => join(d, 'mimic-cxr-jpg', 'mimic-cxr-2.0.0-chexpert.csv');
+  const keepRows = (d: string, f: (row: string) => string) => {
+    const [head, ...rows] = readFileSync(chex(d), 'utf8').trimEnd().split('\n');
+    writeFileSync(chex(d), [head, ...rows.map(f)].join('\n') + '\n');
+  };
+  await expectError((d) => keepRows(d, () => ''), /chexpert\.csv: a header and no rows/);
+  // rows, but every label blank or uncertain
+  await expectError((d) => keepRows(d, (r) => r.split(',').map((v, k) => (k < 2 ? v : v === '-1.0' ? v : '')).join(',')), /chexpert\.csv: no study of the metadata has an observed label/);
+  // observed labels only outside the training split (official split file puts every labelled study in test)
+  const splitOnly = (d: string) => {
+    keepRows(d, (r) => (r.startsWith('10000001,50000001,') ? r : r.split(',').map((v, k) => (k < 2 ? v : '')).join(',')));
+    const split = ['study_id,subject_id,split', ...STUDIES.map(([st, su]) => `${st},${su},${st === 50000001 ? 'test' : 'train'}`)];
+    writeFileSync(join(d, 'mimic-cxr-jpg', 'mimic-cxr-2.0.0-split.csv'), split.join('\n') + '\n');
+  };
+  await expectError(splitOnly, /chexpert\.csv: no observed label \(1 or 0\) in the training split \(\d+ samples\)/);
+  const dir = mkdtempSync(join(root, 'unlabelled-'));
+  cpSync(FIX, dir, { recursive: true });
+  splitOnly(dir);
+  const ds = await loadDataset(dir, { imageSize: S, threads: 1, allowUnlabeled: true });
+  assert.is(ds.report.splitSource, 'official');
 });
 
 test.run();

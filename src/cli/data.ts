@@ -9,6 +9,9 @@ import type { DecoderName } from '../data/index.ts';
 
 const DEFAULTS = {
   data: 'data/synthetic',
+  cxrDir: '',
+  mimicIvDir: '',
+  mimicIvEdDir: '',
   json: false,
   imageSize: 64,
   cacheDir: '',
@@ -22,7 +25,10 @@ const DEFAULTS = {
   threads: 0,
 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
-  data: 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside)',
+  data: 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside, or PhysioNet download trees)',
+  cxrDir: 'MIMIC-CXR-JPG folder, e.g. physionet.org/files/mimic-cxr-jpg/2.1.0 (empty: found under --data)',
+  mimicIvDir: 'MIMIC-IV folder holding hosp/, e.g. physionet.org/files/mimiciv/3.1 (empty: found under --data)',
+  mimicIvEdDir: 'MIMIC-IV-ED folder holding ed/, e.g. physionet.org/files/mimic-iv-ed/2.2 (empty: found under --data)',
   json: 'print the report as JSON',
   imageSize: 'image side S of the cache to build or read',
   cacheDir: 'image cache folder (empty: the data set folder, or a per-user cache folder when that is read-only)',
@@ -47,6 +53,9 @@ async function main(): Promise<number> {
   const tty = process.stderr.isTTY && !cfg.json;
   let last = 0;
   const report = await inspectDataset(cfg.data, {
+    cxrDir: cfg.cxrDir || undefined,
+    mimicIvDir: cfg.mimicIvDir || undefined,
+    mimicIvEdDir: cfg.mimicIvEdDir || undefined,
     imageSize: cfg.imageSize,
     cacheDir: cfg.cacheDir || undefined,
     decoder: cfg.decoder as DecoderName,

@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { helpLines, parseDataFlags } from '../data/cli-args.ts';
-import { resolveFeatureSpec } from '../data/features.ts';
+import { resolveFeatureSpec } from '../data/feature-spec-file.ts';
 import type { DecoderName } from '../data/decoders.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
 import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';

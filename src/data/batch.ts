@@ -4,7 +4,7 @@
  */
 import { NUM_LABELS } from '../engine/batch.ts';
 import type { Batch } from '../engine/batch.ts';
-import type { PreparedDataset } from './dataset.ts';
+import type { PreparedDataset } from './prepared.ts';
 import { readPixelRows } from './pixel-store.ts';
 
 /**

@@ -18,3 +18,12 @@ export function checksum32(b: Uint8Array): number {
   for (let i = nw * 4; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return h >>> 0;
 }
+
+/** 32-bit FNV-1a of a string (the image cache's key over paths, sizes and times). */
+export function fnv1a(s: string, h = 0x811c9dc5): number {
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,28 +1,46 @@
 /**
- * Preparing a data set in the MIMIC-CXR-JPG + MIMIC-IV layout for training: the readers, the study-stay
- * join, the feature table, the image cache, the splits and the training-split normalization, into one
- * PreparedDataset whose large arrays live on SharedArrayBuffers (a worker pool shares them without copies).
+ * Preparing a data set in the MIMIC-CXR-JPG + MIMIC-IV layout for training: locate the sources, read each
+ * table (readers/), join studies to ED stays and labs, pass the images through the cache, split, and
+ * normalize with the training split, into one PreparedDataset whose large arrays live on SharedArrayBuffers
+ * (a worker pool shares them without copies).
  */
-import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
-import { LABEL_NAMES, NUM_LABELS } from '../engine/batch.ts';
-import { DataError, findCsv, parseStudyDateTime, parseTimestamp, readCsv } from './csv.ts';
-import { categoricalValue, numericValue, ParseStatus, resolveFeatureSpec } from './features.ts';
-import type { CategoricalFeature, FeatureDef, FeatureSpec, NumericFeature } from './features.ts';
-import { IMG_CORRUPT, IMG_MISSING_FILE, IMG_OK, keepPixels, loadImages } from './images.ts';
-import type { ImageOptions, ImageSet } from './images.ts';
-import type { DecoderName } from './decoders.ts';
-import type { PixelFile } from './pixel-store.ts';
+import { join } from 'node:path';
+import { LABEL_NAMES } from '../engine/batch.ts';
+import { DataError, findCsv } from './csv.ts';
+import type { CsvLimits } from './csv.ts';
+import { resolveFeatureSpec } from './feature-spec-file.ts';
+import type { FeatureSpec } from './features.ts';
+import { imagePass } from './image-pass.ts';
 import type { DecodeLimits } from './jpeg.ts';
-import { MAX_LISTED_PROBLEMS } from './report.ts';
-import type { DataReport, FeatureReport, LabelReport, Problem } from './report.ts';
-import { iterativeStratification, SPLIT_NAMES } from './split.ts';
+import { keepPixels } from './images.ts';
+import type { ImageOptions } from './images.ts';
+import type { DecoderName } from './decoders.ts';
+import { locateSources } from './layout.ts';
+import type { DataLayout, LayoutOptions } from './layout.ts';
+import { normalizeFeatures } from './normalize.ts';
+import type { PreparedDataset } from './prepared.ts';
+import { ProblemLog } from './problems.ts';
+import type { Progress } from './problems.ts';
+import { readCxrLabels } from './readers/cxr-labels.ts';
+import { readCxrMetadata } from './readers/cxr-metadata.ts';
+import { readOfficialSplit } from './readers/cxr-split.ts';
+import { readEdStays } from './readers/edstays.ts';
+import type { Stay } from './readers/edstays.ts';
+import { readLabevents } from './readers/labevents.ts';
+import { readPatients } from './readers/patients.ts';
+import { readTriage } from './readers/triage.ts';
+import type { DataReport } from './report.ts';
+import { assignSplit, keepSamples, requireTrainingLabels } from './samples.ts';
+import { cohortOf } from './studies.ts';
+import type { Cohort } from './studies.ts';
+import { buildReport } from './summary.ts';
+import { featureTable, featureValues } from './table.ts';
+import type { FeatureTable } from './table.ts';
 
-// makeBatch lives in batch.ts (no Node.js imports, so the edge bundle can use it); re-exported here.
-export { makeBatch } from './batch.ts';
+export type { PreparedDataset } from './prepared.ts';
 
 /** Options of loadDataset. */
-export interface LoadOptions {
+export interface LoadOptions extends LayoutOptions {
   /** Image side S. */
   imageSize: number;
   /** Folder of the image cache (default: the data set folder). */
@@ -47,584 +65,96 @@ export interface LoadOptions {
   decoder?: DecoderName;
   /** Image store settings (memoryLimit, chunkBytes, log; src/data/images.ts ImageOptions). */
   images?: Partial<Pick<ImageOptions, 'memoryLimit' | 'chunkBytes' | 'log' | 'stopAfterChunks' | 'failWriteAtChunk'>>;
-  onProgress?: (done: number, total: number, phase: string) => void;
+  /** Caps on one CSV line and record (default DEFAULT_CSV_LIMITS). */
+  csvLimits?: Partial<CsvLimits>;
+  /** A training split without any observed label is accepted (default false: an error naming the label file). */
+  allowUnlabeled?: boolean;
+  onProgress?: Progress;
 }
 
-/** A prepared data set: one sample per study; arrays indexed by sample. */
-export interface PreparedDataset {
-  S: number;
-  n: number;
-  labelNames: string[];
-  /** [n] 0 train, 1 validate, 2 test. */
-  split: Uint8Array;
-  subjectId: Int32Array;
-  studyId: Int32Array;
-  /** [n*S*S] grayscale 0..255 (0 where no image); empty when the store is file-backed (`pixelFile`). */
-  pixels: Uint8Array;
-  /** The file-backed pixel store (stores over the memory limit); read rows with readPixelRows. */
-  pixelFile?: PixelFile;
-  hasImage: Uint8Array;
-  /** [n*Fn] standardized with training-split mean and std; 0 where missing. */
-  num: Float32Array;
-  numPresent: Uint8Array;
-  /** [n*Fc] codes into schema.categorical[j].vocab; 0 where missing. */
-  cat: Int32Array;
-  catPresent: Uint8Array;
-  /** [n*14] 1, 0, -1, NaN (blank), columns in LABEL_NAMES order. */
-  labels: Float32Array;
-  schema: {
-    numeric: { name: string; mean: number; std: number; unit?: string }[];
-    categorical: { name: string; vocab: string[] }[];
-  };
-  /** Mean and std of pixels/255 over the training split's images. */
-  pixelMean: number;
-  pixelStd: number;
-  report: DataReport;
+/** The studies with their labels, and where the labels and the official split came from. */
+interface StudyTables {
+  cohort: Cohort;
+  labelFile: string;
+  labelsWithoutStudy: number;
+  official?: { file: string; map: Map<number, number> };
 }
 
-const HOUR = 3600_000;
-
-function sharedF32(n: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(4 * n));
-}
-function sharedU8(n: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(n));
-}
-function sharedI32(n: number): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(4 * n));
-}
-
-function parseId(s: string, file: string, line: number, col: string): number {
-  const t = s.trim();
-  const m = /^(\d+)(?:\.0*)?$/.exec(t);
-  if (!m || +m[1] > 0x7fffffff) throw new DataError(file, line, `${col} '${s}' is not an integer id`);
-  return +m[1];
-}
-
-function parseLabel(s: string, file: string, line: number, name: string): number {
-  const t = s.trim();
-  if (t === '') return NaN;
-  const v = Number(t);
-  if (v === 1 || v === 0 || v === -1) return v;
-  throw new DataError(file, line, `label '${name}' is '${s}', outside {1, 0, -1, blank}`);
+/** The CXR side: metadata (one image per study), labels, and the official split when its file exists. */
+async function readStudies(layout: DataLayout, opts: LoadOptions, problems: ProblemLog, progress: Progress): Promise<StudyTables> {
+  const cxrDir = layout.cxrDir, lim = opts.csvLimits;
+  const metaFile = findCsv(join(cxrDir, 'mimic-cxr-2.0.0-metadata'))!;
+  progress(0, 1, 'metadata');
+  const studies = await readCxrMetadata(metaFile, opts.allowLateral ?? false, problems, lim);
+  const labelSource = opts.labelSource ?? 'chexpert';
+  const labelFile = findCsv(join(cxrDir, `mimic-cxr-2.0.0-${labelSource}`));
+  if (!labelFile) throw new DataError(join(cxrDir, `mimic-cxr-2.0.0-${labelSource}.csv[.gz]`), 0, 'file not found');
+  progress(0, 1, 'labels');
+  const labelsWithoutStudy = await readCxrLabels(labelFile, studies, lim);
+  const cohort = cohortOf(studies);
+  // Checked before the image pass (the long part of a load); requireTrainingLabels checks the split later.
+  if (!opts.allowUnlabeled && !cohort.recs.some((r) => r.labels?.some((v) => v === 1 || v === 0))) {
+    throw new DataError(labelFile, 0, 'no study of the metadata has an observed label (1 or 0): nothing to learn from');
+  }
+  const splitFile = findCsv(join(cxrDir, 'mimic-cxr-2.0.0-split'));
+  const official = splitFile ? { file: splitFile, map: await readOfficialSplit(splitFile, lim) } : undefined;
+  return { cohort, labelFile, labelsWithoutStudy, official };
 }
 
-/** View preference: PA before AP before other frontal views; laterals and unknown views last. */
-function viewRank(view: string): number {
-  const v = view.trim().toUpperCase();
-  if (v === 'PA') return 0;
-  if (v === 'AP') return 1;
-  if (/\b(AP|PA)\b/.test(v)) return 2;
-  if (v === '') return 20;
-  return 10; // LATERAL, LL, RL, ...
-}
-
-interface StudyRec {
-  subject: number;
-  study: number;
-  time: number;
-  dicom: string;
-  rank: number;
-  labels?: Float32Array;
-  stay: number; // index into stays, -1 none
-}
-
-interface Stay {
-  stayId: number;
-  tin: number;
-  tout: number;
-  values: string[]; // the spec's edstays columns
+/** The MIMIC-IV side: the feature table filled from patients, ED stays, triage and labevents (those present). */
+async function readTables(layout: DataLayout, cohort: Cohort, spec: FeatureSpec, opts: LoadOptions, problems: ProblemLog, progress: Progress): Promise<{ table: FeatureTable; matchedStays: number }> {
+  const files = layout.tables, lim = opts.csvLimits;
+  const table = featureTable(spec, files, cohort.recs.length);
+  if (files.patients) {
+    progress(0, 1, 'patients');
+    await readPatients(files.patients, cohort, table, lim);
+  }
+  let stays: Stay[] = [], matchedStays = 0;
+  if (files.edstays) {
+    progress(0, 1, 'edstays');
+    ({ stays, matched: matchedStays } = await readEdStays(files.edstays, cohort, table, opts.windowHours ?? 0, problems, lim));
+  }
+  if (files.triage && files.edstays) {
+    progress(0, 1, 'triage');
+    await readTriage(files.triage, cohort, stays, table, lim);
+  }
+  if (files.labevents) {
+    progress(0, 1, 'labevents');
+    await readLabevents(files.labevents, cohort, table, problems, progress, lim);
+  }
+  return { table, matchedStays };
 }
 
 /** Read, join, decode, split and normalize a data set (see LoadOptions). */
 export async function loadDataset(dir: string, opts: LoadOptions): Promise<PreparedDataset> {
   const S = opts.imageSize;
   if (!(Number.isInteger(S) && S >= 4)) throw new Error(`imageSize must be an integer >= 4 (got ${S})`);
-  const root = resolve(dir);
-  const cxrDir = join(root, 'mimic-cxr-jpg');
-  const ivDir = join(root, 'mimic-iv');
+  const layout = locateSources(dir, opts);
   const spec = resolveFeatureSpec(opts.featureSpec);
-  const problems: Problem[] = [];
-  let problemsNotListed = 0;
-  const problem = (file: string, line: number, message: string) => {
-    if (problems.length < MAX_LISTED_PROBLEMS) problems.push({ file, line, message });
-    else problemsNotListed++;
-  };
+  const problems = new ProblemLog();
   const progress = opts.onProgress ?? (() => {});
 
-  // --- MIMIC-CXR metadata: one image per study ----------------------------------------------------------
-  const metaFile = findCsv(join(cxrDir, 'mimic-cxr-2.0.0-metadata'));
-  if (!metaFile) throw new DataError(join(cxrDir, 'mimic-cxr-2.0.0-metadata.csv[.gz]'), 0, 'file not found');
-  const studies = new Map<number, StudyRec>();
-  const dicoms = new Set<string>();
-  const allowLateral = opts.allowLateral ?? false;
-  progress(0, 1, 'metadata');
-  await readCsv(metaFile, ['dicom_id', 'subject_id', 'study_id', 'ViewPosition', 'StudyDate', 'StudyTime'], (h) => {
-    const iD = h.idx('dicom_id'), iSu = h.idx('subject_id'), iSt = h.idx('study_id'), iV = h.idx('ViewPosition');
-    const iDate = h.idx('StudyDate'), iTime = h.idx('StudyTime');
-    return (f, line) => {
-      const dicom = f[iD].trim();
-      if (!/^[A-Za-z0-9._-]+$/.test(dicom)) throw new DataError(metaFile, line, `dicom_id '${f[iD]}' is not a file name`);
-      if (dicoms.has(dicom)) throw new DataError(metaFile, line, `duplicate dicom_id ${dicom}`);
-      dicoms.add(dicom);
-      const subject = parseId(f[iSu], metaFile, line, 'subject_id');
-      const study = parseId(f[iSt], metaFile, line, 'study_id');
-      const time = parseStudyDateTime(f[iDate], f[iTime]);
-      let rec = studies.get(study);
-      if (!rec) {
-        if (Number.isNaN(time)) problem(metaFile, line, `StudyDate/StudyTime '${f[iDate]}' '${f[iTime]}' do not parse: the study cannot be paired with an ED stay`);
-        rec = { subject, study, time, dicom: '', rank: 99, stay: -1 };
-        studies.set(study, rec);
-      } else if (rec.subject !== subject) {
-        throw new DataError(metaFile, line, `study ${study} belongs to subjects ${rec.subject} and ${subject}`);
-      }
-      const rank = viewRank(f[iV]);
-      if (rank >= 10 && !allowLateral) return;
-      if (rank < rec.rank || (rank === rec.rank && dicom < rec.dicom)) {
-        rec.rank = rank;
-        rec.dicom = dicom;
-      }
-    };
+  const { cohort, labelFile, labelsWithoutStudy, official } = await readStudies(layout, opts, problems, progress);
+  const { table, matchedStays } = await readTables(layout, cohort, spec, opts, problems, progress);
+  const values = featureValues(table, cohort.recs, (spec.tableRequiresStay ?? true) && !!layout.tables.edstays);
+  const { images, rel } = await imagePass(layout.cxrDir, layout.root, cohort.recs, opts, problems, progress);
+
+  const samples = keepSamples(cohort.recs, images, rel, values.anyTable);
+  const split = assignSplit(cohort.recs, samples, official, opts.seed ?? 0, problems);
+  if (!opts.allowUnlabeled) requireTrainingLabels(samples.labels, split, labelFile);
+  const { num, numPresent, cat, catPresent, schema } = normalizeFeatures(table.numFeats, table.catFeats, values, samples.keep, split);
+  const { pixels, pixelFile, hasImage, pixelMean, pixelStd } = keepPixels(images, samples.keep, split);
+
+  const { subjectId, studyId, labels } = samples;
+  const n = samples.keep.length;
+  const report = buildReport({ n, split, subjectId, hasImage, numPresent, catPresent, labels }, {
+    root: layout.root, sources: layout.sources, labelFile, splitSource: official ? 'official' : 'stratified', samples, matchedStays,
+    labelsWithoutStudy, featuresLeftOut: table.featuresLeftOut, freports: values.freports, images, problems,
+    Fn: table.numFeats.length, Fc: table.catFeats.length,
   });
-
-  // --- labels, matched by column name -------------------------------------------------------------------
-  const labelSource = opts.labelSource ?? 'chexpert';
-  const labelFile = findCsv(join(cxrDir, `mimic-cxr-2.0.0-${labelSource}`));
-  if (!labelFile) throw new DataError(join(cxrDir, `mimic-cxr-2.0.0-${labelSource}.csv[.gz]`), 0, 'file not found');
-  let labelsWithoutStudy = 0;
-  const labelSeen = new Set<number>();
-  progress(0, 1, 'labels');
-  await readCsv(labelFile, ['subject_id', 'study_id', ...LABEL_NAMES], (h) => {
-    const iSu = h.idx('subject_id'), iSt = h.idx('study_id');
-    const cols = LABEL_NAMES.map((n) => h.idx(n));
-    return (f, line) => {
-      const study = parseId(f[iSt], labelFile, line, 'study_id');
-      const subject = parseId(f[iSu], labelFile, line, 'subject_id');
-      if (labelSeen.has(study)) throw new DataError(labelFile, line, `duplicate study ${study}`);
-      labelSeen.add(study);
-      const lab = new Float32Array(NUM_LABELS);
-      for (let k = 0; k < NUM_LABELS; k++) lab[k] = parseLabel(f[cols[k]], labelFile, line, LABEL_NAMES[k]);
-      const rec = studies.get(study);
-      if (!rec) {
-        labelsWithoutStudy++;
-        return;
-      }
-      if (rec.subject !== subject) throw new DataError(labelFile, line, `study ${study} has subject ${subject} here and ${rec.subject} in the metadata`);
-      rec.labels = lab;
-    };
-  });
-
-  const recs = [...studies.values()].sort((a, b) => a.subject - b.subject || a.study - b.study);
-  const N = recs.length;
-  const bySubject = new Map<number, number[]>();
-  recs.forEach((r, i) => {
-    const a = bySubject.get(r.subject);
-    if (a) a.push(i);
-    else bySubject.set(r.subject, [i]);
-  });
-
-  // --- official split -----------------------------------------------------------------------------------
-  const splitFile = findCsv(join(cxrDir, 'mimic-cxr-2.0.0-split'));
-  let officialSplit: Map<number, number> | undefined;
-  if (splitFile) {
-    officialSplit = new Map();
-    const m = officialSplit;
-    await readCsv(splitFile, ['study_id', 'split'], (h) => {
-      const iSt = h.idx('study_id'), iSp = h.idx('split');
-      return (f, line) => {
-        const study = parseId(f[iSt], splitFile, line, 'study_id');
-        const s = SPLIT_NAMES.indexOf(f[iSp].trim().toLowerCase() as (typeof SPLIT_NAMES)[number]);
-        if (s < 0) throw new DataError(splitFile, line, `split '${f[iSp]}' is not one of ${SPLIT_NAMES.join(', ')}`);
-        const prev = m.get(study);
-        if (prev !== undefined && prev !== s) throw new DataError(splitFile, line, `study ${study} is in two splits`);
-        m.set(study, s);
-      };
-    });
-  }
-
-  // --- features: which tables are needed and present ----------------------------------------------------
-  const featuresLeftOut: string[] = [];
-  const files = {
-    patients: findCsv(join(ivDir, 'hosp', 'patients')),
-    edstays: findCsv(join(ivDir, 'ed', 'edstays')),
-    triage: findCsv(join(ivDir, 'ed', 'triage')),
-    labevents: findCsv(join(ivDir, 'hosp', 'labevents')),
-  };
-  const avail = (f: FeatureDef): boolean => {
-    if (f.source === 'derived') return !!files.patients;
-    if (f.source === 'triage') return !!files.triage && !!files.edstays;
-    return !!files[f.source];
-  };
-  const feats = spec.features.filter((f) => {
-    if (avail(f)) return true;
-    featuresLeftOut.push(f.name);
-    return false;
-  });
-  const numFeats = feats.filter((f): f is NumericFeature => f.kind === 'numeric');
-  const catFeats = feats.filter((f): f is CategoricalFeature => f.kind === 'categorical');
-  const ordered: FeatureDef[] = [...numFeats, ...catFeats];
-  const colsOf = (src: string) => [...new Set(ordered.filter((f) => f.source === src).map((f) => f.column!))];
-  const F = ordered.length;
-  const raw: (string | number | undefined)[][] = Array.from({ length: F }, () => new Array(N));
-
-  // patients: demographics and the anchor for age
-  const needAge = ordered.some((f) => f.source === 'derived');
-  if (files.patients && (needAge || colsOf('patients').length)) {
-    const pf = files.patients;
-    const pcols = colsOf('patients');
-    const seen = new Set<number>();
-    progress(0, 1, 'patients');
-    await readCsv(pf, ['subject_id', ...pcols, ...(needAge ? ['anchor_age', 'anchor_year'] : [])], (h) => {
-      const iSu = h.idx('subject_id'), iAge = h.idx('anchor_age'), iYear = h.idx('anchor_year');
-      const fIdx = ordered.map((f) => (f.source === 'patients' ? h.idx(f.column!) : -1));
-      return (f, line) => {
-        const subject = parseId(f[iSu], pf, line, 'subject_id');
-        if (seen.has(subject)) throw new DataError(pf, line, `duplicate subject ${subject}`);
-        seen.add(subject);
-        const idx = bySubject.get(subject);
-        if (!idx) return;
-        for (const i of idx) {
-          for (let j = 0; j < F; j++) {
-            if (fIdx[j] >= 0) raw[j][i] = f[fIdx[j]];
-            else if (ordered[j].source === 'derived') {
-              const age = Number(f[iAge]), year = Number(f[iYear]);
-              if (f[iAge].trim() === '' || !Number.isFinite(age)) raw[j][i] = f[iAge];
-              else {
-                const t = recs[i].time;
-                raw[j][i] = Number.isNaN(t) || !Number.isFinite(year) || f[iYear].trim() === '' ? age : age + (new Date(t).getUTCFullYear() - year);
-              }
-            }
-          }
-        }
-      };
-    });
-  }
-
-  // ED stays: the stay whose [intime - w, outtime + w] holds the study time
-  const stays: Stay[] = [];
-  let matchedStays = 0;
-  if (files.edstays) {
-    const ef = files.edstays;
-    const ecols = colsOf('edstays');
-    const staysBySubject = new Map<number, number[]>();
-    progress(0, 1, 'edstays');
-    await readCsv(ef, ['subject_id', 'stay_id', 'intime', 'outtime', ...ecols], (h) => {
-      const iSu = h.idx('subject_id'), iSt = h.idx('stay_id'), iIn = h.idx('intime'), iOut = h.idx('outtime');
-      const cIdx = ecols.map((c) => h.idx(c));
-      return (f, line) => {
-        const subject = parseId(f[iSu], ef, line, 'subject_id');
-        if (!bySubject.has(subject)) return;
-        const tin = parseTimestamp(f[iIn]), tout = parseTimestamp(f[iOut]);
-        if (Number.isNaN(tin) || Number.isNaN(tout)) {
-          problem(ef, line, `intime/outtime '${f[iIn]}' '${f[iOut]}' do not parse: stay skipped`);
-          return;
-        }
-        const k = stays.length;
-        stays.push({ stayId: parseId(f[iSt], ef, line, 'stay_id'), tin, tout, values: cIdx.map((c) => f[c]) });
-        const a = staysBySubject.get(subject);
-        if (a) a.push(k);
-        else staysBySubject.set(subject, [k]);
-      };
-    });
-    const w = (opts.windowHours ?? 0) * HOUR;
-    for (const r of recs) {
-      const cand = staysBySubject.get(r.subject);
-      if (!cand || Number.isNaN(r.time)) continue;
-      let best = -1, bestD = Infinity;
-      for (const k of cand) {
-        const s = stays[k];
-        if (r.time < s.tin - w || r.time > s.tout + w) continue;
-        const d = r.time < s.tin ? s.tin - r.time : r.time > s.tout ? r.time - s.tout : 0;
-        if (d < bestD || (d === bestD && s.tin > stays[best].tin)) {
-          best = k;
-          bestD = d;
-        }
-      }
-      r.stay = best;
-      if (best >= 0) matchedStays++;
-    }
-    recs.forEach((r, i) => {
-      if (r.stay < 0) return;
-      ordered.forEach((f, j) => {
-        if (f.source === 'edstays') raw[j][i] = stays[r.stay].values[ecols.indexOf(f.column!)];
-      });
-    });
-  }
-
-  // triage of the matched stays
-  if (files.triage && files.edstays && colsOf('triage').length) {
-    const tf = files.triage;
-    const tcols = colsOf('triage');
-    const wanted = new Map<number, number[]>(); // stay_id -> sample indices
-    recs.forEach((r, i) => {
-      if (r.stay < 0) return;
-      const id = stays[r.stay].stayId;
-      const a = wanted.get(id);
-      if (a) a.push(i);
-      else wanted.set(id, [i]);
-    });
-    const seen = new Set<number>();
-    progress(0, 1, 'triage');
-    await readCsv(tf, ['stay_id', ...tcols], (h) => {
-      const iSt = h.idx('stay_id');
-      const fIdx = ordered.map((f) => (f.source === 'triage' ? h.idx(f.column!) : -1));
-      return (f, line) => {
-        const id = parseId(f[iSt], tf, line, 'stay_id');
-        if (seen.has(id)) throw new DataError(tf, line, `duplicate stay ${id}`);
-        seen.add(id);
-        const idx = wanted.get(id);
-        if (!idx) return;
-        for (const i of idx) for (let j = 0; j < F; j++) if (fIdx[j] >= 0) raw[j][i] = f[fIdx[j]];
-      };
-    });
-  }
-
-  // labs: joined on subject and time (not hadm_id), the closest value inside each lab's window
-  const labJ = ordered.map((f, j) => (f.source === 'labevents' ? j : -1)).filter((j) => j >= 0);
-  if (files.labevents && labJ.length) {
-    const lf = files.labevents;
-    const byItem = new Map<number, number[]>();
-    for (const j of labJ) {
-      const it = (ordered[j] as NumericFeature).itemid!;
-      const a = byItem.get(it);
-      if (a) a.push(j);
-      else byItem.set(it, [j]);
-    }
-    const valueCols = [...new Set(labJ.map((j) => ordered[j].column ?? 'valuenum'))];
-    const bestDt = new Float64Array(F * N).fill(Infinity);
-    let rows = 0;
-    progress(0, 1, 'labevents');
-    await readCsv(lf, ['subject_id', 'itemid', 'charttime', ...valueCols], (h) => {
-      const iSu = h.idx('subject_id'), iIt = h.idx('itemid'), iCt = h.idx('charttime');
-      const vIdx = ordered.map((f) => h.idx(f.column ?? 'valuenum'));
-      return (f, line) => {
-        if ((++rows & 0xfffff) === 0) progress(rows, 0, 'labevents');
-        const js = byItem.get(Number(f[iIt]));
-        if (!js) return;
-        const idx = bySubject.get(Number(f[iSu]));
-        if (!idx) return;
-        const ct = parseTimestamp(f[iCt]);
-        if (Number.isNaN(ct)) {
-          problem(lf, line, `charttime '${f[iCt]}' does not parse: row skipped`);
-          return;
-        }
-        for (const i of idx) {
-          const t = recs[i].time;
-          if (Number.isNaN(t)) continue;
-          const dt = ct - t;
-          for (const j of js) {
-            const [before, after] = (ordered[j] as NumericFeature).windowHours ?? [24, 12];
-            if (dt < -before * HOUR || dt > after * HOUR) continue;
-            const ad = Math.abs(dt);
-            if (ad < bestDt[j * N + i]) {
-              bestDt[j * N + i] = ad;
-              raw[j][i] = f[vIdx[j]];
-            }
-          }
-        }
-      };
-    });
-  }
-
-  // --- feature values and their problems ----------------------------------------------------------------
-  const Fn = numFeats.length, Fc = catFeats.length;
-  const numRaw = new Float64Array(N * Fn).fill(NaN);
-  const catRaw: string[] = new Array(N * Fc).fill('');
-  const freports: FeatureReport[] = ordered.map((f) => ({ name: f.name, kind: f.kind, unit: f.kind === 'numeric' ? f.unit : undefined, present: 0, missing: 0, unparsed: 0, dropped: 0, clipped: 0, unseen: 0 }));
-  const anyTable = new Uint8Array(N);
-  const needStay = (spec.tableRequiresStay ?? true) && !!files.edstays;
-  for (let j = 0; j < F; j++) {
-    const f = ordered[j], fr = freports[j];
-    for (let i = 0; i < N; i++) {
-      if (needStay && recs[i].stay < 0) continue;
-      const r = raw[j][i];
-      if (r === undefined) continue;
-      if (f.kind === 'numeric') {
-        if (typeof r === 'string' && r.trim() === '') continue;
-        const [v, st] = numericValue(f, r);
-        if (st === ParseStatus.Unparsed) fr.unparsed++;
-        else if (st === ParseStatus.Dropped) fr.dropped++;
-        else if (st === ParseStatus.Clipped) fr.clipped++;
-        if (!Number.isNaN(v)) {
-          numRaw[i * Fn + j] = v;
-          anyTable[i] = 1;
-        }
-      } else {
-        const c = categoricalValue(f, String(r));
-        if (c) {
-          catRaw[i * Fc + (j - Fn)] = c;
-          anyTable[i] = 1;
-        }
-      }
-    }
-  }
-
-  // --- images ---------------------------------------------------------------------------------------------
-  const rel = recs.map((r) => (r.dicom ? `files/p${String(r.subject).slice(0, 2)}/p${r.subject}/s${r.study}/${r.dicom}.jpg` : ''));
-  const images: ImageSet = await loadImages(cxrDir, rel, {
-    ...opts.images,
-    S,
-    cacheDir: opts.cacheDir ? resolve(opts.cacheDir) : undefined,
-    dataDir: root,
-    decoder: opts.decoder,
-    threads: opts.threads ?? availableParallelism(),
-    limits: opts.decodeLimits,
-    onProgress: progress,
-  });
-  for (let i = 0; i < N; i++) {
-    if (images.status[i] !== IMG_OK && rel[i]) {
-      const msg = `${images.messages[i] || 'unreadable'} (study ${recs[i].study}): the study has no image`;
-      if (opts.strict) throw new DataError(join(cxrDir, rel[i]), 0, msg);
-      problem(join(cxrDir, rel[i]), 0, msg);
-    }
-  }
-
-  // --- samples: drop studies with neither modality ------------------------------------------------------
-  const keep: number[] = [];
-  for (let i = 0; i < N; i++) if (images.status[i] === IMG_OK || anyTable[i]) keep.push(i);
-  const n = keep.length;
-  const droppedNoModality = N - n;
-  const reasons = { noFrontal: 0, missingFile: 0, corrupt: 0 };
-  for (const i of keep) {
-    const st = images.status[i];
-    if (st === IMG_OK) continue;
-    if (!rel[i]) reasons.noFrontal++;
-    else if (st === IMG_MISSING_FILE) reasons.missingFile++;
-    else if (st === IMG_CORRUPT) reasons.corrupt++;
-  }
-
-  const labels = sharedF32(n * NUM_LABELS);
-  const subjectId = sharedI32(n), studyId = sharedI32(n);
-  let studiesWithoutLabels = 0, allBlankLabels = 0;
-  keep.forEach((i, s) => {
-    const r = recs[i];
-    subjectId[s] = r.subject;
-    studyId[s] = r.study;
-    if (!r.labels) studiesWithoutLabels++;
-    const lab = r.labels;
-    let blank = true;
-    for (let k = 0; k < NUM_LABELS; k++) {
-      const v = lab ? lab[k] : NaN;
-      labels[s * NUM_LABELS + k] = v;
-      if (!Number.isNaN(v)) blank = false;
-    }
-    if (blank) allBlankLabels++;
-  });
-
-  // --- splits ---------------------------------------------------------------------------------------------
-  const split = sharedU8(n);
-  let splitSource: 'official' | 'stratified';
-  if (officialSplit) {
-    splitSource = 'official';
-    let missing = 0;
-    keep.forEach((i, s) => {
-      const v = officialSplit!.get(recs[i].study);
-      if (v === undefined) missing++;
-      split[s] = v ?? 0;
-    });
-    if (missing) problem(splitFile!, 0, `${missing} studies are not in the split file: put in train`);
-  } else {
-    splitSource = 'stratified';
-    const pos = new Uint8Array(n * NUM_LABELS);
-    for (let k = 0; k < n * NUM_LABELS; k++) pos[k] = labels[k] === 1 ? 1 : 0;
-    split.set(iterativeStratification(subjectId, pos, NUM_LABELS, opts.seed ?? 0));
-  }
-
-  // --- normalization from the training split --------------------------------------------------------------
-  const num = sharedF32(n * Fn), numPresent = sharedU8(n * Fn);
-  const cat = sharedI32(n * Fc), catPresent = sharedU8(n * Fc);
-  const numericSchema = numFeats.map((f, j) => {
-    let c = 0, s1 = 0, s2 = 0;
-    keep.forEach((i, s) => {
-      const v = numRaw[i * Fn + j];
-      if (split[s] !== 0 || Number.isNaN(v)) return;
-      c++;
-      s1 += v;
-      s2 += v * v;
-    });
-    const mean = c ? s1 / c : 0;
-    const sd = c > 1 ? Math.sqrt(Math.max(0, s2 / c - mean * mean)) : 0;
-    return { name: f.name, mean, std: sd > 1e-8 ? sd : 1, unit: f.unit };
-  });
-  keep.forEach((i, s) => {
-    for (let j = 0; j < Fn; j++) {
-      const v = numRaw[i * Fn + j];
-      if (Number.isNaN(v)) continue;
-      num[s * Fn + j] = (v - numericSchema[j].mean) / numericSchema[j].std;
-      numPresent[s * Fn + j] = 1;
-    }
-  });
-  const categoricalSchema = catFeats.map((f, c) => {
-    const counts = new Map<string, number>();
-    keep.forEach((i, s) => {
-      const v = catRaw[i * Fc + c];
-      if (split[s] === 0 && v) counts.set(v, (counts.get(v) ?? 0) + 1);
-    });
-    const minCount = f.minCount ?? 1;
-    const vocab = [...counts].filter(([, k]) => k >= minCount).map(([v]) => v).sort();
-    return { name: f.name, vocab };
-  });
-  for (let c = 0; c < Fc; c++) {
-    const code = new Map(categoricalSchema[c].vocab.map((v, k) => [v, k]));
-    keep.forEach((i, s) => {
-      const v = catRaw[i * Fc + c];
-      if (!v) return;
-      const k = code.get(v);
-      if (k === undefined) {
-        freports[Fn + c].unseen++;
-        return;
-      }
-      cat[s * Fc + c] = k;
-      catPresent[s * Fc + c] = 1;
-    });
-  }
-
-  // pixels of the kept samples (compacted in place, or a slot map when file-backed) and their statistics
-  const { pixels, pixelFile, hasImage, pixelMean, pixelStd } = keepPixels(images, keep, split);
-
-  // --- report ---------------------------------------------------------------------------------------------
-  let imageMissing = 0, tableMissing = 0;
-  const splits = { train: 0, validate: 0, test: 0 };
-  for (let s = 0; s < n; s++) {
-    if (!hasImage[s]) imageMissing++;
-    let any = 0;
-    for (let j = 0; j < Fn; j++) any |= numPresent[s * Fn + j];
-    for (let c = 0; c < Fc; c++) any |= catPresent[s * Fc + c];
-    if (!any) tableMissing++;
-    splits[SPLIT_NAMES[split[s]]]++;
-  }
-  for (let j = 0; j < Fn; j++) {
-    let p = 0;
-    for (let s = 0; s < n; s++) p += numPresent[s * Fn + j];
-    freports[j].present = p;
-    freports[j].missing = n - p;
-  }
-  for (let c = 0; c < Fc; c++) {
-    let p = 0;
-    for (let s = 0; s < n; s++) p += catPresent[s * Fc + c];
-    freports[Fn + c].present = p;
-    freports[Fn + c].missing = n - p;
-  }
-  const lreports: LabelReport[] = LABEL_NAMES.map((name, k) => {
-    const r = { name, positive: 0, negative: 0, uncertain: 0, blank: 0 };
-    for (let s = 0; s < n; s++) {
-      const v = labels[s * NUM_LABELS + k];
-      if (v === 1) r.positive++;
-      else if (v === 0) r.negative++;
-      else if (v === -1) r.uncertain++;
-      else r.blank++;
-    }
-    return r;
-  });
-  const report: DataReport = {
-    dir: root, labelSource: labelFile, splitSource, samples: n, splits, patients: new Set(subjectId).size,
-    imageMissing, imageMissingReasons: reasons, tableMissing, matchedStays, droppedNoModality, labelsWithoutStudy,
-    studiesWithoutLabels, allBlankLabels, featuresLeftOut, features: freports, labels: lreports,
-    cache: { file: images.cacheFile, hit: images.hit, rebuiltReason: images.rebuiltReason }, problems, problemsNotListed,
-  };
   return {
     S, n, labelNames: [...LABEL_NAMES], split, subjectId, studyId, pixels, ...(pixelFile ? { pixelFile } : {}), hasImage, num, numPresent, cat, catPresent, labels,
-    schema: { numeric: numericSchema, categorical: categoricalSchema }, pixelMean, pixelStd, report,
+    schema, pixelMean, pixelStd, report,
   };
 }
 

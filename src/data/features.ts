@@ -4,8 +4,6 @@
  * benchmark (Xie et al., 2022, `vitals_valid_range`): a value beyond the outlier bounds is dropped (missing),
  * a value between an outlier bound and the valid bound is clipped to the valid bound.
  */
-import { readFileSync } from 'node:fs';
-
 /** Tables a feature can come from. `derived` features are computed by the reader (age). */
 export type FeatureSource = 'patients' | 'edstays' | 'triage' | 'labevents' | 'derived';
 
@@ -97,12 +95,14 @@ export const DEFAULT_FEATURE_SPEC: FeatureSpec = {
   ],
 };
 
-/** Load and check a spec: an object, a path to a JSON file, or undefined for the default. */
-export function resolveFeatureSpec(spec: FeatureSpec | string | undefined): FeatureSpec {
+/**
+ * Check a spec object (from code or parsed JSON); `where` names it in errors. No file I/O here, so the edge
+ * bundle can use this module: reading a spec file is resolveFeatureSpec in ./feature-spec-file.ts.
+ */
+export function checkFeatureSpec(spec: FeatureSpec | undefined, where = 'feature spec'): FeatureSpec {
   if (spec === undefined) return DEFAULT_FEATURE_SPEC;
-  const s: FeatureSpec = typeof spec === 'string' ? JSON.parse(readFileSync(spec, 'utf8')) : spec;
-  const where = typeof spec === 'string' ? spec : 'feature spec';
-  if (s.version !== 1 || !Array.isArray(s.features)) throw new Error(`${where}: expected {"version": 1, "features": [...]}`);
+  const s = spec;
+  if (s === null || typeof s !== 'object' || s.version !== 1 || !Array.isArray(s.features)) throw new Error(`${where}: expected {"version": 1, "features": [...]}`);
   const seen = new Set<string>();
   const sources = ['patients', 'edstays', 'triage', 'labevents', 'derived'];
   for (const f of s.features) {
@@ -134,10 +134,36 @@ export function parsePain(s: string): number {
   return l ? +l[1] : NaN;
 }
 
-/** Strict number parse: empty, text, NaN and Infinity give NaN. */
+/**
+ * Whether `t` is a decimal number as tables write them: optional sign, digits with an optional fraction (or
+ * a fraction alone), optional exponent with digits. Number() also takes `0x1`, `0b11`, `0o7` and
+ * `Infinity`; those are text here.
+ */
+function isDecimal(t: string): boolean {
+  const n = t.length;
+  let i = 0, digits = 0;
+  let c = t.charCodeAt(0);
+  if (c === 43 || c === 45) i++; // + -
+  while (i < n && (c = t.charCodeAt(i)) >= 48 && c <= 57) i++, digits++;
+  if (i < n && t.charCodeAt(i) === 46) {
+    i++;
+    while (i < n && (c = t.charCodeAt(i)) >= 48 && c <= 57) i++, digits++;
+  }
+  if (digits === 0) return false;
+  if (i < n && ((c = t.charCodeAt(i)) === 101 || c === 69)) {
+    i++;
+    if (i < n && ((c = t.charCodeAt(i)) === 43 || c === 45)) i++;
+    const e0 = i;
+    while (i < n && (c = t.charCodeAt(i)) >= 48 && c <= 57) i++;
+    if (i === e0) return false;
+  }
+  return i === n;
+}
+
+/** Strict decimal parse: empty, text, hex/binary/octal literals, NaN and Infinity give NaN. */
 export function parseNumber(s: string): number {
   const t = s.trim();
-  if (t === '') return NaN;
+  if (!isDecimal(t)) return NaN;
   const v = Number(t);
   return Number.isFinite(v) ? v : NaN;
 }

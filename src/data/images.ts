@@ -9,7 +9,7 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, read
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
-import { fnv1a } from './rng.ts';
+import { fnv1a } from './checksum.ts';
 import { IMG_CORRUPT, IMG_MISSING_FILE, IMG_NONE, IMG_OK, runDecodeTask } from './decode-task.ts';
 import type { DecodeResult, DecodeTask } from './decode-task.ts';
 import { DECODER_ID, resolveDecoder } from './decoders.ts';

@@ -2,16 +2,20 @@
  * Data: MIMIC-CXR-JPG + MIMIC-IV readers, the synthetic data set writer, the image cache, splits and the
  * batch gatherer (shared/DESIGN.md, "Data"; docs/data.md, docs/synthetic-data.md).
  */
-export { loadDataset, makeBatch, inspectDataset } from './dataset.ts';
+export { loadDataset, inspectDataset } from './dataset.ts';
+export { makeBatch } from './batch.ts';
 export type { LoadOptions, PreparedDataset } from './dataset.ts';
+export { locateSources } from './layout.ts';
+export type { DataLayout, LayoutOptions } from './layout.ts';
 export { generateSynthetic, renderImage, SYNTH_DEFAULT_PATIENTS } from './synth.ts';
 export type { SynthOptions, SynthSummary, Latent } from './synth.ts';
-export { DEFAULT_FEATURE_SPEC, resolveFeatureSpec, parsePain, parseNumber, numericValue, categoricalValue } from './features.ts';
+export { DEFAULT_FEATURE_SPEC, checkFeatureSpec, parsePain, parseNumber, numericValue, categoricalValue } from './features.ts';
+export { resolveFeatureSpec } from './feature-spec-file.ts';
 export type { FeatureSpec, FeatureDef, NumericFeature, CategoricalFeature, FeatureSource } from './features.ts';
 export { formatReport } from './report.ts';
-export type { DataReport, FeatureReport, LabelReport, Problem } from './report.ts';
-export { DataError, readCsv, findCsv, splitCsvRecord, csvLine, parseTimestamp, parseStudyDateTime } from './csv.ts';
-export type { CsvHeader, RowHandler } from './csv.ts';
+export type { DataReport, DataSources, FeatureReport, LabelReport, Problem, SourceInfo } from './report.ts';
+export { DataError, DEFAULT_CSV_LIMITS, readCsv, findCsv, splitCsvRecord, csvLine, parseTimestamp, parseStudyDateTime } from './csv.ts';
+export type { CsvHeader, CsvLimits, RowHandler } from './csv.ts';
 export { encodeGrayJpeg, decodeGray, grayFromColor, resizeGray, DEFAULT_DECODE_LIMITS } from './jpeg.ts';
 export type { DecodeLimits } from './jpeg.ts';
 export { loadImages, readImageCache, imageKey, checksum32, fallbackCacheDir, cacheFileBytes, CACHE_MAGIC, CACHE_VERSION, DEFAULT_MEMORY_LIMIT, DEFAULT_CHUNK_BYTES } from './images.ts';
@@ -21,4 +25,4 @@ export type { DecoderName } from './decoders.ts';
 export { readPixelRows } from './pixel-store.ts';
 export type { PixelFile } from './pixel-store.ts';
 export { iterativeStratification, SPLIT_NAMES, SPLIT_TRAIN, SPLIT_VALIDATE, SPLIT_TEST } from './split.ts';
-export { Rng } from './rng.ts';
+export { Rng } from '../engine/rng.ts';

@@ -32,8 +32,28 @@ export interface LabelReport {
   blank: number;
 }
 
+/** Where one source was read from: its folder, the PhysioNet project it is and the version folder, if any. */
+export interface SourceInfo {
+  dir: string;
+  /** PhysioNet project name: mimic-cxr-jpg, mimiciv (or mimic-iv), mimic-iv-ed. */
+  project: string;
+  /** The version folder (e.g. 2.1.0), null when the folder has none. */
+  version: string | null;
+  /** How it was found: a PhysioNet download tree, the flat mimic-cxr-jpg/ + mimic-iv/ layout, or an option. */
+  layout: 'physionet' | 'flat' | 'explicit';
+}
+
+/** The folders a load read: MIMIC-CXR-JPG always; MIMIC-IV hosp and ED when found (null: absent). */
+export interface DataSources {
+  cxr: SourceInfo;
+  hosp: SourceInfo | null;
+  ed: SourceInfo | null;
+}
+
 export interface DataReport {
   dir: string;
+  /** Which source and version each folder was read from. */
+  sources: DataSources;
   labelSource: string;
   splitSource: 'official' | 'stratified';
   samples: number;
@@ -71,6 +91,9 @@ export function formatReport(r: DataReport): string {
   const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : '-');
   const L: string[] = [];
   L.push(`data set    ${r.dir}`);
+  const src = (what: string, s: SourceInfo | null) =>
+    s ? `${what.padEnd(12)}${s.project} ${s.version ?? '(no version folder)'}, ${s.layout}: ${s.dir}` : `${what.padEnd(12)}not found`;
+  if (r.sources) L.push(src('images', r.sources.cxr), src('hosp', r.sources.hosp), src('ed', r.sources.ed));
   L.push(`samples     ${r.samples} studies of ${r.patients} patients; train ${r.splits.train}, validate ${r.splits.validate}, test ${r.splits.test} (${r.splitSource} split)`);
   L.push(`labels      ${r.labelSource}; ${r.allBlankLabels} studies with all labels blank, ${r.studiesWithoutLabels} without a label row, ${r.labelsWithoutStudy} label rows without a study`);
   const m = r.imageMissingReasons;

@@ -4,7 +4,7 @@
  * label vector counts its studies positive for each label, so no patient lands in two splits and each
  * label's positives are spread across splits in proportion.
  */
-import { Rng } from './rng.ts';
+import { Rng } from '../engine/rng.ts';
 
 export const SPLIT_TRAIN = 0, SPLIT_VALIDATE = 1, SPLIT_TEST = 2;
 export const SPLIT_NAMES = ['train', 'validate', 'test'] as const;

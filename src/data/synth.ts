@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { LABEL_NAMES } from '../engine/batch.ts';
 import { csvLine } from './csv.ts';
 import { encodeGrayJpeg } from './jpeg.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../engine/rng.ts';
 
 /** Options of the generator. */
 export interface SynthOptions {

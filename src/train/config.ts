@@ -7,8 +7,14 @@ import { fileURLToPath } from 'node:url';
  * key is an error. Flags are written in kebab-case (`--drop-image 0.2`) or as the key itself.
  */
 export const TRAIN_DEFAULTS = {
-  /** Data set folder in the MIMIC-CXR-JPG + MIMIC-IV layout; empty: the built-in synthetic data set. */
+  /** Data set folder (MIMIC-CXR-JPG + MIMIC-IV, flat or as PhysioNet downloads them); empty with no cxrDir: the built-in synthetic data set. */
   data: '',
+  /** MIMIC-CXR-JPG folder (e.g. physionet.org/files/mimic-cxr-jpg/2.1.0); empty: found under `data`. */
+  cxrDir: '',
+  /** MIMIC-IV folder holding hosp/ (e.g. physionet.org/files/mimiciv/3.1); empty: found under `data`. */
+  mimicIvDir: '',
+  /** MIMIC-IV-ED folder holding ed/ (e.g. physionet.org/files/mimic-iv-ed/2.2); empty: found under `data`. */
+  mimicIvEdDir: '',
   /** Where the synthetic data set is generated on first use (when `data` is empty). */
   synthDir: 'data/synthetic',
   /** Patients in the generated synthetic data set (0: the generator's default). */

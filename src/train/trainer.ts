@@ -93,7 +93,7 @@ export const RESUME_FORMAT = 'resilient-fusion-resume/1';
 
 async function prepareData(cfg: TrainConfig, threads: number, log: Logger): Promise<{ ds: PreparedDataset; dir: string }> {
   let dir = cfg.data;
-  if (!dir) {
+  if (!dir && !cfg.cxrDir) {
     dir = resolve(cfg.synthDir);
     if (!existsSync(join(dir, 'mimic-cxr-jpg'))) {
       log(`generating the synthetic data set in ${dir} (seed 0) ...`);
@@ -106,6 +106,9 @@ async function prepareData(cfg: TrainConfig, threads: number, log: Logger): Prom
     imageSize: preset.imageSize,
     cacheDir: cfg.cacheDir || undefined,
     decoder: cfg.decoder as DecoderName,
+    cxrDir: cfg.cxrDir || undefined,
+    mimicIvDir: cfg.mimicIvDir || undefined,
+    mimicIvEdDir: cfg.mimicIvEdDir || undefined,
     strict: cfg.strict,
     allowLateral: cfg.allowLateral,
     windowHours: cfg.windowHours || undefined,

@@ -185,20 +185,22 @@ function openSession(o: StressOptions, out: string, log: (line: string) => void,
   return { o, out, log, settings, grid, seeds, store, wanted, todo, jobs: new Jobs(o, settings, out, log), selPath, selection, added: 0 };
 }
 
-/** The plans of the cells still to compute; before the dropout rate is chosen, the grid's runs and a stand-in rate. */
+/**
+ * Training runs still to do for the cells to compute. Before the dropout rate is chosen: the grid's runs plus
+ * the most any grid rate could need (a rate of 0 shares runs with no-dropout), so the total only ever falls.
+ */
 function plannedRuns(ss: Session): number {
   const needsChoice = !ss.selection && ss.todo.some((k) => USES_DROPOUT_CHOICE.has(k.method as MethodName));
   const grid = needsChoice ? ss.grid.map((d) => planCell(PROPOSED, 'image', 0, ss.seeds[0], d)) : [];
-  // The chosen rate is one of the grid's: any stands in for the count (its runs coincide with grid runs or not alike).
-  const drop = ss.selection?.chosen ?? ss.grid[0];
-  return ss.jobs.planRuns([...grid, ...ss.todo.map((k) => planCell(k.method as MethodName, k.protocol, k.trainLevel, k.seed, drop))]);
+  const rates = ss.selection ? [ss.selection.chosen] : needsChoice ? ss.grid : [NaN];
+  return Math.max(...rates.map((d) => ss.jobs.planRuns([...grid, ...ss.todo.map((k) => planCell(k.method as MethodName, k.protocol, k.trainLevel, k.seed, d))])));
 }
 
 /** Choose the dropout rate if a method needs it, then compute and store every cell still to do. */
 async function computeCells(ss: Session): Promise<void> {
   const { o, jobs, log } = ss;
   jobs.total = plannedRuns(ss);
-  if (jobs.total > 0) log(`${jobs.total} training run(s) to do`);
+  if (jobs.total > 0) log(`${jobs.total} training run(s) to do${ss.selection ? '' : ' (at most; exact once the dropout rate is chosen)'}`);
   if (!ss.selection && ss.todo.some((k) => USES_DROPOUT_CHOICE.has(k.method as MethodName))) {
     ss.selection = await chooseDropout(ss);
     jobs.total = jobs.trained + plannedRuns(ss);

@@ -65,6 +65,8 @@ test('an interrupted run, a crash-duplicated log record, then resume: every step
   const own = JSON.parse(resolved!.slice('resolved config: '.length));
   assert.is(own.epochs, 2);
   assert.is(own.preset, 'tiny');
+  assert.is(own.name, 'stop');
+  assert.is(own.resume, dir);
   assert.ok(echoed.some((l) => /removed 3 record\(s\) past the resume point/.test(l)), echoed.join('\n'));
   const recs = logRecords(dir);
   const steps = recs.filter((x) => 'step' in x).map((x) => x.step);

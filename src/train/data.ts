@@ -26,6 +26,7 @@ export async function prepareData(cfg: TrainConfig, threads: number, log: Logger
   }
   const preset = presetConfig(cfg.preset as 'tiny' | 'small' | 'base');
   const t0 = performance.now();
+  const progress = dataProgress(cfg.progress, log);
   const ds = await loadDataset(dir, {
     imageSize: preset.imageSize,
     cacheDir: cfg.cacheDir || undefined,
@@ -33,23 +34,28 @@ export async function prepareData(cfg: TrainConfig, threads: number, log: Logger
     allowLateral: cfg.allowLateral,
     windowHours: cfg.windowHours || undefined,
     threads,
-    onProgress: dataProgress(cfg.progress, log),
-  });
+    onProgress: progress.update,
+  }).finally(progress.end);
   log(`data: ${ds.n} studies from ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return { ds, dir };
 }
 
-/** Data preparation progress: an in-place line on a terminal, a log line per phase and per 10% of decoding otherwise. */
-function dataProgress(mode: string, log: Logger): (done: number, total: number, phase: string) => void {
+/**
+ * Data preparation progress: an in-place line on a terminal, a log line per phase and per 10% of decoding
+ * otherwise. `end` finishes an in-place line, so the next message never lands on it.
+ */
+function dataProgress(mode: string, log: Logger): { update: (done: number, total: number, phase: string) => void; end: () => void } {
   const bar = mode === 'bar' || (mode === 'auto' && process.stderr.isTTY);
-  let lastPhase = '', lastTenth = -1, lastDraw = 0;
-  return (done, total, phase) => {
+  let lastPhase = '', lastTenth = -1, lastDraw = 0, open = false;
+  const update = (done: number, total: number, phase: string) => {
     if (mode === 'none') return;
     if (bar) {
       const now = performance.now();
       if (now - lastDraw < 100 && done !== total) return;
       lastDraw = now;
-      process.stderr.write(`\r${phase} ${total > 1 ? `${done}/${total}` : ''}\x1b[K${phase === 'decode' && done === total ? '\n' : ''}`);
+      const ends = phase === 'decode' && done === total;
+      process.stderr.write(`\r${phase} ${total > 1 ? `${done}/${total}` : ''}\x1b[K${ends ? '\n' : ''}`);
+      open = !ends;
       return;
     }
     if (phase !== lastPhase) { lastPhase = phase; lastTenth = -1; if (phase !== 'decode') log(`data: reading ${phase}`); }
@@ -58,6 +64,11 @@ function dataProgress(mode: string, log: Logger): (done: number, total: number, 
       if (tenth > lastTenth) { lastTenth = tenth; log(`data: decoded ${done}/${total} images`); }
     }
   };
+  const end = () => {
+    if (open) process.stderr.write('\n');
+    open = false;
+  };
+  return { update, end };
 }
 
 /** The model config of a preset on this data set (image size, feature counts, vocabularies). */

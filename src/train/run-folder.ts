@@ -132,7 +132,8 @@ function resumedConfig(cfg: TrainConfig, path: string): TrainConfig {
     }
   }
   const own = { ...TRAIN_DEFAULTS, ...saved } as Record<string, unknown>;
-  for (const k of RUNTIME_KEYS) own[k] = cfg[k];
+  // out and name stay the run's own: the folder is --resume's, and the echoed config should say where it is.
+  for (const k of RUNTIME_KEYS) if (k !== 'out' && k !== 'name') own[k] = cfg[k];
   return own as TrainConfig;
 }
 

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../train/files.ts';
+import { readJsonFile } from '../train/run-folder.ts';
 import type { MissPoint } from './methods.ts';
 
 export const SETTINGS_FORMAT = 'resilient-fusion-stress/1';
@@ -152,7 +153,7 @@ export function checkTestSet(out: string, r: JobResult, known: { ts?: TestSet })
 
 /** testset.json. */
 export function readTestSet(path: string): TestSet {
-  const o = JSON.parse(readFileSync(path, 'utf8')) as { patients: number[]; targets: unknown };
+  const o = readJsonFile(path, 'test split') as { patients: number[]; targets: unknown };
   return { patients: o.patients, targets: f32From(o.targets, `${path}: targets`) };
 }
 

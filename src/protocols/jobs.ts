@@ -4,11 +4,12 @@
  * whose predictions file exists is never retrained; one interrupted in training continues through the
  * trainer's own resume. The run counts and the overall ETA are kept here.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TRAIN_DEFAULTS, applyOverrides } from '../train/config.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { formatSeconds } from '../train/evaluation.ts';
+import { readJsonFile } from '../train/run-folder.ts';
 import { testPointPredictions, train } from '../train/trainer.ts';
 import type { TestPoint, TestPointOutputs } from '../train/trainer.ts';
 import { JOB_FILE, checkTestSet, readJob, writeJob } from './job-files.ts';
@@ -131,8 +132,8 @@ export class Jobs {
     }
     let resumed = false;
     if (existsSync(join(dir, 'state.json'))) {
-      const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { finished?: boolean; step?: number };
-      if (st.finished) {
+      const st = readJsonFile(join(dir, 'state.json'), 'state file') as { finished?: boolean } | null;
+      if (st?.finished === true) {
         this.log(`run ${name} finished before its predictions were saved: training it again`);
         rmSync(dir, { recursive: true, force: true });
       } else {

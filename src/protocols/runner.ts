@@ -20,9 +20,10 @@
  * never retrained (cells that share it, or late fusion, are built from the file); a job interrupted in
  * training continues from its last epoch boundary through the trainer's own resume.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../train/files.ts';
+import { readJsonFile } from '../train/run-folder.ts';
 import { buildCell } from './cells.ts';
 import { SANITY_GAP, protocolComparisons, sanityChecks, sanityText } from './comparisons.ts';
 import type { SanityCheck } from './comparisons.ts';
@@ -181,7 +182,7 @@ function openSession(o: StressOptions, out: string, log: (line: string) => void,
   log(`stress protocols: ${o.protocols.join(' + ')}, levels ${o.levels.join(',')}, ${o.methods.length} methods, ${o.seeds} seed(s), preset ${o.preset}, ${o.epochs} epochs`);
   log(`output ${out}: ${wanted.length} cells, ${wanted.length - todo.length} already stored, ${todo.length} to compute`);
   const selPath = join(out, 'selection.json');
-  const selection = existsSync(selPath) ? JSON.parse(readFileSync(selPath, 'utf8')) as Selection : undefined;
+  const selection = existsSync(selPath) ? readJsonFile(selPath, 'dropout selection') as Selection : undefined;
   return { o, out, log, settings, grid, seeds, store, wanted, todo, jobs: new Jobs(o, settings, out, log), selPath, selection, added: 0 };
 }
 

@@ -16,7 +16,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createModel } from '../model/index.ts';
 import type { EvalResult } from '../eval/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
@@ -32,7 +32,7 @@ import type { StopReason } from './loop.ts';
 import { checkDropout } from './missing.ts';
 import { createRunner } from './pool.ts';
 import type { ReplicaInit } from './replica.ts';
-import { RESUME_FILE, checkStateRanges, createRunFolder, openRun, trimLogForResume } from './run-folder.ts';
+import { RESUME_FILE, checkStateRanges, createRunFolder, openRun, readJsonFile, trimLogForResume } from './run-folder.ts';
 import type { OpenRun, RunState } from './run-folder.ts';
 import { DataParallelStep } from './step.ts';
 import { imputeStats, splitRows } from './batching.ts';
@@ -82,7 +82,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   if (run.kind === 'finished') {
     log(`run ${run.runDir} is already finished; nothing to do (start a new run with another --name to train again)`);
     const metrics = join(run.runDir, 'metrics.json');
-    const test = existsSync(metrics) ? (JSON.parse(readFileSync(metrics, 'utf8')) as { test?: EvalResult }).test : undefined;
+    const test = existsSync(metrics) ? (readJsonFile(metrics, 'metrics file') as { test?: EvalResult } | null)?.test : undefined;
     for (const l of summaryLines({ runDir: run.runDir, state: run.state, test })) log(l);
     return { runDir: run.runDir, state: run.state, interrupted: false, stop: 'already-finished', seconds: seconds() };
   }

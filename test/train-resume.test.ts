@@ -16,6 +16,7 @@ import { LABEL_NAMES } from '../src/engine/index.ts';
 import { readSafetensors, writeSafetensors } from '../src/model/index.ts';
 import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
 import { Progress } from '../src/train/progress.ts';
+import { openRun } from '../src/train/run-folder.ts';
 import { train } from '../src/train/trainer.ts';
 import type { TrainResult } from '../src/train/trainer.ts';
 import { rejects } from './util/harness.ts';
@@ -118,6 +119,19 @@ test('edited counters are errors naming the resume file, before any step', async
     await rejects(train(cfg({ resume: dir }), { log: quiet }), new RegExp(`${join(dir, 'last.state.safetensors').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}.*${re.source}`));
     assert.is(readFileSync(join(dir, 'log.jsonl'), 'utf8'), logBefore, `${name}: no step was taken`);
   }
+});
+
+test('a resume file of format /1 (0-based bestEpoch) opens with the epoch made 1-based', () => {
+  const dir = copyOf('v1');
+  const path = join(dir, 'last.state.safetensors');
+  const f = readSafetensors(readFileSync(path));
+  const s = JSON.parse(f.metadata.state);
+  assert.is(f.metadata.format, 'resilient-fusion-resume/2');
+  assert.is(s.bestEpoch, 1, 'mid-epoch 2: epoch 1 was the best, 1-based');
+  writeFileSync(path, writeSafetensors(f.tensors, { format: 'resilient-fusion-resume/1', state: JSON.stringify({ ...s, bestEpoch: 0 }) }));
+  const opened = openRun(cfg({ resume: dir }));
+  assert.is(opened.kind, 'resume');
+  assert.equal(opened.state, { ...s, bestEpoch: 1 });
 });
 
 test('a truncated resume file or state.json is an error naming its path', async () => {

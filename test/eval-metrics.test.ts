@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { auroc, auprc, bestF1Threshold, bootstrapCI, evaluate, f1At } from '../src/eval/index.ts';
+import { auroc, auprc, bestF1Threshold, bootstrapCI, evaluate, f1At, pairedBootstrap } from '../src/eval/index.ts';
+import { mulberry32 } from '../src/engine/rng.ts';
 
 const near = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);
 
@@ -83,6 +84,31 @@ test('patient bootstrap: resamples groups, deterministic by seed, CI brackets th
   assert.ok(a.lo < 3 && a.hi > 3);
   // Each replicate holds whole patients: every replicate mean is a mean of 5 patient values.
   for (const v of a.replicates) near((v * 5) % 1 === 0 ? 0 : Math.min((v * 5) % 1, 1 - ((v * 5) % 1)), 0, 1e-9);
+});
+
+test('one bootstrap: bootstrapCI and pairedBootstrap draw the same patients (same replicate differences, same interval)', () => {
+  // 40 patients with 1-3 studies each, 3 labels, two noisy score sets; a few unobserved targets.
+  const r = mulberry32(7), L = 3, labels = ['a', 'b', 'c'];
+  const patients: number[] = [];
+  for (let p = 0; p < 40; p++) for (let k = 0, n = 1 + Math.floor(r() * 3); k < n; k++) patients.push(1000 - 7 * p);
+  const n = patients.length, targets = new Float32Array(n * L), A = new Float32Array(n * L), B = new Float32Array(n * L);
+  for (let i = 0; i < n * L; i++) {
+    targets[i] = r() < 0.1 ? NaN : r() < 0.4 ? 1 : 0;
+    A[i] = Math.fround((targets[i] === 1 ? 0.3 : 0) + r());
+    B[i] = Math.fround((targets[i] === 1 ? 0.1 : 0) + r());
+  }
+  const pick = (m: Float32Array, ix: Int32Array) => Float32Array.from({ length: ix.length * L }, (_, q) => m[ix[Math.floor(q / L)] * L + (q % L)]);
+  const stat = (ix: Int32Array) => {
+    const t = pick(targets, ix);
+    return evaluate(pick(A, ix), t, labels).macroAuroc - evaluate(pick(B, ix), t, labels).macroAuroc;
+  };
+  const ci = bootstrapCI(patients, stat, { replicates: 150, seed: 4 });
+  const pb = pairedBootstrap({ probsA: A, probsB: B, targets, patients, replicates: 150, seed: 4 });
+  near(ci.estimate, pb.diff, 1e-12);
+  assert.is(ci.replicates.length, pb.diffs.length);
+  ci.replicates.forEach((v, i) => near(v, pb.diffs[i], 1e-12));
+  near(ci.lo, pb.lo, 1e-12);
+  near(ci.hi, pb.hi, 1e-12);
 });
 
 test.run();

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../src/data/index.ts';
@@ -80,6 +80,14 @@ test('a tiny run of both protocols writes every artefact, with significance test
   assert.is(ra.sanity.filter((c) => c.trainLevel === 1).length, 2);
   assert.ok(logA.some((l) => /sanity check passed|SANITY CHECK FAILED/.test(l)));
   assert.ok(logA.some((l) => l.startsWith('report: ') && l.includes(join(A, 'report.html'))));
+  // Progress: every run numbered against a total (an upper bound until the dropout rate is chosen, then exact);
+  // an overall ETA after each.
+  const numbered = logA.map((l) => /^\[run (\d+)\/(\d+)\]/.exec(l)).filter((m) => m !== null).map((m) => [Number(m![1]), Number(m![2])]);
+  assert.equal(numbered.map((m) => m[0]), Array.from({ length: trainedA }, (_, i) => i + 1));
+  const totals = numbered.map((m) => m[1]);
+  assert.ok(totals.every((t, i) => t >= trainedA && (i === 0 || t <= totals[i - 1])) && totals.at(-1) === trainedA, `totals ${totals} vs ${trainedA} runs`);
+  assert.ok(logA.some((l) => new RegExp(`: .* s, best epoch \\d+, .*; ${trainedA}/${trainedA} runs, elapsed .*, ETA 0 s$`).test(l)), logA.join('\n'));
+  assert.ok(logA.some((l) => /^cell .*\(\d+\/30 cells; \d+\/\d+ runs, elapsed .*, ETA /.test(l)));
   // Cells keep the probabilities the bootstrap needs, at their own level.
   const cells = readCells(join(A, 'cells.jsonl'));
   const n = JSON.parse(readFileSync(join(A, 'testset.json'), 'utf8')).patients.length;
@@ -198,6 +206,20 @@ test('bad settings are errors: another configuration in the same folder, bad lev
   const help = cli('--help');
   assert.is(help.status, 0);
   for (const s of ['--protocol', '--levels', '0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1', '--quick', 'late-fusion', 'frozen-encoders']) assert.ok(help.stdout.includes(s), s);
+});
+
+test('a failed command leaves no settings behind; settings over a folder with no results never block a good command', async () => {
+  const D = join(root, 'd');
+  await rejects(runStress(opts(D, { data: join(root, 'no-such-data') })), /no-such-data/);
+  assert.not.ok(existsSync(join(D, 'stress.json')), 'the failed command removed the settings it wrote');
+  // As if a command had been killed before storing anything: its settings (other than the next command's) stay.
+  writeFileSync(join(D, 'stress.json'), JSON.stringify({ format: 'resilient-fusion-stress/1', preset: 'small', epochs: 9, data: '', levels: [0, 1], grid: [0], train: {} }));
+  const r = await runStress(opts(D, { methods: ['tabular-only'], protocols: ['image'], levels: [0] }));
+  assert.not.ok(r.interrupted);
+  assert.is(r.cellsAdded, 1);
+  assert.is(JSON.parse(readFileSync(join(D, 'stress.json'), 'utf8')).epochs, 1);
+  // Once results are stored, other settings are refused as before.
+  await rejects(runStress(opts(D, { methods: ['tabular-only'], protocols: ['image'], levels: [0], epochs: 2 })), /other settings \(epochs 1 there, 2 now/);
 });
 
 test.after(() => { if (!process.env.KEEP_TMP) rmSync(root, { recursive: true, force: true }); else console.log(root); });

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { generateSynthetic } from '../src/data/index.ts';
 import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
-import type { TrainResult } from '../src/train/trainer.ts';
+import { testPointPredictions } from '../src/train/trainer.ts';
+import type { TestPointOutputs, TrainResult } from '../src/train/trainer.ts';
 import { bootstrapCI, evaluate } from '../src/eval/index.ts';
 import { LABEL_NAMES } from '../src/engine/index.ts';
 import { readSafetensors } from '../src/model/index.ts';
@@ -28,9 +29,10 @@ function cfg(over: Record<string, unknown>) {
 const bytes = (run: string, f: string) => readFileSync(join(run, f));
 
 let A: TrainResult;
+let At: TestPointOutputs | undefined;
 
 test('--threads 1 and --threads 2 give identical checkpoint bytes', async () => {
-  A = await train(cfg({ name: 'a', threads: 1 }), { log: quiet, testPoints: [{ missImage: 0, missTab: 0 }] });
+  A = await train(cfg({ name: 'a', threads: 1 }), { log: quiet, afterTest: async (ctx) => { At = await testPointPredictions(ctx, [{ missImage: 0, missTab: 0 }]); } });
   const B = await train(cfg({ name: 'b', threads: 2 }), { log: quiet });
   for (const f of ['model.safetensors', 'last.safetensors', 'last.state.safetensors']) {
     assert.ok(bytes(A.runDir, f).equals(bytes(B.runDir, f)), `${f} differs between 1 and 2 threads`);
@@ -40,14 +42,14 @@ test('--threads 1 and --threads 2 give identical checkpoint bytes', async () => 
 });
 
 test('a tiny model beats chance clearly (patient-bootstrap interval of test macro AUROC above 0.5)', () => {
-  const p = A.testPredictions![0].probs, t = A.testTargets!;
+  const p = At!.predictions[0].probs, t = At!.targets;
   const L = LABEL_NAMES.length;
   const stat = (ix: Int32Array) => {
     const pp = new Float32Array(ix.length * L), tt = new Float32Array(ix.length * L);
     ix.forEach((r, i) => { pp.set(p.subarray(r * L, r * L + L), i * L); tt.set(t.subarray(r * L, r * L + L), i * L); });
     return evaluate(pp, tt, LABEL_NAMES).macroAuroc;
   };
-  const ci = bootstrapCI(A.testPatients!, stat, { replicates: 200, seed: 1 });
+  const ci = bootstrapCI(At!.patients, stat, { replicates: 200, seed: 1 });
   console.log(`  tiny, 4 epochs: test macro AUROC ${ci.estimate.toFixed(3)} [${ci.lo.toFixed(3)}, ${ci.hi.toFixed(3)}]`);
   assert.ok(Math.abs(ci.estimate - A.test!.macroAuroc) < 1e-12);
   assert.ok(ci.lo > 0.55, `lower bound ${ci.lo}`);

@@ -25,7 +25,6 @@ async function main(): Promise<number> {
     cfg = applyOverrides(cfg, json as Record<string, unknown>, config);
   }
   cfg = applyOverrides(cfg, overrides, 'command line');
-  console.log('resolved config:', JSON.stringify(cfg));
   const r = await train(cfg);
   return r.interrupted ? 130 : 0;
 }

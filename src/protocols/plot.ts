@@ -63,6 +63,61 @@ export interface LinePlotOptions {
  * shaded band mean ± std (a NaN std draws no band there), axes with ticks and labels, legend and title.
  */
 export function linePlotSvg(o: LinePlotOptions): string {
+  const f = lineFrame(o);
+  const { W, H, m, pw, ph } = f;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<title>${escapeXml(o.title)}</title>`);
+  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
+  out.push(`<text x="${f2(m.l + pw / 2)}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`);
+  lineAxes(f, out);
+  out.push(`<text x="${f2(m.l + pw / 2)}" y="${f2(H - 10)}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
+  out.push(`<text x="16" y="${f2(m.t + ph / 2)}" text-anchor="middle" transform="rotate(-90 16 ${f2(m.t + ph / 2)})">${escapeXml(o.yLabel)}</text>`);
+  // Bands first so every line draws over every band.
+  const clip = `${o.idPrefix ?? 'plot'}-area`;
+  out.push(`<defs><clipPath id="${escapeXml(clip)}"><rect x="${f2(m.l)}" y="${f2(m.t)}" width="${f2(pw)}" height="${f2(ph)}"/></clipPath></defs>`);
+  lineBands(f, clip, out);
+  out.push('<g class="lines">');
+  f.series.forEach((s, i) => {
+    const c = PALETTE[i % PALETTE.length];
+    const d = s.pts.map((p, k) => `${k ? 'L' : 'M'}${f2(f.X(p.x))} ${f2(f.Y(p.mean))}`).join(' ');
+    out.push(`<path d="${d || 'M0 0'}" fill="none" stroke="${c}" stroke-width="2"><title>${escapeXml(s.name)}</title></path>`);
+    for (const p of s.pts) out.push(`<circle cx="${f2(f.X(p.x))}" cy="${f2(f.Y(p.mean))}" r="2.5" fill="${c}"/>`);
+  });
+  out.push('</g>');
+  // Legend.
+  const lx = m.l + pw + 16;
+  out.push('<g class="legend">');
+  f.series.forEach((s, i) => {
+    const c = PALETTE[i % PALETTE.length], y = m.t + 8 + i * 18;
+    out.push(`<rect x="${f2(lx)}" y="${f2(y - 6)}" width="22" height="12" fill="${c}" fill-opacity="0.18"/>`);
+    out.push(`<line x1="${f2(lx)}" y1="${f2(y)}" x2="${f2(lx + 22)}" y2="${f2(y)}" stroke="${c}" stroke-width="2"/>`);
+    out.push(`<text x="${f2(lx + 28)}" y="${f2(y + 4)}">${escapeXml(s.name)}</text>`);
+  });
+  out.push('</g>');
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+/** A line plot's geometry: size, margins, the series' defined points, the (rounded) domains and the scales. */
+interface LineFrame {
+  W: number;
+  H: number;
+  m: { l: number; r: number; t: number; b: number };
+  pw: number;
+  ph: number;
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  xStep: number;
+  yStep: number;
+  series: { name: string; pts: LineSeries['points'] }[];
+  X: (x: number) => number;
+  Y: (y: number) => number;
+}
+
+function lineFrame(o: LinePlotOptions): LineFrame {
   const W = o.width ?? 640, H = o.height ?? 400;
   const legendW = 170;
   const m = { l: 64, r: 16 + legendW, t: 40, b: 52 };
@@ -90,12 +145,12 @@ export function linePlotSvg(o: LinePlotOptions): string {
   const xStep = niceStep(x0, x1, 5);
   const X = (x: number) => m.l + ((x - x0) / (x1 - x0)) * pw;
   const Y = (y: number) => m.t + ph - ((y - y0) / (y1 - y0)) * ph;
-  const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`);
-  out.push(`<title>${escapeXml(o.title)}</title>`);
-  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text x="${f2(m.l + pw / 2)}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`);
-  // Grid and ticks.
+  return { W, H, m, pw, ph, x0, x1, y0, y1, xStep, yStep, series, X, Y };
+}
+
+/** Grid, ticks and tick labels. */
+function lineAxes(f: LineFrame, out: string[]): void {
+  const { m, pw, ph, x0, x1, y0, y1, xStep, yStep, X, Y } = f;
   const xd = stepDecimals(xStep), yd = stepDecimals(yStep);
   out.push('<g class="axes" stroke="#000000" stroke-width="1">');
   for (let k = 0; x0 + k * xStep <= x1 + 1e-9; k++) {
@@ -120,15 +175,14 @@ export function linePlotSvg(o: LinePlotOptions): string {
     out.push(`<text x="${f2(m.l - 8)}" y="${f2(Y(v) + 4)}" text-anchor="end">${fixed(v, yd)}</text>`);
   }
   out.push('</g>');
-  out.push(`<text x="${f2(m.l + pw / 2)}" y="${f2(H - 10)}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
-  out.push(`<text x="16" y="${f2(m.t + ph / 2)}" text-anchor="middle" transform="rotate(-90 16 ${f2(m.t + ph / 2)})">${escapeXml(o.yLabel)}</text>`);
-  // Bands first so every line draws over every band.
-  const clip = `${o.idPrefix ?? 'plot'}-area`;
-  out.push(`<defs><clipPath id="${escapeXml(clip)}"><rect x="${f2(m.l)}" y="${f2(m.t)}" width="${f2(pw)}" height="${f2(ph)}"/></clipPath></defs>`);
+}
+
+/** Mean ± std bands: one polygon per run of points with a defined std. */
+function lineBands(f: LineFrame, clip: string, out: string[]): void {
+  const { X, Y } = f;
   out.push('<g class="bands">');
-  series.forEach((s, i) => {
+  f.series.forEach((s, i) => {
     const c = PALETTE[i % PALETTE.length];
-    // One polygon per run of points with a defined std.
     let run: typeof s.pts = [];
     const flush = () => {
       if (run.length >= 2) {
@@ -145,26 +199,6 @@ export function linePlotSvg(o: LinePlotOptions): string {
     flush();
   });
   out.push('</g>');
-  out.push('<g class="lines">');
-  series.forEach((s, i) => {
-    const c = PALETTE[i % PALETTE.length];
-    const d = s.pts.map((p, k) => `${k ? 'L' : 'M'}${f2(X(p.x))} ${f2(Y(p.mean))}`).join(' ');
-    out.push(`<path d="${d || 'M0 0'}" fill="none" stroke="${c}" stroke-width="2"><title>${escapeXml(s.name)}</title></path>`);
-    for (const p of s.pts) out.push(`<circle cx="${f2(X(p.x))}" cy="${f2(Y(p.mean))}" r="2.5" fill="${c}"/>`);
-  });
-  out.push('</g>');
-  // Legend.
-  const lx = m.l + pw + 16;
-  out.push('<g class="legend">');
-  series.forEach((s, i) => {
-    const c = PALETTE[i % PALETTE.length], y = m.t + 8 + i * 18;
-    out.push(`<rect x="${f2(lx)}" y="${f2(y - 6)}" width="22" height="12" fill="${c}" fill-opacity="0.18"/>`);
-    out.push(`<line x1="${f2(lx)}" y1="${f2(y)}" x2="${f2(lx + 22)}" y2="${f2(y)}" stroke="${c}" stroke-width="2"/>`);
-    out.push(`<text x="${f2(lx + 28)}" y="${f2(y + 4)}">${escapeXml(s.name)}</text>`);
-  });
-  out.push('</g>');
-  out.push('</svg>');
-  return out.join('\n') + '\n';
 }
 
 /** Viridis at 9 stops; colours are interpolated linearly in RGB between them. */

@@ -7,6 +7,8 @@ export class Progress {
   private readonly t0 = performance.now();
   private startStep = -1;
   private lastLine = -1;
+  /** The bar is drawn and its line not yet ended: the next message must start on a new line. */
+  private open = false;
 
   constructor(mode: string, private readonly total: number, private readonly log: (s: string) => void) {
     this.mode = mode === 'auto' ? (process.stderr.isTTY ? 'bar' : 'lines') : (mode as 'bar' | 'lines' | 'none');
@@ -21,6 +23,7 @@ export class Progress {
     if (this.mode === 'bar') {
       const width = 24, fill = Math.round((width * step) / this.total);
       process.stderr.write(`\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${text}\x1b[K`);
+      this.open = true;
     } else if (this.mode === 'lines') {
       const every = Math.max(1, Math.floor(this.total / 20));
       if (step - this.lastLine >= every || step === this.total) {
@@ -30,8 +33,10 @@ export class Progress {
     }
   }
 
+  /** End the bar's line (if one is drawn), so what is printed next starts on its own line. */
   done(): void {
-    if (this.mode === 'bar') process.stderr.write('\n');
+    if (this.open) process.stderr.write('\n');
+    this.open = false;
   }
 }
 

@@ -1,0 +1,167 @@
+/**
+ * The files of a protocol output folder that describe jobs (trainer runs), not cells: the folder's settings
+ * (stress.json), each job's test predictions (runs/<job>/stress-predictions.json) and the shared test split
+ * (testset.json). Float32 probabilities round-trip exactly through JSON (9 significant digits).
+ */
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../train/files.ts';
+import { readJsonFile } from '../train/run-folder.ts';
+import type { MissPoint } from './methods.ts';
+
+export const SETTINGS_FORMAT = 'resilient-fusion-stress/1';
+const JOB_FORMAT = 'resilient-fusion-stress-job/1';
+export const JOB_FILE = 'stress-predictions.json';
+
+/** What fixes the meaning of a folder's cells; a rerun with other settings into the same folder is an error. */
+export interface Settings {
+  format: string;
+  preset: string;
+  epochs: number;
+  data: string;
+  levels: number[];
+  grid: number[];
+  train: Record<string, string | number | boolean>;
+}
+
+/**
+ * Write the folder's settings, or check that a rerun uses the same ones. A settings file over a folder that
+ * holds no result yet (left by a command that failed or was killed before storing anything) is replaced, so
+ * it never makes the next good command refuse to start. Returns true if this call wrote the file.
+ */
+export function checkSettings(out: string, s: Settings): boolean {
+  const path = join(out, 'stress.json');
+  if (!existsSync(path) || !holdsResults(out)) {
+    writeFileAtomic(path, JSON.stringify(s, null, 2) + '\n');
+    return true;
+  }
+  let saved: Settings;
+  try {
+    saved = JSON.parse(readFileSync(path, 'utf8')) as Settings;
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  if (saved.format !== SETTINGS_FORMAT) throw new Error(`${path}: not a stress-run settings file (format ${JSON.stringify(saved.format)})`);
+  const diffs: string[] = [];
+  for (const k of ['preset', 'epochs', 'data', 'levels', 'grid', 'train'] as const) {
+    if (JSON.stringify(saved[k]) !== JSON.stringify(s[k])) diffs.push(`${k} ${JSON.stringify(saved[k])} there, ${JSON.stringify(s[k])} now`);
+  }
+  if (diffs.length) {
+    throw new Error(`${out} holds a protocol run with other settings (${diffs.join('; ')}): rerun with the same settings to continue it, or use another --out`);
+  }
+  return false;
+}
+
+/**
+ * Whether the folder stores anything its settings give meaning to: a stored cell, a job's predictions, or a
+ * training run that saved an epoch (state.json; its folder name does not encode the preset or epochs).
+ */
+export function holdsResults(out: string): boolean {
+  const cells = join(out, 'cells.jsonl');
+  if (existsSync(cells) && statSync(cells).size > 0) return true;
+  const runs = join(out, 'runs');
+  return existsSync(runs) && readdirSync(runs).some((r) => existsSync(join(runs, r, JOB_FILE)) || existsSync(join(runs, r, 'state.json')));
+}
+
+/** After a failed command: remove the settings it wrote if nothing was stored under them. */
+export function dropUnusedSettings(out: string): void {
+  if (!holdsResults(out)) rmSync(join(out, 'stress.json'), { force: true });
+}
+
+/** A job's test predictions at one test-time missingness. */
+export interface JobPoint extends MissPoint {
+  probs: Float32Array;
+  hasImage: Uint8Array;
+  hasTab: Uint8Array;
+}
+
+/** A trained job as stored: validation score and thresholds, the test split, and predictions at its points. */
+export interface JobResult {
+  key: string;
+  name: string;
+  validation: { macroAuroc: number; thresholds: number[] };
+  bestEpoch: number;
+  seconds: number;
+  trainPrevalence: number[];
+  testTargets: Float32Array;
+  testPatients: number[];
+  points: JobPoint[];
+}
+
+/** Float32 values as JSON numbers: 9 significant digits round-trip binary32 exactly (read back with fround). */
+export function f32Json(a: Float32Array): (number | null)[] {
+  return Array.from(a, (x) => (Number.isNaN(x) ? null : Number(x.toPrecision(9))));
+}
+function f32From(a: unknown, what: string): Float32Array {
+  if (!Array.isArray(a)) throw new Error(`${what} must be an array`);
+  return Float32Array.from(a, (x: unknown) => (x === null ? NaN : (x as number)));
+}
+const bits = (a: Uint8Array) => Array.from(a, (x) => (x ? '1' : '0')).join('');
+const fromBits = (s: string) => Uint8Array.from(s, (c) => (c === '1' ? 1 : 0));
+
+/** Store a job's predictions (atomically: a file that exists is complete). */
+export function writeJob(dir: string, r: JobResult): void {
+  writeFileAtomic(join(dir, JOB_FILE), JSON.stringify({
+    format: JOB_FORMAT, key: r.key, name: r.name, validation: r.validation, bestEpoch: r.bestEpoch, seconds: r.seconds,
+    trainPrevalence: r.trainPrevalence, testPatients: r.testPatients, testTargets: f32Json(r.testTargets),
+    points: r.points.map((p) => ({ missImage: p.missImage, missTab: p.missTab, hasImage: bits(p.hasImage), hasTab: bits(p.hasTab), probs: f32Json(p.probs) })),
+  }) + '\n');
+}
+
+/** Read a job's predictions; an unreadable file names itself and how to recover. */
+export function readJob(path: string): JobResult {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(readFileSync(path, 'utf8'));
+    if (o.format !== JOB_FORMAT) throw new Error(`format ${JSON.stringify(o.format)}, expected ${JOB_FORMAT}`);
+    const v = o.validation as { macroAuroc: number | null; thresholds: number[] };
+    return {
+      key: o.key as string, name: o.name as string,
+      validation: { macroAuroc: v.macroAuroc ?? NaN, thresholds: v.thresholds },
+      bestEpoch: o.bestEpoch as number, seconds: o.seconds as number,
+      trainPrevalence: o.trainPrevalence as number[], testPatients: o.testPatients as number[],
+      testTargets: f32From(o.testTargets, 'testTargets'),
+      points: (o.points as Record<string, unknown>[]).map((p, i) => ({
+        missImage: p.missImage as number, missTab: p.missTab as number,
+        hasImage: fromBits(p.hasImage as string), hasTab: fromBits(p.hasTab as string), probs: f32From(p.probs, `points[${i}].probs`),
+      })),
+    };
+  } catch (e) {
+    throw new Error(`${path}: unreadable job predictions (${(e as Error).message}); delete the file to retrain that run`);
+  }
+}
+
+/** The test split every job shares: patients (the bootstrap's units) and targets [n,14]. */
+export interface TestSet {
+  patients: number[];
+  targets: Float32Array;
+}
+
+/** The test split every job must share; written once from the first job, checked against every later one. */
+export function checkTestSet(out: string, r: JobResult, known: { ts?: TestSet }): void {
+  const path = join(out, 'testset.json');
+  if (!known.ts && existsSync(path)) known.ts = readTestSet(path);
+  const same = (t: TestSet) => JSON.stringify(t.patients) === JSON.stringify(r.testPatients) &&
+    t.targets.length === r.testTargets.length && t.targets.every((v, i) => Object.is(v, r.testTargets[i]));
+  if (known.ts) {
+    if (!same(known.ts)) throw new Error(`run ${r.name}: its test split differs from ${path}; was the data set changed? Use another --out`);
+    return;
+  }
+  known.ts = { patients: r.testPatients, targets: r.testTargets };
+  writeFileAtomic(path, JSON.stringify({ patients: r.testPatients, targets: f32Json(r.testTargets) }) + '\n');
+}
+
+/** testset.json. */
+export function readTestSet(path: string): TestSet {
+  const o = readJsonFile(path, 'test split') as { patients: number[]; targets: unknown };
+  return { patients: o.patients, targets: f32From(o.targets, `${path}: targets`) };
+}
+
+/** selection.json: the modality-dropout grid's validation scores and the rate chosen. */
+export interface Selection {
+  format: string;
+  level: number;
+  seed: number;
+  grid: { drop: number; valMacroAuroc: number; run: string }[];
+  chosen: number;
+}

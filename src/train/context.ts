@@ -1,0 +1,30 @@
+/** What the parts of a training run (loop, evaluation, protocol hooks) share once the run is set up. */
+import type { PreparedDataset } from '../data/index.ts';
+import type { Model } from '../model/index.ts';
+import type { TrainConfig } from './config.ts';
+import type { Logger } from './data.ts';
+import type { TaskRunner } from './pool.ts';
+import type { RunState } from './run-folder.ts';
+import type { DataParallelStep } from './step.ts';
+
+/** Predictions [rows, 14] of the current parameters with the given injected missingness. */
+export type Predict = (rows: Int32Array, missImage: number, missTab: number) => Promise<Float32Array>;
+
+export interface RunContext {
+  /** The config the run trains with (on resume: the run's own). */
+  cfg: TrainConfig;
+  runDir: string;
+  /** Counters; the loop advances them in place. */
+  state: RunState;
+  ds: PreparedDataset;
+  trainRows: Int32Array;
+  valRows: Int32Array;
+  testRows: Int32Array;
+  model: Model;
+  stepper: DataParallelStep;
+  runner: TaskRunner;
+  predict: Predict;
+  log: Logger;
+  /** Optimizer step of the resume file on disk (null: none written yet), so a failure names what survives. */
+  savedStep: number | null;
+}

@@ -1,0 +1,184 @@
+/**
+ * Faults around resume and run outputs (issue 16): edited or truncated state files are errors naming the file,
+ * a finished run is left alone, log.jsonl has each step once after a resume, --max-steps is a normal stop,
+ * a NaN stop claims no checkpoint it does not have, state.json and metrics.json agree on the best epoch, the
+ * echoed config on resume is the run's own, the end-of-run summary, and no listeners left on a shared signal.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic } from '../src/data/index.ts';
+import { LABEL_NAMES } from '../src/engine/index.ts';
+import { readSafetensors, writeSafetensors } from '../src/model/index.ts';
+import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
+import { Progress } from '../src/train/progress.ts';
+import { openRun } from '../src/train/run-folder.ts';
+import { train } from '../src/train/trainer.ts';
+import type { TrainResult } from '../src/train/trainer.ts';
+import { rejects } from './util/harness.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'rf-resume-'));
+const data = join(root, 'data');
+await generateSynthetic({ out: data, patients: 300, seed: 2 });
+const quiet = () => {};
+const runs = join(root, 'runs');
+
+function cfg(over: Record<string, unknown>) {
+  return applyOverrides(TRAIN_DEFAULTS, { data, out: runs, preset: 'tiny', epochs: 2, progress: 'none', threads: 1, ...over }, 'test');
+}
+const logRecords = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
+
+/** An interrupted run (mid-epoch 2), kept pristine; each fault test works on a copy. */
+let stopped: TrainResult;
+const copyOf = (name: string) => {
+  const dir = join(root, name);
+  cpSync(stopped.runDir, dir, { recursive: true });
+  return dir;
+};
+
+test('an interrupted run, a crash-duplicated log record, then resume: every step logged once, in order', async () => {
+  const ac = new AbortController();
+  let lines = 0;
+  const sigintBefore = process.listenerCount('SIGINT');
+  stopped = await train(cfg({ name: 'stop', progress: 'lines' }), {
+    log: (s) => { if (/^epoch 2 step/.test(s) && ++lines === 1) ac.abort(); },
+    signal: ac.signal,
+  });
+  assert.ok(stopped.interrupted);
+  assert.is(stopped.stop, 'interrupted');
+  // The trainer removes what it adds to a shared signal and to the process (the stress runner shares one signal).
+  assert.is(getEventListeners(ac.signal, 'abort').length, 0, 'abort listeners left on the signal');
+  assert.is(process.listenerCount('SIGINT'), sigintBefore, 'SIGINT listeners left on the process');
+  const dir = copyOf('dup');
+  const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  // As if the process died after logging step+1 and the epoch, before saving: those records come again.
+  appendFileSync(join(dir, 'log.jsonl'), JSON.stringify({ step: st.step + 1, epoch: 2, loss: 1 }) + '\n' + JSON.stringify({ epoch: 2, trainLoss: 1 }) + '\n{"step": 9');
+  const echoed: string[] = [];
+  // Only --resume on the command line: the echoed config must be the run's (2 epochs, tiny), not the defaults.
+  const r = await train(applyOverrides(TRAIN_DEFAULTS, { resume: dir, progress: 'none', threads: 1 }, 'test'), { log: (l) => echoed.push(l) });
+  assert.is(r.stop, 'done');
+  const resolved = echoed.find((l) => l.startsWith('resolved config: '));
+  assert.ok(resolved, echoed.join('\n'));
+  const own = JSON.parse(resolved!.slice('resolved config: '.length));
+  assert.is(own.epochs, 2);
+  assert.is(own.preset, 'tiny');
+  assert.is(own.name, 'stop');
+  assert.is(own.resume, dir);
+  assert.ok(echoed.some((l) => /removed 3 record\(s\) past the resume point/.test(l)), echoed.join('\n'));
+  const recs = logRecords(dir);
+  const steps = recs.filter((x) => 'step' in x).map((x) => x.step);
+  assert.equal(steps, Array.from({ length: r.state.step }, (_, i) => i + 1), 'step records unique and consecutive');
+  assert.equal(recs.filter((x) => !('step' in x)).map((x) => x.epoch), [1, 2], 'epoch records once each');
+  // state.json and metrics.json agree on the best epoch, 1-based as the log.
+  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+  const bestLogged = recs.filter((x) => !('step' in x) && x.best).map((x) => x.epoch).pop();
+  assert.is(state.bestEpoch, metrics.bestEpoch);
+  assert.is(state.bestEpoch, bestLogged);
+  // The end-of-run summary: folder, best checkpoint, time and a row per label.
+  for (const re of [/^run folder: /, /^best checkpoint: .*model\.safetensors \(epoch \d/, /^total time: /, /^test metrics/]) assert.ok(echoed.some((l) => re.test(l)), `${re}`);
+  for (const name of LABEL_NAMES) assert.ok(echoed.some((l) => l.trimStart().startsWith(name + ' ')), name);
+});
+
+test('--resume on a finished run says so and changes nothing', async () => {
+  const dir = join(root, 'dup');
+  const before = ['state.json', 'metrics.json', 'log.jsonl', 'model.safetensors'].map((f) => statSync(join(dir, f)).mtimeMs);
+  const lines: string[] = [];
+  const r = await train(cfg({ resume: dir }), { log: (l) => lines.push(l) });
+  assert.is(r.stop, 'already-finished');
+  assert.not.ok(r.interrupted);
+  assert.ok(lines.some((l) => /already finished; nothing to do/.test(l)), lines.join('\n'));
+  assert.equal(['state.json', 'metrics.json', 'log.jsonl', 'model.safetensors'].map((f) => statSync(join(dir, f)).mtimeMs), before);
+});
+
+/** Rewrite the counters inside a copy's resume file. */
+function editCounters(dir: string, edit: (s: Record<string, number>) => void): void {
+  const path = join(dir, 'last.state.safetensors');
+  const f = readSafetensors(readFileSync(path));
+  const s = JSON.parse(f.metadata.state);
+  edit(s);
+  writeFileSync(path, writeSafetensors(f.tensors, { ...f.metadata, state: JSON.stringify(s) }));
+}
+
+test('edited counters are errors naming the resume file, before any step', async () => {
+  const cases: [string, (s: Record<string, number>) => void, RegExp][] = [
+    ['neg', (s) => { s.batchInEpoch = -1e6; }, /'batchInEpoch' is -1000000, not a counter/],
+    ['skew', (s) => { s.step += 5; }, /step \d+ does not match epoch 1 and batch/],
+    ['far', (s) => { s.epoch = 7; s.step += 6 * 1000; }, /epoch 7 is past the run's 2 epochs/],
+    ['best', (s) => { s.bestEpoch = 2; }, /bestEpoch 2 is after the epochs done/],
+    ['type', (s) => { (s as Record<string, unknown>).epochLossSum = 'x'; }, /'epochLossSum' is "x"/],
+  ];
+  for (const [name, edit, re] of cases) {
+    const dir = copyOf(name);
+    editCounters(dir, edit);
+    const logBefore = readFileSync(join(dir, 'log.jsonl'), 'utf8');
+    await rejects(train(cfg({ resume: dir }), { log: quiet }), new RegExp(`${join(dir, 'last.state.safetensors').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}.*${re.source}`));
+    assert.is(readFileSync(join(dir, 'log.jsonl'), 'utf8'), logBefore, `${name}: no step was taken`);
+  }
+});
+
+test('a resume file of format /1 (0-based bestEpoch) opens with the epoch made 1-based', () => {
+  const dir = copyOf('v1');
+  const path = join(dir, 'last.state.safetensors');
+  const f = readSafetensors(readFileSync(path));
+  const s = JSON.parse(f.metadata.state);
+  assert.is(f.metadata.format, 'resilient-fusion-resume/2');
+  assert.is(s.bestEpoch, 1, 'mid-epoch 2: epoch 1 was the best, 1-based');
+  writeFileSync(path, writeSafetensors(f.tensors, { format: 'resilient-fusion-resume/1', state: JSON.stringify({ ...s, bestEpoch: 0 }) }));
+  const opened = openRun(cfg({ resume: dir }));
+  assert.is(opened.kind, 'resume');
+  assert.equal(opened.state, { ...s, bestEpoch: 1 });
+});
+
+test('a truncated resume file or state.json is an error naming its path', async () => {
+  const dir = copyOf('trunc');
+  const resume = join(dir, 'last.state.safetensors');
+  truncateSync(resume, Math.floor(statSync(resume).size / 2));
+  await rejects(train(cfg({ resume: dir }), { log: quiet }), new RegExp(`resume state ${resume.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} cannot be read`));
+  const dir2 = copyOf('trunc2');
+  const st = join(dir2, 'state.json');
+  truncateSync(st, 10);
+  await rejects(train(cfg({ resume: dir2 }), { log: quiet }), new RegExp(`state file ${st.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is not valid JSON`));
+});
+
+test('--max-steps is a normal stop: exit 0, "stopped at the step limit", resumable', async () => {
+  const r = await train(cfg({ name: 'limit', maxSteps: 3 }), { log: quiet });
+  assert.is(r.stop, 'step-limit');
+  assert.not.ok(r.interrupted);
+  assert.is(r.state.step, 3);
+  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--data', data, '--out', runs, '--name', 'limit-cli', '--preset', 'tiny',
+    '--epochs', '2', '--threads', '1', '--progress', 'none', '--max-steps', '2'], { encoding: 'utf8' });
+  assert.is(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /\nstopped at the step limit \(--max-steps 2\) at step 2: saved /);
+  assert.not.match(cli.stdout + cli.stderr, /interrupted/);
+});
+
+test('the progress bar ends its line before anything else is printed, once', () => {
+  const writes: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  (process.stderr as unknown as { write: (s: string) => boolean }).write = (s: string) => { writes.push(s); return true; };
+  try {
+    const p = new Progress('bar', 10, quiet);
+    p.done();
+    assert.equal(writes, [], 'no newline before a bar is drawn');
+    p.update(1, { epoch: 1, loss: 0.5, lr: 1e-3, sps: 10 });
+    p.done();
+    p.done();
+    assert.is(writes.length, 2);
+    assert.is(writes[1], '\n');
+  } finally {
+    (process.stderr as unknown as { write: typeof orig }).write = orig;
+  }
+});
+
+test('a non-finite loss before the first save says no checkpoint was written', async () => {
+  await rejects(train(cfg({ name: 'nan', lr: 1e30, clip: 0, warmup: 1 }), { log: quiet }), /step \d+ .*non-finite.*; no checkpoint was written/);
+  assert.not.ok(existsSync(join(runs, 'nan', 'last.state.safetensors')));
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();

@@ -195,15 +195,14 @@ interface RawFlag { typed: string; key: string; value: string | undefined }
  * closest suggestion) and taking its value from `=value` or the next word (a boolean takes the next word
  * only when it is true or false).
  */
-function scan<T extends FlagDefaults>(spec: CommandSpec<T>, argv: readonly string[]): { flags: RawFlag[]; positional: string[]; help: boolean; config?: string } {
+function scan<T extends FlagDefaults>(spec: CommandSpec<T>, argv: readonly string[]): { flags: RawFlag[]; positional: string[]; config?: string } {
   const keys = keyMap(spec.defaults);
   const flags: RawFlag[] = [];
   const positional: string[] = [];
-  let help = false, config: string | undefined;
+  let config: string | undefined;
   const known = () => [...Object.keys(spec.defaults).map(kebab), ...(spec.config ? ['config'] : []), 'help'];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--help' || a === '-h') { help = true; continue; }
     if (!a.startsWith('--') || a === '--') {
       if (!spec.positional) throw new UsageError(`unexpected argument '${a.slice(0, 60)}' (options are --key value; see --help)`);
       positional.push(a);
@@ -237,7 +236,7 @@ function scan<T extends FlagDefaults>(spec: CommandSpec<T>, argv: readonly strin
     }
     flags.push({ typed, key, value: takeValue() });
   }
-  return { flags, positional, help, config };
+  return { flags, positional, config };
 }
 
 /** The command line, checked, before the config file is read. */
@@ -256,16 +255,17 @@ export interface CommandLine<T extends FlagDefaults> {
  * against `spec.positional` (an unknown one: one line naming it and the list). Reads no file.
  */
 export function parseCommandLine<T extends FlagDefaults>(spec: CommandSpec<T>, argv: readonly string[]): CommandLine<T> {
-  const { flags, positional, help, config } = scan(spec, argv);
   const overrides: Record<string, FlagValue> = {};
-  if (help) return { overrides: overrides as Partial<T>, positional, help, config };
+  // --help anywhere wins, even over a mistyped flag: the user is asking what the flags are.
+  if (argv.includes('--help') || argv.includes('-h')) return { overrides: overrides as Partial<T>, positional: [], help: true };
+  const { flags, positional, config } = scan(spec, argv);
   if (spec.positional) {
     const { what, choices, max } = spec.positional;
     for (const p of positional) if (!choices.includes(p)) throw new UsageError(unknownName(what, p, choices));
     if (max !== undefined && positional.length > max) throw new UsageError(`one ${what} at most, got ${positional.join(' ')}`);
   }
   for (const f of flags) overrides[f.key] = checkValue(spec, f.key, fromText(spec.defaults[f.key], f.value!), f.typed, f.value);
-  return { overrides: overrides as Partial<T>, positional, help, config };
+  return { overrides: overrides as Partial<T>, positional, help: false, config };
 }
 
 /** Parse a command line into the resolved config: defaults, then `--config` (if allowed and given), then the flags. */

@@ -138,6 +138,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!cfg.model) throw new UsageError('--model is required (a model.safetensors written by `npm run train`; see --help)');
+  pathKind('--model', cfg.model, 'file');
   const single = !!(cfg.image || cfg.table || cfg.tableFile);
   if (cfg.fields) {
     const p = new Predictor(openModel(cfg.model, 'reference'));
@@ -151,7 +152,6 @@ async function main(): Promise<number> {
 
   const table = readTable(cfg);
   const featureSpec = cfg.featureSpec ? resolveFeatureSpec(cfg.featureSpec) : undefined;
-  pathKind('--model', cfg.model, 'file');
   const model = openModel(cfg.model, await backendOf(cfg.backend));
   let predictor: Predictor;
   try {

@@ -10,7 +10,7 @@
  * file, and replacing the file or a symlink afterwards cannot make the server send another file.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, createReadStream, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, read, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -157,6 +157,30 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
   };
 }
 
+/** Bytes read per step of a download: what one slow client holds in memory. */
+const CHUNK = 64 * 1024;
+
+/**
+ * Send the opened model: positioned reads (pread) on the shared descriptor, so concurrent downloads do not
+ * disturb each other and never move a file offset; the next chunk is read only once the socket has drained
+ * the last one. A file that shrank since start ends the response early (the client sees a short body).
+ */
+function streamFile(m: OpenModel, res: ServerResponse): void {
+  let pos = 0;
+  const step = (): void => {
+    if (res.destroyed) return;
+    if (pos >= m.size) return void res.end();
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, m.size - pos));
+    read(m.fd, buf, 0, buf.length, pos, (err, n) => {
+      if (err || n === 0) return void res.destroy(err ?? undefined);
+      pos += n;
+      if (res.write(n === buf.length ? buf : buf.subarray(0, n))) step();
+      else res.once('drain', step);
+    });
+  };
+  step();
+}
+
 /** One request: Host check, method check, then a fixed route (the model streamed from its descriptor). */
 function handle(req: IncomingMessage, res: ServerResponse, s: { hosts: Set<string>; routes: Map<string, string>; config: string; model?: OpenModel }): void {
   const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': DEMO_CSP, 'x-frame-options': 'DENY' };
@@ -173,12 +197,7 @@ function handle(req: IncomingMessage, res: ServerResponse, s: { hosts: Set<strin
   if (path === '/model.safetensors' && s.model) {
     res.writeHead(200, { ...headers, 'content-type': TYPES['.safetensors'], 'content-length': s.model.size });
     if (req.method === 'HEAD' || s.model.size === 0) return void res.end();
-    // Positioned reads (start/end) on the shared descriptor: concurrent downloads do not disturb each other.
-    const stream = createReadStream('', { fd: s.model.fd, start: 0, end: s.model.size - 1, autoClose: false });
-    stream.on('error', () => res.destroy());
-    res.on('close', () => stream.destroy());
-    stream.pipe(res);
-    return;
+    return streamFile(s.model, res);
   }
   const file = s.routes.get(path);
   if (!file) return send(404, 'text/plain', 'not found');

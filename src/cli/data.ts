@@ -5,6 +5,7 @@
  */
 import { formatReport, inspectDataset } from '../data/index.ts';
 import { helpText, parseArgs, runMain } from './flags.ts';
+import { requirePath } from './paths.ts';
 
 const DEFAULTS = {
   data: 'data/synthetic',
@@ -43,11 +44,12 @@ const SPEC = {
 };
 
 async function main(): Promise<number> {
-  const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));
+  const { cfg, given, help } = parseArgs(SPEC, process.argv.slice(2));
   if (help) {
     console.log(helpText(SPEC));
     return 0;
   }
+  if (given.has('data')) requirePath('--data', cfg.data, 'folder');
   const tty = process.stderr.isTTY && !cfg.json;
   let last = 0;
   const report = await inspectDataset(cfg.data, {

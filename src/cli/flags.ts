@@ -288,7 +288,8 @@ function shown(v: FlagValue): string {
 export function helpText<T extends FlagDefaults>(spec: CommandSpec<T>): string {
   const lines = [spec.usage, '', 'options (default):'];
   for (const [k, v] of Object.entries(spec.defaults)) {
-    lines.push(`  --${kebab(k)} ${shown(v)}`.padEnd(34) + (spec.docs[k] ?? ''));
+    const head = `  --${kebab(k)} ${shown(v)}`, doc = spec.docs[k] ?? '';
+    lines.push(head.length < 34 ? head.padEnd(34) + doc : `${head}\n${' '.repeat(34)}${doc}`);
   }
   if (spec.epilog) lines.push('', spec.epilog);
   return lines.join('\n');

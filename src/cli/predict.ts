@@ -7,7 +7,7 @@
  * Output: JSON (default) or CSV (--format csv), to stdout or --out FILE. `--backend webgpu` runs the model on the
  * optional WebGPU backend (no adapter: an error naming the fix, exit code 1). `--help` lists every option.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { resolveFeatureSpec } from '../data/features.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
@@ -18,6 +18,7 @@ import { loadModel } from '../model/index.ts';
 import type { Model } from '../model/index.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
+import { requirePath } from './paths.ts';
 
 const DEFAULTS = {
   model: '',
@@ -82,25 +83,9 @@ function usage(): string {
   return helpText(SPEC);
 }
 
-/**
- * What a path given as a flag is: a missing file or folder is one line naming the flag, not a raw ENOENT
- * with a stack. Returns the stat's kind.
- */
-function pathKind(flag: string, path: string, want: 'file' | 'folder'): void {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${flag} ${path}: ${code === 'ENOENT' || code === 'ENOTDIR' ? `no such ${want}` : `cannot read (${code ?? (e as Error).message})`}`);
-  }
-  if (want === 'file' && !st.isFile()) throw new UsageError(`${flag} ${path}: not a file${st.isDirectory() ? ' (a folder)' : ''}`);
-  if (want === 'folder' && !st.isDirectory()) throw new UsageError(`${flag} ${path}: not a folder (a data set folder holds mimic-cxr-jpg/ and mimic-iv/)`);
-}
-
 /** Load --model (checked to be a file first). */
 function openModel(path: string, backend: Backend | BackendKind): Model {
-  pathKind('--model', path, 'file');
+  requirePath('--model', path, 'file');
   return loadModel(path, { backend });
 }
 
@@ -112,8 +97,7 @@ function readTable(cfg: typeof DEFAULTS): TableInput | undefined {
     where = '--table';
   } else if (cfg.tableFile) {
     where = `--table-file ${cfg.tableFile}`;
-    pathKind('--table-file', cfg.tableFile, 'file');
-    if (statSync(cfg.tableFile).size > MAX_TABLE_BYTES) throw new UsageError(`${where}: larger than ${MAX_TABLE_BYTES / 1e6} MB (one study's table of field values is a few hundred bytes)`);
+    if (requirePath('--table-file', cfg.tableFile, 'file') > MAX_TABLE_BYTES) throw new UsageError(`${where}: larger than ${MAX_TABLE_BYTES / 1e6} MB (one study's table of field values is a few hundred bytes)`);
     try {
       text = readFileSync(cfg.tableFile, 'utf8');
     } catch (e) {
@@ -138,7 +122,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!cfg.model) throw new UsageError('--model is required (a model.safetensors written by `npm run train`; see --help)');
-  pathKind('--model', cfg.model, 'file');
+  requirePath('--model', cfg.model, 'file');
   const single = !!(cfg.image || cfg.table || cfg.tableFile);
   if (cfg.fields) {
     const p = new Predictor(openModel(cfg.model, 'reference'));
@@ -147,7 +131,7 @@ async function main(): Promise<number> {
   }
   if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
   if (!cfg.data && !single) throw new UsageError(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields); see --help`);
-  if (cfg.data) pathKind('--data', cfg.data, 'folder');
+  if (cfg.data) requirePath('--data', cfg.data, 'folder');
   console.error(`predict: ${JSON.stringify(cfg)}`);
 
   const table = readTable(cfg);

@@ -20,7 +20,7 @@ const DEFAULTS = {
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
   protocol: 'image: the image missing rate is raised; tabular: the tabular one; both',
   levels: 'train and test missing rates in [0, 1]',
-  methods: `of: ${METHODS.join(', ')}`,
+  methods: 'comma-separated, of the methods listed below',
   seeds: 'seeds 0..K-1',
   preset: 'model preset: tiny, small or base',
   epochs: 'per training run; the best epoch by validation macro AUROC is kept',

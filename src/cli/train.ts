@@ -6,6 +6,7 @@
 import { optionComments, trainSpec } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
 import { helpText, parseArgs, runMain } from './flags.ts';
+import { requirePath } from './paths.ts';
 
 runMain('train', async () => {
   const { cfg, help } = parseArgs(trainSpec(), process.argv.slice(2));
@@ -13,6 +14,8 @@ runMain('train', async () => {
     console.log(helpText(trainSpec(optionComments())));
     return 0;
   }
+  if (cfg.data) requirePath('--data', cfg.data, 'folder');
+  if (cfg.resume) requirePath('--resume', cfg.resume, 'folder');
   console.log('resolved config:', JSON.stringify(cfg));
   const r = await train(cfg);
   return r.interrupted ? 130 : 0;

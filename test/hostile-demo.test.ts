@@ -105,6 +105,38 @@ test('the model: streamed whole from the descriptor opened at start; swapping th
   for (const r of many) assert.ok(r.status === 200 && r.body.equals(modelBytes), 'the original model, whole');
 });
 
+test('slow downloads hold a chunk each, not the model: 20 stalled clients of a 16 MB model', async () => {
+  const big = join(dir, 'big.safetensors');
+  writeFileSync(big, new Uint8Array(16 << 20).fill(7));
+  const d = await startDemo({ port: 0, host: '127.0.0.1', edgeDir, model: big });
+  const port = new URL(d.url).port;
+  const reqs: ReturnType<typeof request>[] = [];
+  try {
+    global.gc?.();
+    const before = process.memoryUsage().arrayBuffers;
+    let answered = 0;
+    for (let i = 0; i < 20; i++) {
+      const req = request({ host: '127.0.0.1', port, path: '/model.safetensors', headers: { host: 'localhost' } }, (res) => {
+        answered++;
+        res.pause(); // a client that stops reading
+      });
+      req.on('error', () => {});
+      req.end();
+      reqs.push(req);
+    }
+    const t0 = Date.now();
+    while (answered < 20 && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300)); // let the server fill what it can
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.is(answered, 20);
+    // Reading the model whole per request would hold 20 x 16 MB = 320 MB here.
+    assert.ok(grown < 40 << 20, `buffers grew by ${(grown / 2 ** 20).toFixed(1)} MB`);
+  } finally {
+    for (const r of reqs) r.destroy();
+    await d.close();
+  }
+});
+
 test('a missing or non-regular --model fails at start, naming it', async () => {
   for (const [path, re] of [[join(dir, 'none.safetensors'), /--model .*none\.safetensors: no such file/], [dir, /--model .*: not a regular file/]] as const) {
     try {

@@ -84,7 +84,6 @@ const BENCH_DOCS: Record<keyof typeof BENCH_DEFAULTS, string> = {
 
 /** The bench command for the shared parser. */
 export const BENCH_SPEC = {
-  command: 'npm run bench --',
   usage: `usage: npm run bench -- NAME [NAME ...] [options]\nnames: ${BENCH_NAMES.join(', ')} (run one after another, never two at once: they share the cores)`,
   defaults: BENCH_DEFAULTS, docs: BENCH_DOCS,
   choices: { build: ['relaxed', 'simd', 'both'], preset: ['tiny', 'small', 'base'] },

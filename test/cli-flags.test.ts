@@ -19,7 +19,6 @@ const dir = mkdtempSync(join(tmpdir(), 'rf-flags-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SPEC = {
-  command: 'npm run x --',
   usage: 'usage: npm run x -- [options]',
   defaults: { tableFile: '', threads: 0, lr: 1e-3, strict: false, levels: [0, 0.5, 1] as readonly number[], methods: ['a', 'b'] as readonly string[], mode: 'fast' },
   docs: { tableFile: 'a table', threads: 'threads (0: all cores)', lr: 'learning rate', strict: 'strict', levels: 'levels', methods: 'methods', mode: 'mode' },

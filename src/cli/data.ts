@@ -35,7 +35,6 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
 };
 
 const SPEC = {
-  command: 'npm run data --',
   usage: 'usage: npm run data -- inspect [options]\n\ncommands:\n  inspect   samples per split, missingness, label counts and every problem found',
   defaults: DEFAULTS, docs: DOCS,
   choices: { labelSource: ['chexpert', 'negbio'] },

@@ -20,7 +20,7 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   host: 'interface to listen on (127.0.0.1: this machine only)',
   allowHost: 'more Host names to serve, comma-separated (e.g. the machine\'s LAN name with --host 0.0.0.0)',
 };
-const SPEC = { command: 'npm run demo --', usage: 'usage: npm run demo -- [options]', defaults: DEFAULTS, docs: DOCS, integers: { port: 0 } };
+const SPEC = { usage: 'usage: npm run demo -- [options]', defaults: DEFAULTS, docs: DOCS, integers: { port: 0 } };
 
 async function main(): Promise<void> {
   const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));

@@ -16,8 +16,6 @@ export type FlagDefaults = Record<string, FlagValue>;
 
 /** What a command declares. */
 export interface CommandSpec<T extends FlagDefaults> {
-  /** The command as the user runs it, for messages: `npm run train --`. */
-  command: string;
   /** The usage lines at the top of --help (the options list follows). */
   usage: string;
   defaults: T;
@@ -91,10 +89,10 @@ export function closest(word: string, known: readonly string[]): string | undefi
 }
 
 /** One line naming an unknown word (flag, subcommand, benchmark) with the closest known one and the list. */
-export function unknownName(what: string, word: string, known: readonly string[], prefix = ''): string {
+export function unknownName(what: string, word: string, known: readonly string[]): string {
   const shown = word.length > 60 ? `${word.slice(0, 57)}...` : word;
   const near = closest(word, known);
-  return `unknown ${what} '${prefix}${shown}'${near ? ` (did you mean ${prefix}${near}?)` : ''}; known: ${known.map((k) => prefix + k).join(', ')}`;
+  return `unknown ${what} '${shown}'${near ? ` (did you mean ${near}?)` : ''}; known: ${known.join(', ')}`;
 }
 
 /** A decimal number as a person writes it: no hex, binary, octal, empty string or whitespace (Number() takes them all). */
@@ -140,12 +138,13 @@ function checkValue<T extends FlagDefaults>(spec: CommandSpec<T>, key: string, v
 
 /** A flag's text to its default's type (numbers strictly decimal, lists comma-separated). */
 function fromText(def: FlagValue, text: string): unknown {
-  const num = (s: string) => (DECIMAL.test(s) ? Number(s) : NaN);
+  // Text that is not a decimal number stays text, so the type check names it as given.
+  const num = (s: string) => (DECIMAL.test(s.trim()) ? Number(s) : s);
   if (Array.isArray(def)) {
     const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    return typeof def[0] === 'number' ? parts.map((s) => (DECIMAL.test(s) ? Number(s) : s)) : parts;
+    return typeof def[0] === 'number' ? parts.map(num) : parts;
   }
-  if (typeof def === 'number') return DECIMAL.test(text.trim()) ? num(text.trim()) : text;
+  if (typeof def === 'number') return num(text);
   if (typeof def === 'boolean') return text === 'true' ? true : text === 'false' ? false : text;
   return text;
 }

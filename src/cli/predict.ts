@@ -61,7 +61,6 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
 let gpu: { destroy(): void; device: { destroy(): void } } | undefined;
 
 const SPEC = {
-  command: 'npm run predict --',
   usage: 'usage: npm run predict -- --model RUN/model.safetensors (--data DIR [--split test] | [--image x.jpg] [--table JSON | --table-file f.json]) [options]',
   defaults: DEFAULTS, docs: DOCS,
   choices: { split: ['test', 'validate', 'train', 'all'], format: ['json', 'csv'], backend: ['wasm', 'webgpu', 'auto', 'relaxed', 'simd', 'reference'] },

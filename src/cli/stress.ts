@@ -37,7 +37,6 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
 };
 
 const SPEC = {
-  command: 'npm run stress --',
   usage: [
     'usage: npm run stress -- [options]',
     '',

@@ -25,7 +25,6 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
 };
 
 const SPEC = {
-  command: 'npm run synth --',
   usage: 'usage: npm run synth -- [options]',
   defaults: DEFAULTS, docs: DOCS,
   integers: { patients: 1, seed: 0, imageSize: 1, quality: 1 },

@@ -6,7 +6,8 @@ import type { CommandSpec } from '../cli/flags.ts';
 /**
  * Training configuration: one defaults object, a comment per key (nanoGPT style). A JSON file (`--config`)
  * and `--key value` flags override it; every override is checked against the default's type and an unknown
- * key is an error. Flags are written in kebab-case (`--drop-image 0.2`) or as the key itself.
+ * key is an error. Flags are written in kebab-case (`--drop-image 0.2`) or as the key itself. The checking
+ * is the shared parser's (src/cli/flags.ts); this file holds the data: defaults, choices, integer keys.
  */
 export const TRAIN_DEFAULTS = {
   /** Data set folder in the MIMIC-CXR-JPG + MIMIC-IV layout; empty: the built-in synthetic data set. */
@@ -114,7 +115,6 @@ export const TRAIN_INTEGERS: { readonly [K in keyof TrainConfig]?: number } = {
 /** The train command for the shared parser (src/cli/flags.ts); --help reads each key's comment from this file. */
 export function trainSpec(comments: Record<string, string> = {}): CommandSpec<TrainConfig> {
   return {
-    command: 'npm run train --',
     usage: 'usage: npm run train -- [--config file.json] [--key value ...]',
     defaults: TRAIN_DEFAULTS, docs: comments, choices: TRAIN_CHOICES, integers: TRAIN_INTEGERS, config: true,
   };

@@ -65,7 +65,8 @@ test('flags: errors name the flag as typed, suggest the closest, and check integ
   fails(['--table-file', '--strict'], /^--table-file needs a value$/);
   fails(['--strict=yes'], /--strict expects true or false, got "yes"/);
   fails(['--mode', 'medium'], /--mode must be one of fast, slow, got "medium"/);
-  fails(['--methods', 'a,z'], /--methods must be one of a, b, c, got "z"/);
+  fails(['--methods', 'a,zzzz'], /^--methods: unknown method 'zzzz'; known: a, b, c$/);
+  fails(['--methods', 'a,cc'], /^--methods: unknown method 'cc' \(did you mean c\?\); known: a, b, c$/);
   fails(['--levels', '0,x'], /--levels expects a list of numbers/);
   fails(['--levels', ','], /--levels expects a non-empty list/);
   fails(['--threads', '1', '--threads', '2'], /--threads given twice/);

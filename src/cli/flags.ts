@@ -115,7 +115,8 @@ function checkValue<T extends FlagDefaults>(spec: CommandSpec<T>, key: string, v
     if (!Array.isArray(v) || v.length === 0) throw new UsageError(`${name} expects a non-empty list of ${numeric ? 'numbers' : 'names'}, got ${show(raw)}`);
     for (const x of v) {
       if (numeric ? typeof x !== 'number' || !Number.isFinite(x) : typeof x !== 'string') throw new UsageError(`${name} expects a list of ${numeric ? 'numbers' : 'names'}, got ${show(raw)}`);
-      if (!numeric) oneOf(x as string);
+      // An element of a list of names (`--methods a,b`): named as one of them (`unknown method 'x'`).
+      if (!numeric && allowed && !allowed.includes(x as string)) throw new UsageError(`${name}: ${unknownName(key.replace(/s$/, ''), x as string, allowed)}`);
     }
     return [...v] as FlagValue;
   }

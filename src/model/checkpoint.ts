@@ -6,7 +6,7 @@
  */
 import { LABEL_NAMES } from '../engine/batch.ts';
 import type { ModelConfig } from './config.ts';
-import { MODEL_LIMITS, paramCount, resolveConfig, tensorCount } from './config.ts';
+import { paramCount, resolveConfig, tensorCount } from './config.ts';
 import type { LayoutEntry } from './layout.ts';
 import { buildLayout, layoutSize } from './layout.ts';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
@@ -71,23 +71,27 @@ export function decodeCheckpoint(bytes: Uint8Array): DecodedCheckpoint {
   if (m.label_names !== undefined && m.label_names !== JSON.stringify(LABEL_NAMES)) {
     throw new Error(`checkpoint: label names ${m.label_names} differ from this build's ${JSON.stringify(LABEL_NAMES)}`);
   }
-  // Before anything sized by the config is allocated: the file must hold exactly what the config declares.
+  // The config (within MODEL_LIMITS) and the file must agree before the parameters are allocated. The layout
+  // is only a list of names and shapes (at most 20 + 36 * maxDepth entries); the counts come from arithmetic.
   const want = paramCount(config), have = file.names.reduce((a, n) => a + file.tensors[n].data.length, 0);
-  if (want !== have || tensorCount(config) !== file.names.length) {
-    throw new Error(`checkpoint: the config declares ${want} parameters in ${tensorCount(config)} tensors (depths ${config.visionDepth}/${config.tabularDepth}/${config.fusionDepth}, dim ${config.dim}; limit ${MODEL_LIMITS.maxParams}), the file holds ${have} in ${file.names.length}`);
-  }
+  const counts = `the config declares ${tensorCount(config)} tensors and ${want} parameters (depths ${config.visionDepth}/${config.tabularDepth}/${config.fusionDepth}, dim ${config.dim}), the file holds ${file.names.length} and ${have}`;
   const layout = buildLayout(config);
-  const params = new Float32Array(layoutSize(layout));
   const names = new Set(layout.map((e) => e.name));
   for (const name of file.names) {
-    if (!names.has(name)) throw new Error(`checkpoint: unexpected tensor '${name}' (not a parameter of the config it declares)`);
+    if (!names.has(name)) throw new Error(`checkpoint: unexpected tensor '${name.slice(0, 200)}' (not a parameter of the config it declares; ${counts})`);
   }
   for (const e of layout) {
     const t = file.tensors[e.name];
-    if (!t) throw new Error(`checkpoint: missing tensor '${e.name}'`);
+    if (!t) throw new Error(`checkpoint: missing tensor '${e.name}' (${counts})`);
     if (t.shape.length !== e.shape.length || t.shape.some((s, i) => s !== e.shape[i])) {
       throw new Error(`checkpoint: tensor '${e.name}' has shape [${t.shape}], the config expects [${e.shape}]`);
     }
+  }
+  // Same names and shapes imply the same count; checked anyway, as the guard of the allocation below.
+  if (want !== have || layoutSize(layout) !== want) throw new Error(`checkpoint: ${counts}`);
+  const params = new Float32Array(want);
+  for (const e of layout) {
+    const t = file.tensors[e.name];
     for (let i = 0; i < t.data.length; i++) {
       if (!Number.isFinite(t.data[i])) throw new Error(`checkpoint: tensor '${e.name}' holds ${t.data[i]} at index ${i} (weights must be finite numbers)`);
     }

@@ -15,7 +15,6 @@ import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson 
 import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
 import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
 import { loadModel } from '../model/index.ts';
-import type { Model } from '../model/index.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
 import { requirePath } from './paths.ts';
@@ -82,12 +81,6 @@ function usage(): string {
   return helpText(SPEC);
 }
 
-/** Load --model (checked to be a file first). */
-function openModel(path: string, backend: Backend | BackendKind): Model {
-  requirePath('--model', path, 'file');
-  return loadModel(path, { backend });
-}
-
 function readTable(cfg: typeof DEFAULTS): TableInput | undefined {
   if (cfg.table && cfg.tableFile) throw new Error('give --table or --table-file, not both');
   let text: string, where: string;
@@ -121,21 +114,23 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!cfg.model) throw new UsageError('--model is required (a model.safetensors written by `npm run train`; see --help)');
-  requirePath('--model', cfg.model, 'file');
+  requirePath('--model', cfg.model, 'file'); // one line, before any work
   const single = !!(cfg.image || cfg.table || cfg.tableFile);
   if (cfg.fields) {
-    const p = new Predictor(openModel(cfg.model, 'reference'));
+    const p = new Predictor(loadModel(cfg.model, { backend: 'reference' }));
     process.stdout.write(`${JSON.stringify(p.fields(), null, 2)}\n`);
     return 0;
   }
   if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
   if (!cfg.data && !single) throw new UsageError(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields); see --help`);
   if (cfg.data) requirePath('--data', cfg.data, 'folder');
+  if (cfg.image) requirePath('--image', cfg.image, 'file');
+  if (cfg.featureSpec) requirePath('--feature-spec', cfg.featureSpec, 'file');
   console.error(`predict: ${JSON.stringify(cfg)}`);
 
   const table = readTable(cfg);
   const featureSpec = cfg.featureSpec ? resolveFeatureSpec(cfg.featureSpec) : undefined;
-  const model = openModel(cfg.model, await backendOf(cfg.backend));
+  const model = loadModel(cfg.model, { backend: await backendOf(cfg.backend) });
   let predictor: Predictor;
   try {
     predictor = new Predictor(model, { featureSpec });

@@ -13,21 +13,16 @@ import type { DecoderName } from '../src/data/index.ts';
 import { writeWorld } from './data-scale-world.ts';
 import type { BenchMain } from './util.ts';
 
-function flag(rest: string[], name: string): string | undefined {
-  const i = rest.indexOf(name);
-  return i >= 0 ? rest[i + 1] : undefined;
-}
-
 /** Peak resident set size of this process (workers included) so far, in MB. */
 const peakRssMb = (): number => process.resourceUsage().maxRSS / 1024;
 
 export const main: BenchMain = async (args, emit) => {
-  const scale = Number(flag(args.rest, '--scale') ?? (args.quick ? 0.001 : 1));
-  const S = Number(flag(args.rest, '--image-size') ?? 224);
-  const decoder = (flag(args.rest, '--decoder') ?? 'sharp') as DecoderName;
+  const scale = args.quick && args.scale === 1 ? 0.001 : args.scale;
+  const S = args.imageSize;
+  const decoder: DecoderName = args.decoder;
   if (!(scale > 0 && scale <= 1)) throw new Error(`--scale: a number in (0, 1], got ${scale}`);
-  const dir = flag(args.rest, '--dir') ?? mkdtempSync(join(tmpdir(), 'rf-data-scale-'));
-  const keep = args.rest.includes('--keep');
+  const dir = args.dir || mkdtempSync(join(tmpdir(), 'rf-data-scale-'));
+  const keep = args.keep || !!args.dir;
   try {
     const w = writeWorld(join(dir, 'world'), scale, (s) => process.stderr.write(`${s}\n`));
     emit({ bench: 'data-scale world', shape: `${w.images} images, ${w.studies} studies, ${w.patients} patients, ${w.stays} stays, ${w.labevents} labevents`, medianMs: w.seconds * 1000, spreadPct: 0 });

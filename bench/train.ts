@@ -78,15 +78,10 @@ export async function timeTraining(cfg: ModelConfig, data: SharedDataset, thread
   return { sps: batch / t.median, median: t.median, spreadPct: t.spreadPct };
 }
 
-function flag(rest: string[], name: string): string | undefined {
-  const i = rest.indexOf(name);
-  return i >= 0 ? rest[i + 1] : undefined;
-}
-
 export const main: BenchMain = async (args, emit) => {
-  const N = Number(flag(args.rest, '--threads') ?? availableParallelism());
-  const steps = Number(flag(args.rest, '--steps') ?? (args.quick ? 6 : 12));
-  const preset = (flag(args.rest, '--preset') ?? 'base') as PresetName;
+  const N = args.threads || availableParallelism();
+  const steps = args.steps || (args.quick ? 6 : 12);
+  const preset: PresetName = args.preset;
   const batch = 32, chunks = 4, Fn = 32;
   const cfg: ModelConfig = { ...presetConfig(preset), numFeatures: Fn, catCardinalities: [] };
   const build = bestWasmBuild();
@@ -107,7 +102,7 @@ export const main: BenchMain = async (args, emit) => {
   }
   const s1 = results['1 thread'].sps, sN = results[`${N} threads`].sps, sH = results[`${N} threads, half images missing`].sps;
   emit({ bench: 'train-summary', build, shape, medianMs: 0, spreadPct: 0, scalingEfficiencyPct: (100 * sN) / (N * s1), halfImagesSpeedup: sH / sN });
-  if (args.rest.includes('--torch')) {
+  if (args.torch) {
     const script = fileURLToPath(new URL('../../shared/tools/torch_train_step.py', import.meta.url));
     if (!existsSync('/usr/bin/python3') || !existsSync(script)) {
       console.log(`torch: skipped (${existsSync(script) ? '/usr/bin/python3 missing' : `${script} missing`})`);

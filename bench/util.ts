@@ -6,6 +6,7 @@
  */
 import { WasmBackend } from '../src/engine/index.ts';
 import type { WasmBuild } from '../src/engine/index.ts';
+import { parseArgs } from '../src/cli/flags.ts';
 
 export interface Timing {
   /** Median seconds per call. */
@@ -58,27 +59,76 @@ export function peakLoops(build: WasmBuild): { name: string; gflops: number; tim
   ];
 }
 
-/** Command-line flags shared by the benchmarks: --json, --build relaxed|simd|both, --quick. */
+/** The benchmarks, run by name (`npm run bench -- gemm model`). */
+export const BENCH_NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'data-scale', 'train', 'webgpu'] as const;
+
+/** The benchmarks' flags: one defaults object for all of them (the shared parser, src/cli/flags.ts). */
+export const BENCH_DEFAULTS = {
+  json: false,
+  build: 'both',
+  quick: false,
+  threads: 0,
+  steps: 0,
+  preset: 'base',
+  torch: false,
+  scale: 1,
+  imageSize: 224,
+  decoder: 'sharp',
+  dir: '',
+  keep: false,
+};
+const BENCH_DOCS: Record<keyof typeof BENCH_DEFAULTS, string> = {
+  json: 'print the rows as one JSON document',
+  build: 'WebAssembly build: relaxed, simd or both',
+  quick: 'fewer shapes and shorter timing (a smoke run)',
+  threads: 'train: worker threads of the multi-threaded runs (0: all cores)',
+  steps: 'train: timed steps per run (0: 12, or 6 with --quick)',
+  preset: 'train: model preset (tiny, small or base)',
+  torch: 'train: also time the PyTorch reference step (needs python3-torch)',
+  scale: 'data-scale: fraction of the MIMIC row counts to generate, in (0, 1] (--quick: 0.001)',
+  imageSize: 'data-scale: image side S of the load',
+  decoder: 'data-scale: image decoder, sharp or jpeg-js',
+  dir: 'data-scale: folder for the generated world and its cache (empty: a temporary folder, removed after)',
+  keep: 'data-scale: keep the generated world and cache',
+};
+
+/** The bench command for the shared parser. */
+export const BENCH_SPEC = {
+  usage: `usage: npm run bench -- NAME [NAME ...] [options]\nnames: ${BENCH_NAMES.join(', ')} (run one after another, never two at once: they share the cores)`,
+  defaults: BENCH_DEFAULTS, docs: BENCH_DOCS,
+  choices: { build: ['relaxed', 'simd', 'both'], preset: ['tiny', 'small', 'base'], decoder: ['sharp', 'jpeg-js'] },
+  integers: { threads: 0, steps: 0, imageSize: 4 },
+  positional: { what: 'benchmark', choices: BENCH_NAMES },
+};
+
+/** What a benchmark's main gets: the parsed flags and the builds to time. */
 export interface BenchArgs {
   json: boolean;
   builds: WasmBuild[];
   quick: boolean;
-  rest: string[];
+  /** train: threads (0: all cores), timed steps (0: its default), preset, and whether to time PyTorch too. */
+  threads: number;
+  steps: number;
+  preset: 'tiny' | 'small' | 'base';
+  torch: boolean;
+  /** data-scale: the world's scale, image side, decoder, folder ('' = temporary) and whether to keep it. */
+  scale: number;
+  imageSize: number;
+  decoder: 'sharp' | 'jpeg-js';
+  dir: string;
+  keep: boolean;
+  /** The benchmark names given. */
+  names: string[];
 }
-export function parseBenchArgs(argv: string[]): BenchArgs {
-  const a: BenchArgs = { json: false, builds: ['relaxed', 'simd'], quick: false, rest: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i];
-    if (v === '--json') a.json = true;
-    else if (v === '--quick') a.quick = true;
-    else if (v === '--build') {
-      const b = argv[++i];
-      if (b === 'both') a.builds = ['relaxed', 'simd'];
-      else if (b === 'relaxed' || b === 'simd') a.builds = [b];
-      else throw new Error(`--build: expected relaxed, simd or both, got ${b}`);
-    } else a.rest.push(v);
-  }
-  return a;
+
+/** Parse the bench command line (names, then flags, in any order); --help sets `help`. */
+export function parseBenchArgs(argv: string[]): BenchArgs & { help: boolean } {
+  const { cfg, positional, help } = parseArgs(BENCH_SPEC, argv);
+  return {
+    json: cfg.json, quick: cfg.quick, builds: cfg.build === 'both' ? ['relaxed', 'simd'] : [cfg.build as WasmBuild],
+    threads: cfg.threads, steps: cfg.steps, preset: cfg.preset as BenchArgs['preset'], torch: cfg.torch,
+    scale: cfg.scale, imageSize: cfg.imageSize, decoder: cfg.decoder as BenchArgs['decoder'], dir: cfg.dir, keep: cfg.keep, names: positional, help,
+  };
 }
 
 /** One result row; `print` renders rows as aligned text or, with --json, one JSON document. */

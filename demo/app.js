@@ -133,11 +133,13 @@ function buildForm(list) {
       input = document.createElement('input');
       input.type = 'text';
       input.inputMode = f.text ? 'text' : 'decimal';
-      const range = f.valid ? ` ${f.valid[0]}-${f.valid[1]}` : '';
-      input.placeholder = `${f.text ? 'e.g. 4-5, ' : ''}${f.unit ?? ''}${range}`.trim();
+      // The valid range as --fields lists it (in the unit the field takes, shown beside the label): a value
+      // inside it is used as given, one beyond it is clipped or, further out, ignored.
+      const range = f.valid ? `${f.valid[0]} to ${f.valid[1]}` : '';
+      input.placeholder = f.text ? `${range}, or text such as 4-5` : range;
       const hint = document.createElement('span');
       hint.className = 'unit';
-      hint.textContent = f.unit ? ` (${f.unit})` : '';
+      hint.textContent = f.unit && !f.text ? ` (${f.unit})` : '';
       label.append(hint);
     }
     input.id = `f-${f.name}`;

@@ -80,7 +80,9 @@ test.before(async () => {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--headless=new'],
   });
-  page = await browser.newPage();
+  // The worker test below starts a blob: worker, which the demo's CSP forbids (as it should); the demo-page
+  // test runs under the CSP.
+  page = await browser.newPage({ bypassCSP: true });
   await page.goto(server.url);
 });
 
@@ -172,6 +174,9 @@ it('demo page: hostile checkpoints and a bad JPEG show an error, not a hang; a g
     await pick('good.safetensors', ckpt);
     await p.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 14, null, { timeout: 10000 });
     assert.match((await p.textContent('#model-info')) ?? '', /good\.safetensors: .* parameters/);
+    // Placeholders show the valid range in the unit the field takes (temperature: 26-45 C is 78.8-113 F).
+    assert.is(await p.getAttribute('#f-temperature', 'placeholder'), '78.8 to 113');
+    assert.match((await p.textContent('label[for="f-temperature"]')) ?? '', /\(F\)/);
     await p.setInputFiles('#image', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(jpeg.subarray(0, jpeg.length - 30)) });
     assert.match(await demoError(p), /image: unreadable JPEG: truncated/);
     await p.setInputFiles('#image', { name: 'ok.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(jpeg) });

@@ -56,7 +56,7 @@ async function inChromium(): Promise<PageOut> {
   const server = await startDemo({ port: 0, edgeDir });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: WEBGPU_CHROMIUM_ARGS, headless: true });
   try {
-    const page = await browser.newPage();
+    const page = await browser.newPage({ bypassCSP: true }); // the run below uses eval (new Function), which the demo's CSP forbids
     page.setDefaultTimeout(180_000);
     await page.goto(server.url);
     const hasGpu = await page.evaluate(async () => {

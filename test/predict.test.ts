@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -320,6 +320,58 @@ test('bad inputs: clear errors', () => {
   assert.match(both.stderr, /not both/);
   const nothing = runCli(['--model', ckptPath]);
   assert.match(nothing.stderr, /nothing to predict/);
+});
+
+test('hostile tables: bounded size and nesting, short errors, one unit per context', () => {
+  // 200k unknown keys: the error lists ten and counts the rest; more than MAX_TABLE_FIELDS entries is refused first.
+  const many: Record<string, number> = {};
+  for (let i = 0; i < 999; i++) many[`k${i}`] = i;
+  const err = (() => { try { predictor.predict({ table: many }); } catch (e) { return (e as Error).message; } return ''; })();
+  assert.match(err, /unknown fields 'k0', 'k1', .*'k9' and 989 more \(this model's fields: age/);
+  assert.ok(err.length < 1000, `${err.length} characters`);
+  for (let i = 0; i < 200_000; i++) many[`k${i}`] = i;
+  assert.throws(() => predictor.predict({ table: many }), /table: 200000 entries, more than the 1000/);
+  // A value nested 100k deep: reported as invalid without keeping it, so the report prints.
+  let deep: unknown = 1;
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  const p = predictor.predict({ table: { temperature: deep, age: { a: deep } } });
+  assert.equal(p.features.invalid.map((f) => [f.name, f.value]), [['age', '(an object)'], ['temperature', '(an array)']]);
+  assert.ok(JSON.stringify(p).length < 10_000);
+  // Temperature: the listing and the invalid-value message both in F (the unit the field takes).
+  const temp = predictor.fields().find((f) => f.name === 'temperature')!;
+  assert.equal([temp.unit, temp.valid], ['F', [78.8, 113]]);
+  const hot = predictor.predict({ table: { temperature: 200 } }).features.invalid[0];
+  assert.is(hot.reason, '200 F is an impossible value outside [57.6, 116.6] F');
+  const old = predictor.predict({ table: { age: 200 } }).features.invalid[0];
+  assert.is(old.reason, '200 is an impossible value outside [0, 130] years');
+});
+
+test('CLI: missing files and folders are one line; --out is written atomically', () => {
+  const noModel = runCli(['--model', join(dir, 'none.safetensors'), '--table', '{}']);
+  assert.is(noModel.status, 1);
+  assert.is(noModel.stderr.trim(), `predict: --model ${join(dir, 'none.safetensors')}: no such file`);
+  const noData = runCli(['--model', ckptPath, '--data', join(dir, 'no-data')]);
+  assert.is(noData.status, 1);
+  assert.match(noData.stderr, new RegExp(`predict: --data ${join(dir, 'no-data')}: no such folder\\n$`));
+  assert.not.match(noData.stderr, /ENOENT|\n\s+at /);
+  // (Files: one argv word is limited to 128 KB by the kernel.)
+  const deep = join(dir, 'deep.json'), bigFile = join(dir, 'big.json');
+  writeFileSync(deep, `{"temperature": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+  writeFileSync(bigFile, `{"x": "${'a'.repeat(1_100_000)}"}`);
+  const big = runCli(['--model', ckptPath, '--table-file', bigFile]);
+  assert.match(big.stderr, /--table-file .*big\.json: larger than 1 MB/);
+  assert.is(big.status, 1);
+  // An existing output stays whole when the new one cannot be written (the target is a folder: rename fails).
+  const outDir = join(dir, 'out-is-a-folder');
+  mkdirSync(outDir, { recursive: true });
+  const failed = runCli(['--model', ckptPath, '--table-file', deep, '--out', outDir]);
+  assert.is(failed.status, 1);
+  assert.match(failed.stderr, new RegExp(`predict: .*${outDir.replace(/[/.-]/g, '\\$&')}`));
+  assert.equal(readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
+  const out = join(dir, 'nested.json');
+  const ok = runCli(['--model', ckptPath, '--table-file', deep, '--out', out]);
+  assert.is(ok.status, 0, ok.stderr);
+  assert.equal(JSON.parse(readFileSync(out, 'utf8')).predictions[0].features_invalid[0].value, '(an array)');
 });
 
 test('checkpoint metadata is checked before use', () => {

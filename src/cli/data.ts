@@ -4,7 +4,8 @@
  * counts and every problem found (file and line). Malformed input stops with the file and line (exit 1).
  */
 import { formatReport, inspectDataset } from '../data/index.ts';
-import { helpLines, parseDataFlags } from '../data/cli-args.ts';
+import { helpText, parseArgs, runMain } from './flags.ts';
+import { requirePath } from './paths.ts';
 import type { DecoderName } from '../data/index.ts';
 
 const DEFAULTS = {
@@ -42,14 +43,21 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   threads: 'decoding threads (0: all cores)',
 };
 
+const SPEC = {
+  usage: 'usage: npm run data -- inspect [options]\n\ncommands:\n  inspect   samples per split, missingness, label counts and every problem found',
+  defaults: DEFAULTS, docs: DOCS,
+  choices: { labelSource: ['chexpert', 'negbio'], decoder: ['sharp', 'jpeg-js'] },
+  integers: { imageSize: 1, seed: 0, threads: 0 },
+  positional: { what: 'command', choices: ['inspect'], max: 1 },
+};
+
 async function main(): Promise<number> {
-  const { cfg, help, positional } = parseDataFlags(process.argv.slice(2), DEFAULTS);
-  const cmd = positional[0] ?? 'inspect';
-  if (help || cmd !== 'inspect') {
-    console.log(`usage: npm run data -- inspect [options]\n${helpLines(DEFAULTS, DOCS)}`);
-    return help ? 0 : 1;
+  const { cfg, given, help } = parseArgs(SPEC, process.argv.slice(2));
+  if (help) {
+    console.log(helpText(SPEC));
+    return 0;
   }
-  if (cfg.labelSource !== 'chexpert' && cfg.labelSource !== 'negbio') throw new Error(`--label-source: chexpert or negbio, got ${cfg.labelSource}`);
+  if (given.has('data')) requirePath('--data', cfg.data, 'folder');
   const tty = process.stderr.isTTY && !cfg.json;
   let last = 0;
   const report = await inspectDataset(cfg.data, {
@@ -60,7 +68,7 @@ async function main(): Promise<number> {
     cacheDir: cfg.cacheDir || undefined,
     decoder: cfg.decoder as DecoderName,
     strict: cfg.strict,
-    labelSource: cfg.labelSource,
+    labelSource: cfg.labelSource as 'chexpert' | 'negbio', // checked by the parser (choices)
     allowLateral: cfg.allowLateral,
     windowHours: cfg.windowHours,
     featureSpec: cfg.featureSpec || undefined,
@@ -80,10 +88,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(`data: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
-  },
-);
+runMain('data', main);

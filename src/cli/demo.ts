@@ -2,31 +2,35 @@
  * `npm run demo -- [--model RUN/model.safetensors] [--port 8080]`: serve the demo page on localhost. Load a
  * checkpoint (file picker, or --model at start), drop an X-ray JPEG, fill in any of the clinical fields, and
  * see the 14 probabilities with the modalities and features used. Inference runs in the browser (the edge
- * bundle in a Web Worker); the server only serves files.
+ * bundle in a Web Worker); the server only serves files, and only to requests whose Host header names this
+ * machine (localhost, 127.0.0.1, [::1], the --host given, or a name added with --allow-host).
  */
-import { helpLines, parseDataFlags } from '../data/cli-args.ts';
 import { startDemo } from '../infer/demo-server.ts';
+import { helpText, parseArgs } from './flags.ts';
 
 const DEFAULTS = {
   model: '',
   port: 8080,
   host: '127.0.0.1',
+  allowHost: [] as string[],
 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
   model: 'checkpoint the page loads at start (empty: pick one in the page)',
   port: 'port to listen on (0: any free port)',
   host: 'interface to listen on (127.0.0.1: this machine only)',
+  allowHost: 'more Host names to serve, comma-separated (e.g. the machine\'s LAN name with --host 0.0.0.0)',
 };
+const SPEC = { usage: 'usage: npm run demo -- [options]', defaults: DEFAULTS, docs: DOCS, integers: { port: 0 } };
 
 async function main(): Promise<void> {
-  const { cfg, help, positional } = parseDataFlags(process.argv.slice(2), DEFAULTS);
-  if (help || positional.length) {
-    console.log(`usage: npm run demo -- [options]\n${helpLines(DEFAULTS, DOCS)}`);
-    process.exitCode = help ? 0 : 1;
+  const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));
+  if (help) {
+    console.log(helpText(SPEC));
     return;
   }
+  if (cfg.port > 65535) throw new Error(`--port must be at most 65535, got ${cfg.port}`);
   console.log(`demo: ${JSON.stringify(cfg)}`);
-  const demo = await startDemo({ port: cfg.port, host: cfg.host, model: cfg.model || undefined });
+  const demo = await startDemo({ port: cfg.port, host: cfg.host, model: cfg.model || undefined, allowHosts: cfg.allowHost });
   console.log(`demo: serving ${demo.url}  (Ctrl-C stops)`);
   const stop = () => {
     demo.close().then(() => process.exit(0));

@@ -7,15 +7,18 @@
  * Output: JSON (default) or CSV (--format csv), to stdout or --out FILE. `--backend webgpu` runs the model on the
  * optional WebGPU backend (no adapter: an error naming the fix, exit code 1). `--help` lists every option.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { helpLines, parseDataFlags } from '../data/cli-args.ts';
 import { resolveFeatureSpec } from '../data/feature-spec-file.ts';
 import type { DecoderName } from '../data/decoders.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
 import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
 import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
+import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
 import { loadModel } from '../model/index.ts';
+import { writeFileAtomic } from '../node/files.ts';
+import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
+import { requirePath } from './paths.ts';
 
 const DEFAULTS = {
   model: '',
@@ -59,7 +62,12 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
 /** The WebGPU backend in use, released at exit (Dawn's device would otherwise keep the process alive). */
 let gpu: { destroy(): void; device: { destroy(): void } } | undefined;
 
-const BACKENDS = ['wasm', 'webgpu', 'auto', 'relaxed', 'simd', 'reference'];
+const SPEC = {
+  usage: 'usage: npm run predict -- --model RUN/model.safetensors (--data DIR [--split test] | [--image x.jpg] [--table JSON | --table-file f.json]) [options]',
+  defaults: DEFAULTS, docs: DOCS,
+  choices: { split: ['test', 'validate', 'train', 'all'], format: ['json', 'csv'], backend: ['wasm', 'webgpu', 'auto', 'relaxed', 'simd', 'reference'] },
+  integers: { threads: 0, batchSize: 1 },
+};
 
 /** The backend for --backend: WebGPU is created asynchronously (no adapter: its error names the fix). */
 async function backendOf(kind: string): Promise<Backend | BackendKind> {
@@ -73,7 +81,7 @@ async function backendOf(kind: string): Promise<Backend | BackendKind> {
 }
 
 function usage(): string {
-  return `usage: npm run predict -- --model RUN/model.safetensors (--data DIR [--split test] | [--image x.jpg] [--table JSON | --table-file f.json]) [options]\n${helpLines(DEFAULTS, DOCS)}`;
+  return helpText(SPEC);
 }
 
 function readTable(cfg: typeof DEFAULTS): TableInput | undefined {
@@ -84,12 +92,14 @@ function readTable(cfg: typeof DEFAULTS): TableInput | undefined {
     where = '--table';
   } else if (cfg.tableFile) {
     where = `--table-file ${cfg.tableFile}`;
+    if (requirePath('--table-file', cfg.tableFile, 'file') > MAX_TABLE_BYTES) throw new UsageError(`${where}: larger than ${MAX_TABLE_BYTES / 1e6} MB (one study's table of field values is a few hundred bytes)`);
     try {
       text = readFileSync(cfg.tableFile, 'utf8');
     } catch (e) {
       throw new Error(`${where}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   } else return undefined;
+  if (text.length > MAX_TABLE_BYTES) throw new UsageError(`${where}: longer than ${MAX_TABLE_BYTES / 1e6} MB (one study's table of field values is a few hundred bytes)`);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -101,17 +111,13 @@ function readTable(cfg: typeof DEFAULTS): TableInput | undefined {
 }
 
 async function main(): Promise<number> {
-  const { cfg, help, positional } = parseDataFlags(process.argv.slice(2), DEFAULTS);
+  const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));
   if (help) {
     console.log(usage());
     return 0;
   }
-  if (positional.length) throw new Error(`unexpected argument '${positional[0]}' (options are --key value)\n${usage()}`);
-  if (!cfg.model) throw new Error(`--model is required\n${usage()}`);
-  if (cfg.format !== 'json' && cfg.format !== 'csv') throw new Error(`--format: json or csv, got '${cfg.format}'`);
-  if (!BACKENDS.includes(cfg.backend)) throw new Error(`--backend: ${BACKENDS.join(', ')}, got '${cfg.backend}'`);
-  if (!['test', 'validate', 'train', 'all'].includes(cfg.split)) throw new Error(`--split: test, validate, train or all, got '${cfg.split}'`);
-  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) throw new Error(`--batch-size: a positive integer, got ${cfg.batchSize}`);
+  if (!cfg.model) throw new UsageError('--model is required (a model.safetensors written by `npm run train`; see --help)');
+  requirePath('--model', cfg.model, 'file'); // one line, before any work
   const single = !!(cfg.image || cfg.table || cfg.tableFile);
   if (cfg.fields) {
     const p = new Predictor(loadModel(cfg.model, { backend: 'reference' }));
@@ -119,7 +125,10 @@ async function main(): Promise<number> {
     return 0;
   }
   if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
-  if (!cfg.data && !single) throw new Error(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields)\n${usage()}`);
+  if (!cfg.data && !single) throw new UsageError(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields); see --help`);
+  if (cfg.data) requirePath('--data', cfg.data, 'folder');
+  if (cfg.image) requirePath('--image', cfg.image, 'file');
+  if (cfg.featureSpec) requirePath('--feature-spec', cfg.featureSpec, 'file');
   console.error(`predict: ${JSON.stringify(cfg)}`);
 
   const table = readTable(cfg);
@@ -170,7 +179,8 @@ async function main(): Promise<number> {
   }
 
   const text = cfg.format === 'csv' ? toCsv(out) : toJson(out);
-  if (cfg.out) writeFileSync(cfg.out, text);
+  // Atomic: a full disk or a kill leaves the old file (or none), never truncated JSON; errors name the file.
+  if (cfg.out) writeFileAtomic(cfg.out, text);
   else process.stdout.write(text);
   return 0;
 }
@@ -186,10 +196,4 @@ function finish(code: number): void {
   process.stdout.write('', () => process.exit(code));
 }
 
-main().then(
-  (code) => finish(code),
-  (e: unknown) => {
-    console.error(`predict: ${e instanceof Error ? e.message : String(e)}`);
-    finish(1);
-  },
-);
+runMain('predict', main, finish);

@@ -3,7 +3,7 @@
  * synthetic data set (MIMIC-CXR-JPG + MIMIC-IV layout, docs/synthetic-data.md). Same seed, same bytes.
  */
 import { generateSynthetic, SYNTH_DEFAULT_PATIENTS } from '../data/index.ts';
-import { helpLines, parseDataFlags } from '../data/cli-args.ts';
+import { helpText, parseArgs, runMain } from './flags.ts';
 
 const DEFAULTS = {
   out: 'data/synthetic',
@@ -24,10 +24,16 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   quality: 'JPEG quality 1..100',
 };
 
+const SPEC = {
+  usage: 'usage: npm run synth -- [options]',
+  defaults: DEFAULTS, docs: DOCS,
+  integers: { patients: 1, seed: 0, imageSize: 1, quality: 1 },
+};
+
 async function main(): Promise<void> {
-  const { cfg, help } = parseDataFlags(process.argv.slice(2), DEFAULTS);
+  const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));
   if (help) {
-    console.log(`usage: npm run synth -- [options]\n${helpLines(DEFAULTS, DOCS)}`);
+    console.log(helpText(SPEC));
     return;
   }
   console.log('resolved config:', JSON.stringify(cfg));
@@ -38,7 +44,4 @@ async function main(): Promise<void> {
   console.log(`latent prevalence: ${prev}`);
 }
 
-main().catch((e: unknown) => {
-  console.error(`synth: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(1);
-});
+runMain('synth', main);

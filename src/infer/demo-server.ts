@@ -2,11 +2,17 @@
  * The demo's static server (node:http, no framework): the page in demo/, the edge bundle and its .wasm
  * (built into a folder at start), and optionally a default checkpoint. Only the fixed routes below are
  * served: no path from a request ever reaches the file system.
+ *
+ * Hardening: a request is served only when its Host header names this server (localhost, 127.0.0.1, [::1],
+ * the bound host, or a name in `allowHosts`), so a DNS-rebinding page on another origin cannot read the
+ * model; every answer carries a Content-Security-Policy (frame-ancestors 'none': no framing) and nosniff.
+ * The model is opened once at start and streamed from that descriptor: a slow download holds 64 KB, not the
+ * file, and replacing the file or a symlink afterwards cannot make the server send another file.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, read, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,12 +28,65 @@ export interface DemoOptions {
   model?: string;
   /** Folder holding resilient-fusion.mjs and the .wasm (default: build them into a temporary folder). */
   edgeDir?: string;
+  /** More host names (as in the Host header, without the port) to serve besides localhost, 127.0.0.1, [::1] and `host`. */
+  allowHosts?: readonly string[];
 }
 
 export interface DemoServer {
   url: string;
   server: Server;
   close(): Promise<void>;
+}
+
+/**
+ * The page's policy: scripts, styles, workers and fetches from this server only; WebAssembly compiled from
+ * fetched bytes ('wasm-unsafe-eval', no JavaScript eval); image previews from blob: URLs; no plugins, no
+ * <base>, no form posts, and no page may frame this one.
+ */
+export const DEMO_CSP = [
+  "default-src 'self'", "script-src 'self' 'wasm-unsafe-eval'", "worker-src 'self'", "connect-src 'self'",
+  "img-src 'self' blob: data:", "style-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The host part of a Host header (`[::1]:8080` -> `[::1]`, `LocalHost.:80` -> `localhost`), or undefined if malformed. */
+export function hostName(header: string | undefined): string | undefined {
+  if (!header || header.length > 300) return undefined;
+  const h = header.trim().toLowerCase();
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/.exec(h);
+  return m ? m[1].replace(/\.$/, '') : undefined;
+}
+
+/** The host names a server bound to `host` answers to. A wildcard bind (0.0.0.0, ::) adds no name: give them with allowHosts. */
+function allowedHosts(host: string, extra: readonly string[]): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]']);
+  const bound = host.includes(':') ? `[${host}]` : host;
+  if (host !== '0.0.0.0' && host !== '::') names.add(bound.toLowerCase());
+  for (const e of extra) {
+    const n = hostName(e);
+    if (!n) throw new Error(`allowed host '${e.slice(0, 60)}' is not a host name`);
+    names.add(n);
+  }
+  return names;
+}
+
+/** The default checkpoint, opened once: its descriptor and size at start. */
+interface OpenModel { fd: number; size: number; name: string }
+
+function openModel(path: string): OpenModel {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`--model ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot open (${code ?? (e as Error).message})`}`);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new Error(`--model ${path}: not a regular file`);
+  }
+  return { fd, size: st.size, name: basename(path) };
 }
 
 const TYPES: Record<string, string> = {
@@ -47,14 +106,22 @@ export function buildEdgeBundle(outdir: string): void {
 
 /** Start the demo server. */
 export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const hosts = allowedHosts(host, opts.allowHosts ?? []);
+  const model = opts.model ? openModel(opts.model) : undefined;
   let edgeDir = opts.edgeDir;
   let tmp: string | undefined;
-  if (!edgeDir) {
-    tmp = mkdtempSync(join(tmpdir(), 'rf-demo-edge-'));
-    buildEdgeBundle(tmp);
-    edgeDir = tmp;
+  try {
+    if (!edgeDir) {
+      tmp = mkdtempSync(join(tmpdir(), 'rf-demo-edge-'));
+      buildEdgeBundle(tmp);
+      edgeDir = tmp;
+    }
+  } catch (e) {
+    if (model) closeSync(model.fd);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    throw e;
   }
-  if (opts.model && !existsSync(opts.model)) throw new Error(`--model ${opts.model}: no such file`);
   const routes = new Map<string, string>([
     ['/', join(ROOT, 'demo/index.html')],
     ['/app.js', join(ROOT, 'demo/app.js')],
@@ -64,32 +131,14 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
     ['/edge/engine.relaxed.wasm', join(edgeDir, 'engine.relaxed.wasm')],
     ['/edge/engine.simd.wasm', join(edgeDir, 'engine.simd.wasm')],
   ]);
-  if (opts.model) routes.set('/model.safetensors', opts.model);
-  const config = JSON.stringify({ model: opts.model ? basename(opts.model) : null });
+  const config = JSON.stringify({ model: model ? model.name : null });
 
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const send = (status: number, type: string, body: string | Uint8Array) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-      res.end(body);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed');
-    if (path === '/config.json') return send(200, TYPES['.json'], config);
-    if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
-    const file = routes.get(path);
-    if (!file) return send(404, 'text/plain', 'not found');
-    let body: Uint8Array;
-    try {
-      body = readFileSync(file);
-    } catch {
-      return send(404, 'text/plain', `not found: ${path}`);
-    }
-    const ext = file.slice(file.lastIndexOf('.'));
-    send(200, TYPES[ext] ?? 'application/octet-stream', body);
-  });
-  const host = opts.host ?? '127.0.0.1';
+  const server = createServer((req, res) => handle(req, res, { hosts, routes, config, model }));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e) => {
+      if (model) closeSync(model.fd);
+      reject(e);
+    });
     server.listen(opts.port ?? 8080, host, () => resolve());
   });
   const addr = server.address();
@@ -98,9 +147,66 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     server,
     close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
+      server.close(() => {
+        if (model) closeSync(model.fd);
+        resolve();
+      });
       server.closeAllConnections();
       if (tmp) rmSync(tmp, { recursive: true, force: true });
     }),
   };
+}
+
+/** Bytes read per step of a download: what one slow client holds in memory. */
+const CHUNK = 64 * 1024;
+
+/**
+ * Send the opened model: positioned reads (pread) on the shared descriptor, so concurrent downloads do not
+ * disturb each other and never move a file offset; the next chunk is read only once the socket has drained
+ * the last one. A file that shrank since start ends the response early (the client sees a short body).
+ */
+function streamFile(m: OpenModel, res: ServerResponse): void {
+  let pos = 0;
+  const step = (): void => {
+    if (res.destroyed) return;
+    if (pos >= m.size) return void res.end();
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, m.size - pos));
+    read(m.fd, buf, 0, buf.length, pos, (err, n) => {
+      if (err || n === 0) return void res.destroy(err ?? undefined);
+      pos += n;
+      if (res.write(n === buf.length ? buf : buf.subarray(0, n))) step();
+      else res.once('drain', step);
+    });
+  };
+  step();
+}
+
+/** One request: Host check, method check, then a fixed route (the model streamed from its descriptor). */
+function handle(req: IncomingMessage, res: ServerResponse, s: { hosts: Set<string>; routes: Map<string, string>; config: string; model?: OpenModel }): void {
+  const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': DEMO_CSP, 'x-frame-options': 'DENY' };
+  const send = (status: number, type: string, body: string | Uint8Array) => {
+    res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+  const name = hostName(req.headers.host);
+  if (!name || !s.hosts.has(name)) return send(421, 'text/plain', `this server answers to ${[...s.hosts].join(', ')} only (--allow-host adds a name)\n`);
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed');
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  if (path === '/config.json') return send(200, TYPES['.json'], s.config);
+  if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
+  if (path === '/model.safetensors' && s.model) {
+    res.writeHead(200, { ...headers, 'content-type': TYPES['.safetensors'], 'content-length': s.model.size });
+    if (req.method === 'HEAD' || s.model.size === 0) return void res.end();
+    return streamFile(s.model, res);
+  }
+  const file = s.routes.get(path);
+  if (!file) return send(404, 'text/plain', 'not found');
+  let body: Uint8Array;
+  try {
+    body = readFileSync(file); // the page and the bundle: small files, read per request so edits show on reload
+  } catch {
+    return send(404, 'text/plain', `not found: ${path}`);
+  }
+  const ext = file.slice(file.lastIndexOf('.'));
+  send(200, TYPES[ext] ?? 'application/octet-stream', body);
 }

@@ -30,17 +30,29 @@ export interface PredictOutput {
   predictions: OutputRecord[];
 }
 
+/**
+ * A probability that is NaN or infinite means the model's arithmetic broke down (weights that overflow); it
+ * would print as `null` in JSON and pass for a result. It is an error naming the label and the input.
+ */
+function checkFinite(probabilities: Record<string, number>, where: string): void {
+  for (const [label, p] of Object.entries(probabilities)) {
+    if (!Number.isFinite(p)) throw new Error(`the model's probability of ${label} for ${where} is ${p} (its weights overflow or are not numbers); no output written`);
+  }
+}
+
 /** Records of a data set prediction. */
 export function datasetRecords(p: DatasetPrediction, labels: readonly string[]): OutputRecord[] {
   return p.rows.map((r) => {
     const probabilities: Record<string, number> = {};
     labels.forEach((l, k) => { probabilities[l] = r.probabilities[k]; });
+    checkFinite(probabilities, `study ${r.studyId}`);
     return { study_id: r.studyId, subject_id: r.subjectId, split: r.split, modalities: { image: r.image, table: r.table }, features_used: r.used, probabilities };
   });
 }
 
 /** The record of a single-input prediction. */
 export function singleRecord(p: Prediction, input?: string): OutputRecord {
+  checkFinite(p.probabilities, input ?? 'the input');
   return {
     ...(input !== undefined ? { input } : {}),
     modalities: p.modalities,

@@ -5,7 +5,7 @@
  */
 export { inferenceSpec, inputFields } from './spec.ts';
 export type { InferenceSpec, InputField, NumericField, CategoricalField } from './spec.ts';
-export { encodeTable, encodeImage, buildBatch } from './inputs.ts';
+export { encodeTable, encodeImage, buildBatch, rangeInInputUnit, MAX_TABLE_FIELDS, MAX_TABLE_BYTES } from './inputs.ts';
 export type { DecodedImage, ImageInput, TableInput, InvalidField, FieldReport, EncodedTable, EncodedInput } from './inputs.ts';
 export { Predictor, sigmoidProbabilities } from './predictor.ts';
 export type { PredictInput, Prediction, FieldInfo, PredictorOptions } from './predictor.ts';

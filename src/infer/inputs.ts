@@ -59,10 +59,30 @@ export interface EncodedTable {
 }
 
 const MAX_TEXT = 1000;
+/** A table has at most this many entries (a model has a few dozen fields); more is an error before any work. */
+export const MAX_TABLE_FIELDS = 1000;
+/** A table given as JSON text (the CLI's --table or --table-file) is at most this long. */
+export const MAX_TABLE_BYTES = 1_000_000;
+/** Unknown field names an error lists at most (the rest are counted), so a hostile table cannot make a huge message. */
+const MAX_LISTED = 10;
 
 function describe(v: unknown): string {
   const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** A name for a message: quoted, at most 60 characters. */
+const quoted = (k: string): string => `'${k.length > 60 ? `${k.slice(0, 57)}...` : k}'`;
+
+/**
+ * A range in a numeric field's input unit, rounded to 0.1: the limits of the feature spec are in the unit
+ * after conversion (temperature: C), the value a user gives is in the input unit (F), and a message or a
+ * listing shows one unit. Identity for fields without a conversion.
+ */
+export function rangeInInputUnit(def: { convert?: string }, range: readonly [number, number]): [number, number] {
+  if (def.convert !== 'f_to_c') return [range[0], range[1]];
+  const f = (c: number) => Math.round(((c * 9) / 5 + 32) * 10) / 10;
+  return [f(range[0]), f(range[1])];
 }
 
 /**
@@ -80,11 +100,14 @@ export function encodeTable(spec: InferenceSpec, table: TableInput | null | unde
     throw new Error(`table: expected an object of field values, got ${Array.isArray(table) ? 'an array' : typeof table}`);
   }
   const t: TableInput = table ?? {};
+  const keys = Object.keys(t);
+  if (keys.length > MAX_TABLE_FIELDS) throw new Error(`table: ${keys.length} entries, more than the ${MAX_TABLE_FIELDS} a table may have (this model has ${spec.numeric.length + spec.categorical.length} fields)`);
   const fields = inputFields(spec);
   const known = new Set(fields.map((f) => f.name));
-  const unknown = Object.keys(t).filter((k) => !known.has(k));
+  const unknown = keys.filter((k) => !known.has(k));
   if (unknown.length) {
-    throw new Error(`table: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k.slice(0, 60)}'`).join(', ')} (this model's fields: ${[...known].join(', ') || 'none'})`);
+    const listed = unknown.slice(0, MAX_LISTED).map(quoted).join(', ') + (unknown.length > MAX_LISTED ? ` and ${unknown.length - MAX_LISTED} more` : '');
+    throw new Error(`table: unknown field${unknown.length > 1 ? 's' : ''} ${listed} (this model's fields: ${[...known].join(', ') || 'none'})`);
   }
   const r = out.fields;
   for (const f of fields) {
@@ -94,7 +117,9 @@ export function encodeTable(spec: InferenceSpec, table: TableInput | null | unde
       continue;
     }
     if (typeof v !== 'number' && typeof v !== 'string') {
-      r.invalid.push({ name: f.name, value: v, reason: `expected a number or text, got ${Array.isArray(v) ? 'an array' : typeof v}` });
+      // The value is not kept (a nested one could be arbitrarily deep: the report stays flat and printable).
+      const kind = Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
+      r.invalid.push({ name: f.name, value: `(${kind})`, reason: `expected a number or text, got ${kind}` });
       continue;
     }
     if (typeof v === 'string' && v.length > MAX_TEXT) {
@@ -108,9 +133,11 @@ export function encodeTable(spec: InferenceSpec, table: TableInput | null | unde
         continue;
       }
       if (Number.isNaN(x)) {
+        // Value and range in the input unit (temperature: F), as the --fields listing shows them.
         const lim = f.def.outlier ?? f.def.valid;
-        const range = lim ? ` outside [${lim[0]}, ${lim[1]}]${f.unit ? ` ${f.unit}` : ''}` : '';
-        r.invalid.push({ name: f.name, value: v, reason: `${describe(v)}${f.inputUnit && f.inputUnit !== f.unit ? ` ${f.inputUnit}` : ''} is an impossible value${range}` });
+        const unit = f.inputUnit ? ` ${f.inputUnit}` : '';
+        const range = lim ? ` outside [${rangeInInputUnit(f.def, lim).join(', ')}]${unit}` : '';
+        r.invalid.push({ name: f.name, value: v, reason: `${describe(v)}${f.inputUnit !== f.unit ? unit : ''} is an impossible value${range}` });
         continue;
       }
       // The standardization of loadDataset: in float64, rounded once to float32.

@@ -8,7 +8,7 @@ import { NUM_LABELS } from '../engine/batch.ts';
 import type { FeatureSpec } from '../data/features.ts';
 import type { DecodeLimits } from '../data/jpeg.ts';
 import type { Model } from '../model/model.ts';
-import { buildBatch, encodeImage, encodeTable } from './inputs.ts';
+import { buildBatch, encodeImage, encodeTable, rangeInInputUnit } from './inputs.ts';
 import type { EncodedInput, FieldReport, ImageInput, TableInput } from './inputs.ts';
 import { inferenceSpec, inputFields } from './spec.ts';
 import type { InferenceSpec } from './spec.ts';
@@ -70,11 +70,10 @@ export class Predictor {
 
   /** The tabular fields this model takes, in token order. */
   fields(): FieldInfo[] {
-    const raw = (v: number) => Math.round((v * 9) / 5 + 32); // the valid range of a converted field, in its input unit (F)
     return inputFields(this.spec).map((f) => {
       if (f.kind === 'categorical') return { name: f.name, kind: 'categorical', vocab: [...f.vocab] };
       const v = f.def.valid;
-      const valid: [number, number] | undefined = v && f.def.convert === 'f_to_c' ? [raw(v[0]), raw(v[1])] : v;
+      const valid = v && rangeInInputUnit(f.def, v); // in the input unit (F), as the invalid-value message
       return { name: f.name, kind: 'numeric', unit: f.inputUnit, valid, text: f.def.parse === 'pain' };
     });
   }

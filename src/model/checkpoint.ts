@@ -6,7 +6,7 @@
  */
 import { LABEL_NAMES } from '../engine/batch.ts';
 import type { ModelConfig } from './config.ts';
-import { resolveConfig } from './config.ts';
+import { paramCount, resolveConfig, tensorCount } from './config.ts';
 import type { LayoutEntry } from './layout.ts';
 import { buildLayout, layoutSize } from './layout.ts';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
@@ -43,8 +43,11 @@ export interface DecodedCheckpoint {
 }
 
 /**
- * Parse and check a checkpoint: a valid safetensors file whose config resolves, whose label names are
- * this build's, and whose tensors are exactly the config's layout (names and shapes).
+ * Parse and check a checkpoint: a valid safetensors file whose config resolves (within MODEL_LIMITS), whose
+ * label names are this build's, and whose tensors are exactly the config's layout (names and shapes) with
+ * finite values. The config's parameter and tensor counts are computed arithmetically and compared with
+ * the file before the layout or the parameters are allocated, so a small file claiming a huge model fails
+ * at once with a message instead of exhausting memory.
  */
 export function decodeCheckpoint(bytes: Uint8Array): DecodedCheckpoint {
   const file = readSafetensors(bytes);
@@ -68,23 +71,36 @@ export function decodeCheckpoint(bytes: Uint8Array): DecodedCheckpoint {
   if (m.label_names !== undefined && m.label_names !== JSON.stringify(LABEL_NAMES)) {
     throw new Error(`checkpoint: label names ${m.label_names} differ from this build's ${JSON.stringify(LABEL_NAMES)}`);
   }
+  // The config (within MODEL_LIMITS) and the file must agree before the parameters are allocated. The layout
+  // is only a list of names and shapes (at most 20 + 36 * maxDepth entries); the counts come from arithmetic.
+  const want = paramCount(config), have = file.names.reduce((a, n) => a + file.tensors[n].data.length, 0);
+  const counts = `the config declares ${tensorCount(config)} tensors and ${want} parameters (depths ${config.visionDepth}/${config.tabularDepth}/${config.fusionDepth}, dim ${config.dim}), the file holds ${file.names.length} and ${have}`;
   const layout = buildLayout(config);
-  const params = new Float32Array(layoutSize(layout));
-  const want = new Set(layout.map((e) => e.name));
+  const names = new Set(layout.map((e) => e.name));
   for (const name of file.names) {
-    if (!want.has(name)) throw new Error(`checkpoint: unexpected tensor '${name}' (not a parameter of the config it declares)`);
+    if (!names.has(name)) throw new Error(`checkpoint: unexpected tensor '${name.slice(0, 200)}' (not a parameter of the config it declares; ${counts})`);
   }
   for (const e of layout) {
     const t = file.tensors[e.name];
-    if (!t) throw new Error(`checkpoint: missing tensor '${e.name}'`);
+    if (!t) throw new Error(`checkpoint: missing tensor '${e.name}' (${counts})`);
     if (t.shape.length !== e.shape.length || t.shape.some((s, i) => s !== e.shape[i])) {
       throw new Error(`checkpoint: tensor '${e.name}' has shape [${t.shape}], the config expects [${e.shape}]`);
+    }
+  }
+  // Same names and shapes imply the same count; checked anyway, as the guard of the allocation below.
+  if (want !== have || layoutSize(layout) !== want) throw new Error(`checkpoint: ${counts}`);
+  const params = new Float32Array(want);
+  for (const e of layout) {
+    const t = file.tensors[e.name];
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i])) throw new Error(`checkpoint: tensor '${e.name}' holds ${t.data[i]} at index ${i} (weights must be finite numbers)`);
     }
     params.set(t.data, e.offset);
   }
   const metadata: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(m)) {
     if (RESERVED.includes(k)) continue;
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') throw new Error(`checkpoint: __metadata__ key '${k}' is not allowed`);
     try {
       metadata[k] = JSON.parse(v);
     } catch {

@@ -3,7 +3,7 @@
  * backward, and safetensors checkpoints. `createModel` / `loadModel` are the library entry points.
  */
 export type { ModelConfig, PresetName, UncertainPolicy, Dims } from './config.ts';
-export { MODEL_DEFAULTS, presetConfig, resolveConfig, dims, forwardFlopsPerSample } from './config.ts';
+export { MODEL_DEFAULTS, MODEL_LIMITS, presetConfig, resolveConfig, dims, forwardFlopsPerSample, paramCount, tensorCount, activationElements } from './config.ts';
 export type { LayoutEntry, InitKind } from './layout.ts';
 export { buildLayout, initParams, layoutSize, mulberry32, BLOCK_TENSORS } from './layout.ts';
 export type { ModelOptions, LossOptions, LossAndGrad } from './model.ts';

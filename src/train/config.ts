@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { applyObject, helpText as formatHelp, parseCommandLine } from '../cli/flags.ts';
+import type { CommandSpec } from '../cli/flags.ts';
 
 /**
  * Training configuration: one defaults object, a comment per key (nanoGPT style). A JSON file (`--config`)
  * and `--key value` flags override it; every override is checked against the default's type and an unknown
- * key is an error. Flags are written in kebab-case (`--drop-image 0.2`) or as the key itself.
+ * key is an error. Flags are written in kebab-case (`--drop-image 0.2`) or as the key itself. The checking
+ * is the shared parser's (src/cli/flags.ts); this file holds the data: defaults, choices, integer keys.
  */
 export const TRAIN_DEFAULTS = {
   /** Data set folder (MIMIC-CXR-JPG + MIMIC-IV, flat or as PhysioNet downloads them); empty with no cxrDir: the built-in synthetic data set. */
@@ -104,63 +107,42 @@ export type TrainConfig = typeof TRAIN_DEFAULTS;
 /** Options that do not change what a run computes, so a resumed run may give them anew. */
 export const RUNTIME_KEYS: (keyof TrainConfig)[] = ['threads', 'resume', 'maxSteps', 'progress', 'out', 'name'];
 
-const ENUMS: Partial<Record<keyof TrainConfig, string[]>> = {
+/** The values of the string options that take one of a few. */
+export const TRAIN_CHOICES: { readonly [K in keyof TrainConfig]?: readonly string[] } = {
   preset: ['tiny', 'small', 'base'],
   uncertain: ['ignore', 'ones', 'zeros'],
   backend: ['auto', 'relaxed', 'simd', 'reference', 'webgpu'],
   progress: ['auto', 'bar', 'lines', 'none'],
+  decoder: ['sharp', 'jpeg-js'],
 };
 
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+/** Integer-valued options and their minimum (`threads 2.5` or `threads -1` is an error). */
+export const TRAIN_INTEGERS: { readonly [K in keyof TrainConfig]?: number } = {
+  synthPatients: 0, seed: 0, threads: 0, chunks: 1, epochs: 1, batch: 1, warmup: 0, patience: 0, evalBatch: 1, maxSteps: 0,
+};
 
-/** Check and apply overrides (from JSON or flags) onto a config. */
-export function applyOverrides(base: TrainConfig, over: Record<string, unknown>, source: string): TrainConfig {
-  const out = { ...base } as Record<string, unknown>;
-  for (const [rawKey, raw] of Object.entries(over)) {
-    const key = camel(rawKey);
-    if (!(key in TRAIN_DEFAULTS)) throw new Error(`${source}: unknown option '${rawKey}' (see --help)`);
-    const def = (TRAIN_DEFAULTS as Record<string, unknown>)[key];
-    let v: unknown = raw;
-    if (typeof def === 'number') {
-      v = typeof raw === 'string' ? Number(raw) : raw;
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${source}: option '${rawKey}' expects a number, got ${JSON.stringify(raw)}`);
-    } else if (typeof def === 'boolean') {
-      if (raw === 'true' || raw === true) v = true;
-      else if (raw === 'false' || raw === false) v = false;
-      else throw new Error(`${source}: option '${rawKey}' expects true or false, got ${JSON.stringify(raw)}`);
-    } else if (typeof raw !== 'string') {
-      throw new Error(`${source}: option '${rawKey}' expects a string, got ${JSON.stringify(raw)}`);
-    }
-    const allowed = ENUMS[key as keyof TrainConfig];
-    if (allowed && !allowed.includes(v as string)) throw new Error(`${source}: option '${rawKey}' must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
-    out[key] = v;
-  }
-  return out as TrainConfig;
+/** The train command for the shared parser (src/cli/flags.ts); --help reads each key's comment from this file. */
+export function trainSpec(comments: Record<string, string> = {}): CommandSpec<TrainConfig> {
+  return {
+    usage: 'usage: npm run train -- [--config file.json] [--key value ...]',
+    defaults: TRAIN_DEFAULTS, docs: comments, choices: TRAIN_CHOICES, integers: TRAIN_INTEGERS, config: true,
+  };
 }
 
-/** Parse `--key value` / `--flag` (boolean) arguments into an override object. */
-export function parseFlags(argv: string[]): { overrides: Record<string, unknown>; config?: string; help: boolean } {
-  const overrides: Record<string, unknown> = {};
-  let config: string | undefined;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') { help = true; continue; }
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}' (options are --key value)`);
-    let key = a.slice(2), value: string | undefined;
-    const eq = key.indexOf('=');
-    if (eq >= 0) { value = key.slice(eq + 1); key = key.slice(0, eq); }
-    const ck = camel(key);
-    if (ck === 'config') { config = value ?? argv[++i]; continue; }
-    const def = (TRAIN_DEFAULTS as Record<string, unknown>)[ck];
-    if (value === undefined) {
-      if (typeof def === 'boolean' && (i + 1 >= argv.length || argv[i + 1].startsWith('--'))) value = 'true';
-      else if (i + 1 < argv.length) value = argv[++i];
-      else throw new Error(`option --${key} needs a value`);
-    }
-    overrides[key] = value;
-  }
+/**
+ * Check and apply overrides (a JSON config or a program's object, values of the defaults' JSON types) onto
+ * a config. `source` names them in errors. Unknown keys, wrong types, bad choices and bad integers throw.
+ */
+export function applyOverrides(base: TrainConfig, over: Record<string, unknown>, source: string): TrainConfig {
+  return applyObject(trainSpec(), base, over, source);
+}
+
+/**
+ * Parse `--key value` / `--flag` arguments into typed overrides (keys as in TRAIN_DEFAULTS: only those
+ * given), the `--config` path and whether --help was asked. The config file is not read here.
+ */
+export function parseFlags(argv: string[]): { overrides: Partial<TrainConfig>; config?: string; help: boolean } {
+  const { overrides, config, help } = parseCommandLine(trainSpec(), argv);
   return { overrides, config, help };
 }
 
@@ -175,9 +157,5 @@ export function optionComments(): Record<string, string> {
 
 /** `--help` text: every option with its default and comment, read from this file's defaults. */
 export function helpText(comments: Record<string, string>): string {
-  const lines = ['usage: npm run train -- [--config file.json] [--key value ...]', '', 'options (default):'];
-  for (const [k, v] of Object.entries(TRAIN_DEFAULTS)) {
-    lines.push(`  --${kebab(k)} ${JSON.stringify(v)}`.padEnd(34) + (comments[k] ?? ''));
-  }
-  return lines.join('\n');
+  return formatHelp(trainSpec(comments));
 }

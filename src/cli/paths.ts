@@ -1,0 +1,20 @@
+/**
+ * Paths given as flags, checked before any work: a missing file or folder is one line naming the flag
+ * (`--model runs/x/model.safetensors: no such file`), not a raw ENOENT with a stack from deep in a reader.
+ */
+import { statSync } from 'node:fs';
+import { UsageError } from './flags.ts';
+
+/** Require `path` (given as `flag`) to be an existing file or folder; returns its size in bytes. */
+export function requirePath(flag: string, path: string, want: 'file' | 'folder'): number {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${path}: ${code === 'ENOENT' || code === 'ENOTDIR' ? `no such ${want}` : `cannot read (${code ?? (e as Error).message})`}`);
+  }
+  if (want === 'file' && !st.isFile()) throw new UsageError(`${flag} ${path}: not a file${st.isDirectory() ? ' (a folder)' : ''}`);
+  if (want === 'folder' && !st.isDirectory()) throw new UsageError(`${flag} ${path}: not a folder (a data set folder holds mimic-cxr-jpg/ and mimic-iv/)`);
+  return st.size;
+}

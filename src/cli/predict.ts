@@ -12,9 +12,10 @@ import { basename } from 'node:path';
 import { helpLines, parseDataFlags } from '../data/cli-args.ts';
 import { resolveFeatureSpec } from '../data/features.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
+import { createBackend } from '../engine/index.ts';
 import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
 import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
-import { loadModel } from '../model/index.ts';
+import { loadModel } from '../node/model.ts';
 
 const DEFAULTS = {
   model: '',
@@ -59,9 +60,9 @@ let gpu: { destroy(): void; device: { destroy(): void } } | undefined;
 const BACKENDS = ['wasm', 'webgpu', 'auto', 'relaxed', 'simd', 'reference'];
 
 /** The backend for --backend: WebGPU is created asynchronously (no adapter: its error names the fix). */
-async function backendOf(kind: string): Promise<Backend | BackendKind> {
-  if (kind === 'wasm') return 'auto';
-  if (kind !== 'webgpu') return kind as BackendKind;
+async function backendOf(kind: string): Promise<Backend> {
+  if (kind === 'wasm') return createBackend('auto');
+  if (kind !== 'webgpu') return createBackend(kind as BackendKind);
   const { createWebGPUBackend } = await import('../engine/webgpu/index.ts');
   const be = await createWebGPUBackend();
   console.error(`predict: WebGPU on ${be.adapterInfo}`);
@@ -122,7 +123,7 @@ async function main(): Promise<number> {
   const table = readTable(cfg);
   const featureSpec = cfg.featureSpec ? resolveFeatureSpec(cfg.featureSpec) : undefined;
   const model = loadModel(cfg.model, { backend: await backendOf(cfg.backend) });
-  let predictor: Predictor;
+  let predictor: Predictor<Backend>;
   try {
     predictor = new Predictor(model, { featureSpec });
   } catch (e) {

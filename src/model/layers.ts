@@ -180,18 +180,17 @@ export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembe
 /**
  * The fusion encoder's last block. Only the CLS outputs feed the head, so after attention (which needs every
  * token as a key) the block continues on the CLS rows alone: proj, the residual, LN2 and the MLP run over B
- * rows instead of N. rows [B] are the CLS row of each output sample; clsX, clsAtty [B,d] receive the
+ * rows instead of N. rows [B] (a row index buffer, see Backend.copyRows) are the CLS row of each output
+ * sample; clsX, clsAtty [B,d] receive the
  * gathered block input and attention output; the output is a.x2's first B rows [B,d], in the order of `rows`.
  * The other rows of x1, ln2, fch, fchGelu, x2 are not computed.
  */
-export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: ArrayLike<number>, B: number, N: number, d: number, H: number, hidden: number): void {
+export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number): void {
   be.layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, w.ln1w, w.ln1b, N, d);
   linearForward(be, a.qkv, a.ln1, w.qkvw, w.qkvb, N, d, 3 * d);
   for (const s of segs) be.attentionForward(a.atty + s.row * d, a.att + s.att, a.qkv + s.row * 3 * d, mask + s.row, s.B, s.T, d, H);
-  for (let i = 0; i < B; i++) {
-    be.copy(clsX + i * d, x + rows[i] * d, d);
-    be.copy(clsAtty + i * d, a.atty + rows[i] * d, d);
-  }
+  be.copyRows(clsX, 0, x, rows, B, d);
+  be.copyRows(clsAtty, 0, a.atty, rows, B, d);
   be.copy(a.x1, clsX, B * d);
   linearForward(be, a.x1, clsAtty, w.projw, w.projb, B, d, d, true);
   be.layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.x1, w.ln2w, w.ln2b, B, d);
@@ -206,7 +205,7 @@ export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: 
  * scratch); dx [N,d] receives (overwritten, not accumulated) d(loss)/d(x) for every row; g += the block's
  * parameter gradients.
  */
-export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: ArrayLike<number>, B: number, N: number, d: number, H: number, hidden: number): void {
+export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number): void {
   // On the B CLS rows: x2 = x1 + fc2(gelu(fc1(ln2(x1)))), x1 = x + proj(atty).
   linearBackward(be, s.dfchGelu, g.fc2w, g.fc2b, dcls, a.fchGelu, w.fc2w, B, hidden, d);
   be.fill(s.dfch, B * hidden, 0);
@@ -217,10 +216,8 @@ export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeigh
   // Scatter to all rows: the residual and the attention output get gradient on the CLS rows only.
   be.fill(dx, N * d, 0);
   be.fill(s.datty, N * d, 0);
-  for (let i = 0; i < B; i++) {
-    be.copy(dx + rows[i] * d, dcls + i * d, d);
-    be.copy(s.datty + rows[i] * d, s.dln + i * d, d);
-  }
+  be.copyRows(dx, rows, dcls, 0, B, d);
+  be.copyRows(s.datty, rows, s.dln, 0, B, d);
   // x1 = x + proj(attn(qkv(ln1(x)))) over every row.
   be.fill(s.dqkv, N * 3 * d, 0);
   for (const sg of segs) be.attentionBackward(s.dqkv + sg.row * 3 * d, s.datty + sg.row * d, a.qkv + sg.row * 3 * d, a.att + sg.att, mask + sg.row, sg.B, sg.T, d, H);

@@ -17,11 +17,12 @@ import { generateSynthetic, loadDataset } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
 import { buildLayout, createModel, decodeCheckpoint, presetConfig } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
+import { saveModel } from '../node/model.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import { evaluate } from '../eval/index.ts';
 import type { EvalResult } from '../eval/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
-import type { AnyBackendKind } from '../engine/index.ts';
+import type { AnyBackendKind, Backend } from '../engine/index.ts';
 import { LABEL_NAMES, hasTabular } from '../engine/index.ts';
 import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
 import type { TrainConfig } from './config.ts';
@@ -214,7 +215,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);
   const mcfg = modelConfigFor(cfg, ds);
   const meta = checkpointMetadata(ds);
-  const model: Model = createModel(mcfg, { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: meta });
+  const model: Model<Backend> = createModel(mcfg, { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: meta });
   const P = model.numParams;
   const be = model.backend;
   if (!resumeFile && cfg.initFrom) await initFromCheckpoints(model, cfg.initFrom, log);
@@ -265,7 +266,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     ));
     // The same parameters as a plain model checkpoint, and the state for people to read.
     model.setParams(params);
-    await model.saveAsync(join(runDir, 'last.safetensors'));
+    await saveModel(model, join(runDir, 'last.safetensors'));
     writeFileAtomic(join(runDir, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   };
 
@@ -314,7 +315,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
         state.bestEpoch = state.epoch;
         state.epochsWithoutImprovement = 0;
         model.setParams(params);
-        await model.saveAsync(join(runDir, 'model.safetensors'));
+        await saveModel(model, join(runDir, 'model.safetensors'));
       } else state.epochsWithoutImprovement++;
       const meanLoss = state.epochLossSum / Math.max(1, state.epochBatches);
       log(`epoch ${state.epoch + 1}/${cfg.epochs}: train loss ${meanLoss.toFixed(4)}, val macro AUROC ${val.macroAuroc.toFixed(4)}${improved ? ' (best)' : ''}`);
@@ -370,7 +371,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
 }
 
 /** Tensors whose names start with one of the comma-separated prefixes (unknown prefixes are errors). */
-function frozenEntries(model: Model, spec: string) {
+function frozenEntries(model: Model<Backend>, spec: string) {
   const prefixes = spec.split(',').map((p) => p.trim()).filter(Boolean);
   for (const p of prefixes) {
     if (!model.layout.some((e) => e.name.startsWith(p))) throw new Error(`--freeze: no parameter name starts with '${p}'`);
@@ -379,7 +380,7 @@ function frozenEntries(model: Model, spec: string) {
 }
 
 /** --init-from "path=prefix,prefix;path2=prefix": copy matching tensors (same name and shape) from checkpoints. */
-async function initFromCheckpoints(model: Model, spec: string, log: Logger): Promise<void> {
+async function initFromCheckpoints(model: Model<Backend>, spec: string, log: Logger): Promise<void> {
   const flat = Float32Array.from(await model.paramDataAsync());
   for (const part of spec.split(';').map((p) => p.trim()).filter(Boolean)) {
     const eq = part.lastIndexOf('=');

@@ -2,9 +2,9 @@
 // dependency) from src/edge/index.ts, plus engine.relaxed.wasm and engine.simd.wasm beside it. The optional
 // WebGPU backend is in it too (navigator.gpu; createPredictor(bytes, { backend: 'webgpu' })).
 //
-// The model and data code is shared with the Node.js tools, so a few of its modules import Node.js for
-// file paths (loadModel(path), resolveFeatureSpec(file)) and src/engine/wasm.ts loads the
-// .wasm from the build folder. The bundle never calls those: the plugin below swaps src/engine/wasm.ts for
+// The data code is shared with the Node.js tools, so one of its modules imports Node.js for file paths
+// (resolveFeatureSpec(file)), and src/engine/wasm.ts loads the .wasm from the build folder. The model's file
+// I/O lives in src/node/model.ts, which the bundle never reaches. The bundle never calls those: the plugin below swaps src/engine/wasm.ts for
 // src/edge/engine-stub.ts and resolves node:fs, for the listed importers only, to a stub whose functions
 // throw; any other Node.js or package import is a build error, and the output is checked for leftovers.
 //
@@ -22,7 +22,7 @@ const WASM = ['engine.relaxed.wasm', 'engine.simd.wasm'];
 
 /** Node.js modules the shared code imports, and the only files allowed to import them. */
 const NODE_STUBS = {
-  'node:fs': ['src/model/model.ts', 'src/node/files.ts', 'src/data/features.ts'],
+  'node:fs': ['src/data/features.ts'],
 };
 /** Package files bundled in (pure JavaScript, no Node.js API on the paths the bundle uses). */
 const PACKAGES = ['jpeg-js/lib/decoder.js'];

@@ -168,15 +168,15 @@ const CASES: Case[] = [
   },
   {
     // B samples of T tokens scattered to every other block of T rows (the fusion assembly's pattern).
-    name: 'affine_scatter_fwd', dims: [32, T, D], small: [3, 13, D], shape: ([B, N, C]) => `B=${B} T=${N} C=${C}`, bytes: ([B, N, C]) => 8 * B * N * C,
+    name: 'affine_scatter_fwd', dims: [32, T / 32, D], small: [3, 13, D], shape: ([B, N, C]) => `B=${B} T=${N} C=${C}`, bytes: ([B, N, C]) => 8 * B * N * C,
     setup: (be, [B, N, C]) => {
-      const x = put(be, data(B * N * C, 20)), s = put(be, data(C, 21)), h = put(be, data(C, 22)), o = be.alloc(2 * B * N * C);
+      const x = put(be, data(B * N * C, 20)), s = put(be, data(C, 21)), h = put(be, data(C, 22)), o = put(be, new Float32Array(2 * B * N * C));
       const rows = put(be, Array.from({ length: B }, (_, i) => 2 * i * N));
       return { run: () => be.affineScatterForward(o, rows, x, s, h, B, N, C), out: () => [be.readSync(o, 2 * B * N * C)] };
     },
   },
   {
-    name: 'affine_scatter_bwd', dims: [32, T, D], small: [3, 13, D], shape: ([B, N, C]) => `B=${B} T=${N} C=${C}`, bytes: ([B, N, C]) => 16 * B * N * C,
+    name: 'affine_scatter_bwd', dims: [32, T / 32, D], small: [3, 13, D], shape: ([B, N, C]) => `B=${B} T=${N} C=${C}`, bytes: ([B, N, C]) => 16 * B * N * C,
     setup: (be, [B, N, C]) => {
       const x = put(be, data(B * N * C, 20)), s = put(be, data(C, 21)), g = put(be, data(2 * B * N * C, 23));
       const rows = put(be, Array.from({ length: B }, (_, i) => 2 * i * N));
@@ -210,6 +210,24 @@ const CASES: Case[] = [
     setup: (be, [N, F, d]) => {
       const x = put(be, data(N * F, 24)), g = put(be, data(N * F * d, 27)), dw = put(be, new Float32Array(F * d)), db = put(be, new Float32Array(F * d));
       return { run: () => be.numTokensBackward(dw, db, g, x, N, F, d), out: () => [be.readSync(dw, F * d), be.readSync(db, F * d)] };
+    },
+  },
+  {
+    // 4 numeric + 4 categorical features (8 codes each) per sample.
+    name: 'feature_tokens_fwd', dims: [256, D], small: [5, D], shape: ([N, d]) => `B=${N} Fn=4 Fc=4 d=${d}`, bytes: ([N, d]) => 4 * N * 8 * d * 3,
+    setup: (be, [N, d]) => {
+      const x = put(be, data(N * 4, 24)), w = put(be, data(4 * d, 25)), b = put(be, data(4 * d, 26)), em = put(be, data(32 * d, 27)), cb = put(be, data(4 * d, 28));
+      const rows = put(be, Array.from({ length: N * 4 }, (_, i) => (i % 4) * 8 + (i % 8))), o = be.alloc(N * 8 * d);
+      return { run: () => be.featureTokensForward(o, x, rows, w, b, em, cb, N, 4, 4, d), out: () => [be.readSync(o, N * 8 * d)] };
+    },
+  },
+  {
+    name: 'feature_tokens_bwd', dims: [256, D], small: [5, D], shape: ([N, d]) => `B=${N} Fn=4 Fc=4 d=${d}`, bytes: ([N, d]) => 4 * N * 8 * d * 3,
+    setup: (be, [N, d]) => {
+      const x = put(be, data(N * 4, 24)), g = put(be, data(N * 8 * d, 29)), pres = put(be, new Float32Array(N * 8).fill(1));
+      const rows = put(be, Array.from({ length: N * 4 }, (_, i) => (i % 4) * 8 + (i % 8)));
+      const dw = put(be, new Float32Array(4 * d)), db = put(be, new Float32Array(4 * d)), de = put(be, new Float32Array(32 * d)), dc = put(be, new Float32Array(4 * d));
+      return { run: () => be.featureTokensBackward(dw, db, de, dc, g, x, rows, pres, N, 4, 4, d), out: () => [be.readSync(dw, 4 * d), be.readSync(de, 32 * d), be.readSync(dc, 4 * d)] };
     },
   },
   {

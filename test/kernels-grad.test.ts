@@ -135,6 +135,30 @@ test('numTokens backward = d/d(weight, bias)', () => {
   be.release(mk);
 });
 
+test('feature tokens backward = d/d(numW, numB, embed, catB), absent codes get nothing', () => {
+  const r = rng(32);
+  const B = 3, Fn = 2, Fc = 2, d = 4, Ft = Fn + Fc, E = 5, mk = be.mark();
+  // Feature 0 has rows 0..2, feature 1 rows 3..4; sample 1's second code is absent (present 0).
+  const rows = buf([0, 3, 2, 4, 0, 3]), present = buf([1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1]);
+  const x = buf(rand(r, B * Fn, -2, 2)), w = buf(rand(r, Fn * d)), b = buf(rand(r, Fn * d)), em = buf(rand(r, E * d)), cb = buf(rand(r, Fc * d));
+  const R = buf(rand(r, B * Ft * d)), tok = be.alloc(B * Ft * d), masked = be.alloc(B * Ft * d);
+  // The model masks absent tokens after the forward (maskRows), so their rows carry no gradient.
+  const loss = () => {
+    be.featureTokensForward(tok, x, rows, w, b, em, cb, B, Fn, Fc, d);
+    be.copy(masked, tok, B * Ft * d);
+    be.maskRows(masked, present, B * Ft, d);
+    return dotR(masked, R, B * Ft * d);
+  };
+  // dtok is R unmasked: the absent code's row must be skipped by the kernel itself to match.
+  const dw = zeros(Fn * d), db = zeros(Fn * d), de = zeros(E * d), dc = zeros(Fc * d);
+  be.featureTokensBackward(dw, db, de, dc, R, x, rows, present, B, Fn, Fc, d);
+  check('featureTokens dnumW', dw, w, Fn * d, loss);
+  check('featureTokens dnumB', db, b, Fn * d, loss);
+  check('featureTokens dembed', de, em, E * d, loss);
+  check('featureTokens dcatB', dc, cb, Fc * d, loss);
+  be.release(mk);
+});
+
 test('biasGrad = d/d bias of biasAdd', () => {
   const r = rng(26);
   const N = 5, C = 3, mk = be.mark();

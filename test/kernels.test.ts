@@ -230,6 +230,44 @@ test('affine scatter gives the bits of one call per sample (the model relied on 
   }
 });
 
+test('feature tokens of a batch (numeric + categorical embedding gather) forward and backward', () => {
+  const r = rng(31);
+  for (const B of [1, 2, 5]) for (const [Fn, Fc] of [[0, 1], [1, 2], [3, 3], [5, 1]]) for (const d of COLS) {
+    const Ft = Fn + Fc, card = [3, 1, 4].slice(0, Fc).concat(Array(Math.max(0, Fc - 3)).fill(2));
+    const offs = card.map((_, j) => card.slice(0, j).reduce((a, v) => a + v, 0)), E = card.reduce((a, v) => a + v, 0);
+    const rows = Array.from({ length: B * Fc }, (_, i) => offs[i % Fc] + Math.floor(r() * card[i % Fc]));
+    const present = Array.from({ length: B * Ft }, () => (r() < 0.75 ? 1 : 0));
+    const x = randArray(r, B * Fn), w = randArray(r, Fn * d), bb = randArray(r, Fn * d), em = randArray(r, E * d), cb = randArray(r, Fc * d);
+    compare(`featureTokensForward B=${B} Fn=${Fn} Fc=${Fc} d=${d}`, (be) => {
+      const o = nans(be, B * Ft * d);
+      be.featureTokensForward(o, put(be, x), put(be, rows), put(be, w), put(be, bb), put(be, em), put(be, cb), B, Fn, Fc, d);
+      return { tok: be.readSync(o, B * Ft * d) };
+    }, 1e-6);
+    const dtok = randArray(r, B * Ft * d), g0 = [randArray(r, Fn * d), randArray(r, Fn * d), randArray(r, E * d), randArray(r, Fc * d)];
+    compare(`featureTokensBackward B=${B} Fn=${Fn} Fc=${Fc} d=${d}`, (be) => {
+      const [dw, db, de, dc] = g0.map((g) => put(be, g));
+      be.featureTokensBackward(dw, db, de, dc, put(be, dtok), put(be, x), put(be, rows), put(be, present), B, Fn, Fc, d);
+      return { dnumW: be.readSync(dw, Fn * d), dnumB: be.readSync(db, Fn * d), dembed: be.readSync(de, E * d), dcatB: be.readSync(dc, Fc * d) };
+    }, tol(B));
+    for (const be of wasm) {
+      // The bits of the per-sample loop the kernel replaced (numTokens over one sample, add/accumulate per code).
+      const mk = be.mark(), xs = put(be, x), gt = put(be, dtok);
+      const a = g0.map((g) => put(be, g)), c = g0.map((g) => put(be, g));
+      be.featureTokensBackward(a[0], a[1], a[2], a[3], gt, xs, put(be, rows), put(be, present), B, Fn, Fc, d);
+      for (let b = 0; b < B; b++) {
+        if (Fn > 0) be.numTokensBackward(c[0], c[1], gt + b * Ft * d, xs + b * Fn, 1, Fn, d);
+        for (let j = 0; j < Fc; j++) {
+          if (!present[b * Ft + Fn + j]) continue;
+          be.accumulate(c[2] + rows[b * Fc + j] * d, gt + (b * Ft + Fn + j) * d, d);
+          be.accumulate(c[3] + j * d, gt + (b * Ft + Fn + j) * d, d);
+        }
+      }
+      [Fn * d, Fn * d, E * d, Fc * d].forEach((n, i) => assert.equal(Array.from(be.readSync(a[i], n)), Array.from(be.readSync(c[i], n)), `${be.name} gradient ${i} bits`));
+      be.release(mk);
+    }
+  }
+});
+
 test('copyRows (gather, scatter, broadcast) and accumulateRows', () => {
   const r = rng(28);
   for (const N of [1, 2, 3, 5, 9]) for (const C of COLS) {

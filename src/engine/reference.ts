@@ -306,6 +306,26 @@ export class ReferenceBackend implements SyncBackend {
       for (let e = 0; e < d; e++) { m[dweight + f * d + e] += m[g + e] * xv; m[dbias + f * d + e] += m[g + e]; }
     }
   }
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    const Ft = Fn + Fc;
+    for (let b = 0; b < B; b++) {
+      const t = tok + b * Ft * d;
+      this.numTokensForward(t, x + b * Fn, numW, numB, 1, Fn, d);
+      for (let j = 0; j < Fc; j++) this.add(t + (Fn + j) * d, embed + this.m[catRows + b * Fc + j] * d, catB + j * d, d);
+    }
+  }
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    const Ft = Fn + Fc;
+    for (let b = 0; b < B; b++) {
+      const t = dtok + b * Ft * d;
+      this.numTokensBackward(dnumW, dnumB, t, x + b * Fn, 1, Fn, d);
+      for (let j = 0; j < Fc; j++) {
+        if (this.m[present + b * Ft + Fn + j] === 0) continue;
+        this.accumulate(dembed + this.m[catRows + b * Fc + j] * d, t + (Fn + j) * d, d);
+        this.accumulate(dcatB + j * d, t + (Fn + j) * d, d);
+      }
+    }
+  }
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void {
     const m = this.m, G = S / P, PP = P * P;
     for (let b = 0; b < B; b++) for (let gy = 0; gy < G; gy++) for (let gx = 0; gx < G; gx++) {

@@ -139,6 +139,16 @@ export interface Backend {
   numTokensForward(out: Ptr, x: Ptr, weight: Ptr, bias: Ptr, N: number, F: number, d: number): void;
   /** dweight [F,d] += sum_n dout[n,f,:]*x[n,f]; dbias [F,d] += sum_n dout[n,f,:]. */
   numTokensBackward(dweight: Ptr, dbias: Ptr, dout: Ptr, x: Ptr, N: number, F: number, d: number): void;
+  /**
+   * A batch's FT-Transformer tokens, tok [B,Fn+Fc,d]: numeric tok[b,f] = x[b,f]*numW[f] + numB[f] (numW, numB
+   * [Fn,d]); categorical tok[b,Fn+j] = embed[catRows[b,j]] + catB[j] (catRows [B,Fc]: embedding rows as floats).
+   */
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void;
+  /**
+   * Backward, per sample in order: dnumW, dnumB += the sample's numeric-token gradients; for each categorical
+   * token present (present [B,Fn+Fc]) dembed[catRows[b,j]] += dtok[b,Fn+j] and dcatB[j] += dtok[b,Fn+j].
+   */
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void;
   /** ViT patches: out [B, (S/P)^2, P*P], patches row-major over the image, each patch flattened row-major. */
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void;
 

@@ -35,6 +35,8 @@ export interface WasmExports {
   f32_affine_scatter_bwd(dinp: number, dscale: number, dshift: number, dout: number, doutRows: number, inp: number, scale: number, B: number, T: number, C: number): void;
   f32_numtok_fwd(out: number, x: number, w: number, b: number, N: number, F: number, d: number): void;
   f32_numtok_bwd(dw: number, db: number, dout: number, x: number, N: number, F: number, d: number): void;
+  f32_feature_tokens_fwd(tok: number, x: number, catRows: number, numW: number, numB: number, embed: number, catB: number, B: number, Fn: number, Fc: number, d: number): void;
+  f32_feature_tokens_bwd(dnumW: number, dnumB: number, dembed: number, dcatB: number, dtok: number, x: number, catRows: number, present: number, B: number, Fn: number, Fc: number, d: number): void;
   f32_patchify(out: number, img: number, B: number, S: number, P: number): void;
   f32_bce_logits(out: number, dlogits: number, logits: number, targets: number, weights: number, n: number, gradScale: number): void;
   f32_adamw(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
@@ -166,6 +168,12 @@ export class WasmCoreBackend implements SyncBackend {
   }
   numTokensBackward(dweight: Ptr, dbias: Ptr, dout: Ptr, x: Ptr, N: number, F: number, d: number): void {
     this.x.f32_numtok_bwd(dweight * 4, dbias * 4, dout * 4, x * 4, N, F, d);
+  }
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    this.x.f32_feature_tokens_fwd(tok * 4, x * 4, catRows * 4, numW * 4, numB * 4, embed * 4, catB * 4, B, Fn, Fc, d);
+  }
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    this.x.f32_feature_tokens_bwd(dnumW * 4, dnumB * 4, dembed * 4, dcatB * 4, dtok * 4, x * 4, catRows * 4, present * 4, B, Fn, Fc, d);
   }
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void {
     if (S % P !== 0) throw new Error(`patchify: image size ${S} is not a multiple of patch ${P}`);

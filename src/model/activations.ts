@@ -46,6 +46,8 @@ export interface HostInputs {
   fmask: FloatArray; fpresent: FloatArray; tmask: FloatArray; tpresent: FloatArray; numX: FloatArray; targets: FloatArray; weights: FloatArray;
   /** [cap*S*S] images of the vision batch, written with one call. */
   img: FloatArray;
+  /** [cap*Fc] the catRows buffer's contents. */
+  catRows: FloatArray;
   /** The RowIndex buffers' contents. */
   cls: FloatArray; clsOfBatch: FloatArray; vis: FloatArray; tab: FloatArray;
 }
@@ -57,6 +59,8 @@ export interface Acts {
   /** Arena range [start, end) of the region. */
   start: number; end: number;
   img: Ptr; patches: Ptr; numX: Ptr;
+  /** [cap*Fc] embedding-table row of each categorical feature of the tabular batch (offset + code). */
+  catRows: Ptr;
   vision: EncoderActs; tabular: EncoderActs; fusion: EncoderActs;
   /** [cap,d] gathered CLS rows before the final norm (fusion depth 0), and gradients. */
   clsIn: Ptr; dclsIn: Ptr; dclsOut: Ptr;
@@ -69,8 +73,6 @@ export interface Acts {
   // Host-side plan of the current batch (no per-call allocation).
   /** Batch index of each sample in fusion order (groups both, image, table, neither). */
   order: Int32Array;
-  /** [cap*Fc] categorical codes and presence of the tabular batch. */
-  codes: Int32Array; catPresent: Uint8Array;
   host: HostInputs;
 }
 
@@ -110,7 +112,7 @@ function layoutActs(k: Dims, c: ModelConfig, cap: number, training: boolean, all
   const maxRows = Math.max(rowsV, rowsT, rowsF);
   return {
     cap, training, start: 0, end: 0,
-    img: alloc(cap * k.S * k.S), patches: alloc(rowsV * k.PP), numX: alloc(cap * k.Fn),
+    img: alloc(cap * k.S * k.S), patches: alloc(rowsV * k.PP), numX: alloc(cap * k.Fn), catRows: alloc(cap * k.Fc),
     vision: encoder(rowsV, k.Nv, c.visionDepth, rowsV),
     tabular: encoder(rowsT, k.Ft, c.tabularDepth, rowsT),
     fusion: encoder(rowsF, Tf, c.fusionDepth, cap),
@@ -120,11 +122,11 @@ function layoutActs(k: Dims, c: ModelConfig, cap: number, training: boolean, all
     scratch: training
       ? { dln: alloc(maxRows * d), datty: alloc(maxRows * d), dqkv: alloc(maxRows * 3 * d), dfch: alloc(maxRows * hid), dfchGelu: alloc(maxRows * hid) }
       : { dln: 0, datty: 0, dqkv: 0, dfch: 0, dfchGelu: 0 },
-    order: new Int32Array(cap), codes: new Int32Array(cap * k.Fc), catPresent: new Uint8Array(cap * k.Fc),
+    order: new Int32Array(cap),
     host: {
       fmask: host(rowsF), fpresent: host(rowsF), tmask: host(rowsT), tpresent: host(rowsT),
       numX: host(cap * k.Fn), targets: host(cap * NUM_LABELS), weights: host(cap * NUM_LABELS),
-      img: host(cap * k.S * k.S), cls: host(cap), clsOfBatch: host(cap), vis: host(cap), tab: host(cap),
+      img: host(cap * k.S * k.S), catRows: host(cap * k.Fc), cls: host(cap), clsOfBatch: host(cap), vis: host(cap), tab: host(cap),
     },
   };
 }

@@ -137,42 +137,30 @@ export function patchEmbedBackward(be: Backend, dweight: Ptr, dbias: Ptr, dpos: 
 
 /**
  * FT-Transformer feature tokens (rtdl; Gorishniy et al. 2021): tok [B,Fn+Fc,d], numeric tokens first:
- * x[b,j]·numW[j] + numB[j]; then categorical j with code codes[b,j]: embed[offsets[j] + codes[b,j]] + catB[j].
- * x [B,Fn] holds 0 for missing features and codes [B,Fc] hold 0 for missing ones, so every row is finite;
- * the caller masks the missing rows.
+ * x[b,j]·numW[j] + numB[j]; then categorical j: embed[catRows[b,j]] + catB[j], where catRows [B,Fc] (a row
+ * index buffer) holds offsets[j] + the code. x [B,Fn] holds 0 for missing features and missing codes point at
+ * the feature's code 0, so every row is finite; the caller masks the missing rows. One kernel per batch.
  */
-export function featureTokensForward(be: Backend, tok: Ptr, x: Ptr, codes: ArrayLike<number>, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, offsets: ArrayLike<number>, B: number, Fn: number, Fc: number, d: number): void {
-  const Ft = Fn + Fc;
+export function featureTokensForward(be: Backend, tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
   if (Fc === 0) {
     if (Fn > 0) be.numTokensForward(tok, x, numW, numB, B, Fn, d);
     return;
   }
-  for (let b = 0; b < B; b++) {
-    const t = tok + b * Ft * d;
-    if (Fn > 0) be.numTokensForward(t, x + b * Fn, numW, numB, 1, Fn, d);
-    for (let j = 0; j < Fc; j++) be.add(t + (Fn + j) * d, embed + (offsets[j] + codes[b * Fc + j]) * d, catB + j * d, d);
-  }
+  be.featureTokensForward(tok, x, catRows, numW, numB, embed, catB, B, Fn, Fc, d);
 }
 
 /**
  * Backward of `featureTokensForward`: dnumW, dnumB [Fn,d] +=; rows of dembed and dcatB [Fc,d] += from
- * dtok [B,Fn+Fc,d]; present [B,Fc] skips missing categorical codes (their dtok rows are zero anyway).
+ * dtok [B,Fn+Fc,d]; present [B,Fn+Fc] (the token mask) skips missing categorical codes (their dtok rows are
+ * zero anyway). Without categorical features the numeric sums run over the batch at once (numTokensBackward);
+ * with them, sample by sample (featureTokensBackward): the two summation orders the model has always used.
  */
-export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, codes: ArrayLike<number>, present: ArrayLike<number>, offsets: ArrayLike<number>, B: number, Fn: number, Fc: number, d: number): void {
-  const Ft = Fn + Fc;
+export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
   if (Fc === 0) {
     if (Fn > 0) be.numTokensBackward(dnumW, dnumB, dtok, x, B, Fn, d);
     return;
   }
-  for (let b = 0; b < B; b++) {
-    const t = dtok + b * Ft * d;
-    if (Fn > 0) be.numTokensBackward(dnumW, dnumB, t, x + b * Fn, 1, Fn, d);
-    for (let j = 0; j < Fc; j++) {
-      if (!present[b * Fc + j]) continue;
-      be.accumulate(dembed + (offsets[j] + codes[b * Fc + j]) * d, t + (Fn + j) * d, d);
-      be.accumulate(dcatB + j * d, t + (Fn + j) * d, d);
-    }
-  }
+  be.featureTokensBackward(dnumW, dnumB, dembed, dcatB, dtok, x, catRows, present, B, Fn, Fc, d);
 }
 
 // ---- the last block of the fusion encoder: only the CLS rows continue after attention -------------------

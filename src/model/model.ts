@@ -101,10 +101,8 @@ export class Model<B extends Backend = SyncBackend> {
     this.paramPtr = this.backend.alloc(this.numParams);
     this.gradPtr = this.backend.alloc(this.numParams);
     this.lossPtr = this.backend.alloc(SCALAR_FLOATS);
-    const catOffsets = new Int32Array(this.k.Fc);
-    for (let j = 1; j < this.k.Fc; j++) catOffsets[j] = catOffsets[j - 1] + this.config.catCardinalities[j - 1];
     this.net = {
-      be: this.backend, k: this.k, c: this.config, catOffsets,
+      be: this.backend, k: this.k, c: this.config,
       W: weightsAt(this.paramPtr, byName, this.config), G: weightsAt(this.gradPtr, byName, this.config),
     };
     this.setParams(initial ?? initParams(this.layout, opts.seed ?? 0));

@@ -19,8 +19,6 @@ import {
 /** What the passes run on: the backend, the sizes, the parameter and gradient offsets. */
 export interface Net {
   be: Backend; k: Dims; c: ModelConfig; W: Weights; G: Weights;
-  /** [Fc] first row of each categorical feature in the shared embedding table. */
-  catOffsets: Int32Array;
 }
 
 /** The forward pass over a planned batch; logits land at acts.logits, p.clsIn is set. */
@@ -35,7 +33,7 @@ export function forwardPass(n: Net, acts: Acts, p: Plan, training: boolean): voi
   // ---- tabular encoder over the samples with any feature --------------------------------------------
   const T = acts.tabular;
   if (p.Bt > 0) {
-    featureTokensForward(be, T.x0, acts.numX, acts.codes, W.numW, W.numB, W.embed, W.catB, n.catOffsets, p.Bt, k.Fn, k.Fc, d);
+    featureTokensForward(be, T.x0, acts.numX, acts.catRows, W.numW, W.numB, W.embed, W.catB, p.Bt, k.Fn, k.Fc, d);
     be.maskRows(T.x0, T.present, p.Bt * k.Ft, d);
     encoderForward(n, T, W.tBlocks, W.tNormW, W.tNormB, p.Bt, k.Ft, training);
   }
@@ -104,7 +102,7 @@ export function backwardPass(n: Net, acts: Acts, p: Plan): void {
   if (p.Bt > 0) {
     encoderBackward(n, T, W.tBlocks, G.tBlocks, W.tNormW, G.tNormW, G.tNormB, p.Bt, k.Ft, S);
     be.maskRows(T.dres, T.present, p.Bt * k.Ft, d);
-    featureTokensBackward(be, G.numW, G.numB, G.embed, G.catB, T.dres, acts.numX, acts.codes, acts.catPresent, n.catOffsets, p.Bt, k.Fn, k.Fc, d);
+    featureTokensBackward(be, G.numW, G.numB, G.embed, G.catB, T.dres, acts.numX, acts.catRows, T.present, p.Bt, k.Fn, k.Fc, d);
   }
 }
 

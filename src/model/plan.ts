@@ -32,13 +32,14 @@ export interface Plan {
  */
 export function planBatch(be: Backend, k: Dims, c: ModelConfig, batch: Batch, acts: Acts): Plan {
   const groups = groupSamples(k, c, batch, acts.order);
+  const ctx: Ctx = { k, c, batch, acts, offsets: categoryOffsets(c) };
   const segs: Segment[] = [];
   const n = { row: 0, Bv: 0, Bt: 0 };
   let att = 0, s = 0;
   for (const g of groups) {
     if (g.count === 0) continue;
     segs.push({ row: n.row, att, B: g.count, T: g.T });
-    for (let i = 0; i < g.count; i++, s++) layOutSample(k, c, batch, acts, g, s, n);
+    for (let i = 0; i < g.count; i++, s++) layOutSample(ctx, g, s, n);
     att += g.count * k.H * g.T * g.T;
   }
   writeInputs(be, k, batch.B, acts, n);
@@ -65,9 +66,12 @@ function groupSamples(k: Dims, c: ModelConfig, batch: Batch, order: Int32Array):
   return groups;
 }
 
+/** What the per-sample steps of a plan share. */
+interface Ctx { k: Dims; c: ModelConfig; batch: Batch; acts: Acts; offsets: Int32Array }
+
 /** Lay out fusion-order sample `s` of group `g` from row n.row; advance the row and the encoder batches. */
-function layOutSample(k: Dims, c: ModelConfig, batch: Batch, acts: Acts, g: Group, s: number, n: { row: number; Bv: number; Bt: number }): void {
-  const b = acts.order[s], h = acts.host, row = n.row;
+function layOutSample(ctx: Ctx, g: Group, s: number, n: { row: number; Bv: number; Bt: number }): void {
+  const { k, batch, acts } = ctx, b = acts.order[s], h = acts.host, row = n.row;
   h.cls[s] = row;
   h.clsOfBatch[b] = row;
   h.fmask[row] = h.fpresent[row] = 1;
@@ -86,7 +90,7 @@ function layOutSample(k: Dims, c: ModelConfig, batch: Batch, acts: Acts, g: Grou
   }
   if (tab) {
     h.tab[n.Bt] = r;
-    tabularInputs(k, c, batch, acts, b, n.Bt, r);
+    tabularInputs(ctx, b, n.Bt, r);
     n.Bt++;
   } else if (g.tab) {
     h.fmask.fill(1, r, r + k.Ft);
@@ -96,7 +100,8 @@ function layOutSample(k: Dims, c: ModelConfig, batch: Batch, acts: Acts, g: Grou
 }
 
 /** Sample b's features as tabular-batch sample `t` (tokens from fusion row r): values, codes, masks. */
-function tabularInputs(k: Dims, c: ModelConfig, batch: Batch, acts: Acts, b: number, t: number, r: number): void {
+function tabularInputs(ctx: Ctx, b: number, t: number, r: number): void {
+  const { k, c, batch, acts } = ctx;
   const { numX, tpresent, fpresent, tmask, fmask } = acts.host;
   for (let j = 0; j < k.Fn; j++) {
     const present = batch.numPresent[b * k.Fn + j] !== 0;
@@ -111,8 +116,7 @@ function tabularInputs(k: Dims, c: ModelConfig, batch: Batch, acts: Acts, b: num
     if (present && !(Number.isInteger(code) && code >= 0 && code < c.catCardinalities[j])) {
       throw new Error(`batch: cat[${b}, ${j}] = ${code} is outside the feature's ${c.catCardinalities[j]} categories`);
     }
-    acts.codes[t * k.Fc + j] = present ? code : 0;
-    acts.catPresent[t * k.Fc + j] = present ? 1 : 0;
+    acts.host.catRows[t * k.Fc + j] = ctx.offsets[j] + (present ? code : 0);
     tpresent[t * k.Ft + k.Fn + j] = fpresent[r + k.Fn + j] = present ? 1 : 0;
   }
   for (let j = 0; j < k.Ft; j++) tmask[t * k.Ft + j] = fmask[r + j] = c.attentionMasking ? tpresent[t * k.Ft + j] : 1;
@@ -126,9 +130,17 @@ function writeInputs(be: Backend, k: Dims, B: number, acts: Acts, n: { row: numb
   be.write(acts.tabular.mask, h.tmask.subarray(0, n.Bt * k.Ft));
   be.write(acts.tabular.present, h.tpresent.subarray(0, n.Bt * k.Ft));
   be.write(acts.numX, h.numX.subarray(0, n.Bt * k.Fn));
+  be.write(acts.catRows, h.catRows.subarray(0, n.Bt * k.Fc));
   be.write(acts.img, h.img.subarray(0, n.Bv * k.S * k.S));
   be.write(acts.rows.cls, h.cls.subarray(0, B));
   be.write(acts.rows.clsOfBatch, h.clsOfBatch.subarray(0, B));
   be.write(acts.rows.vis, h.vis.subarray(0, n.Bv));
   be.write(acts.rows.tab, h.tab.subarray(0, n.Bt));
+}
+
+/** [Fc] the first row of each categorical feature in the shared embedding table. */
+export function categoryOffsets(c: ModelConfig): Int32Array {
+  const o = new Int32Array(c.catCardinalities.length);
+  for (let j = 1; j < o.length; j++) o[j] = o[j - 1] + c.catCardinalities[j - 1];
+  return o;
 }

@@ -401,6 +401,15 @@ export class WebGPUBackend implements Backend {
     if (F === 0 || d === 0) return;
     this.dispatch('numtok_bwd', [dweight, dbias, dout, x, N, F, F * d], Math.ceil((F * d) / 64));
   }
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    const n = B * (Fn + Fc) * d;
+    this.dispatch('feature_tokens_fwd', [tok, x, catRows, numW, numB, embed, catB, Fn, Fc, d, n], WebGPUBackend.ewGroups(n));
+  }
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    if (B === 0 || d === 0) return;
+    if (Fn > 0) this.dispatch('feature_tokens_bwd_num', [dnumW, dnumB, dtok, x, B, Fn, Fc, d, Fn * d], Math.ceil((Fn * d) / 64));
+    if (Fc > 0) this.dispatch('feature_tokens_bwd_cat', [dembed, dcatB, dtok, catRows, present, B, Fn, Fc, d, Fc * d], Math.ceil((Fc * d) / 64));
+  }
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void {
     if (S % P !== 0) throw new Error(`patchify: image size ${S} is not a multiple of patch ${P}`);
     this.dispatch('patchify', [out, img, S, P, B * S * S], WebGPUBackend.ewGroups(B * S * S));

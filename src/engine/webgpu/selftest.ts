@@ -258,6 +258,20 @@ add('numTokens fwd+bwd N=9 F=5 d=24', async (t) => {
   await t.check('dweight', dw, F * d, 1e-5);
   await t.check('dbias', db, F * d, 1e-5);
 });
+add('featureTokens fwd+bwd B=7 Fn=3 Fc=2 d=24', async (t) => {
+  const B = 7, Fn = 3, Fc = 2, d = 24, Ft = Fn + Fc, E = 7;
+  const rows = t.put(Array.from({ length: B * Fc }, (_, i) => (i % Fc === 0 ? i % 4 : 4 + (i % 3))));
+  const present = t.mask(B * Ft, 0.7);
+  const x = t.rand(B * Fn), w = t.rand(Fn * d), b = t.rand(Fn * d), em = t.rand(E * d), cb = t.rand(Fc * d), out = t.nans(B * Ft * d);
+  t.run((be) => be.featureTokensForward(out, x, rows, w, b, em, cb, B, Fn, Fc, d));
+  await t.check('tok', out, B * Ft * d, 1e-6);
+  const dt = t.rand(B * Ft * d), dw = t.rand(Fn * d), db = t.rand(Fn * d), de = t.rand(E * d), dc = t.rand(Fc * d);
+  t.run((be) => be.featureTokensBackward(dw, db, de, dc, dt, x, rows, present, B, Fn, Fc, d));
+  await t.check('dnumW', dw, Fn * d, 1e-5);
+  await t.check('dnumB', db, Fn * d, 1e-5);
+  await t.check('dembed', de, E * d, 1e-5);
+  await t.check('dcatB', dc, Fc * d, 1e-5);
+});
 add('patchify B=2 S=12 P=4', async (t) => {
   const B = 2, S = 12, P = 4, img = t.rand(B * S * S), out = t.nans(B * S * S);
   t.run((be) => be.patchify(out, img, B, S, P));

@@ -76,6 +76,14 @@ export const NUMTOK_FWD = ew(
   'o x w b F d n',
   'let e = i % p.d; let nf = i / p.d; let fe = (nf % p.F) * p.d + e; m[p.o + i] = m[p.x + nf] * m[p.w + fe] + m[p.b + fe];',
 );
+/** A batch's feature tokens [B,Fn+Fc,d]: numeric x*numW + numB, categorical embed[catRows] + catB; n = B*(Fn+Fc)*d. */
+export const FEATURE_TOKENS_FWD = ew(
+  'feature_tokens_fwd',
+  'o x cr nw nb em cb Fn Fc d n',
+  `let e = i % p.d; let q = i / p.d; let Ft = p.Fn + p.Fc; let f = q % Ft; let b = q / Ft;
+    if (f < p.Fn) { m[p.o + i] = m[p.x + b * p.Fn + f] * m[p.nw + f * p.d + e] + m[p.nb + f * p.d + e]; }
+    else { let j = f - p.Fn; m[p.o + i] = m[p.em + u32(m[p.cr + b * p.Fc + j]) * p.d + e] + m[p.cb + j * p.d + e]; }`,
+);
 /** ViT patches: out [B,G*G,P*P] from img [B,S,S], G = S/P; n = B*S*S. */
 export const PATCHIFY = ew(
   'patchify',
@@ -120,6 +128,27 @@ export const AFFINE_SCATTER_BWD_W = cols('affine_scatter_bwd_w', 'dsc dsh dout d
 export const ACC_ROWS = cols('acc_rows', 'dst src sr N C', `var a = m[p.dst + c];
   for (var i = 0u; i < p.N; i++) { a += m[p.src + ${ROW('p.sr', 'i')} * p.C + c]; }
   m[p.dst + c] = a;`);
+/** Feature tokens backward, numeric part: columns (f, e) of [Fn,d], samples in order, one add each. C = Fn*d. */
+export const FEATURE_TOKENS_BWD_NUM = cols('feature_tokens_bwd_num', 'dw db dt x B Fn Fc d C', `let f = c / p.d; let e = c % p.d;
+  var k = m[p.dw + c]; var h = m[p.db + c];
+  for (var b = 0u; b < p.B; b++) { let g = m[p.dt + (b * (p.Fn + p.Fc) + f) * p.d + e]; k += g * m[p.x + b * p.Fn + f]; h += g; }
+  m[p.dw + c] = k;
+  m[p.db + c] = h;`);
+/**
+ * Feature tokens backward, categorical part: columns (j, e) of [Fc,d], samples in order; present tokens add
+ * their gradient to their embedding row and to catB. Features own disjoint embedding rows, so no two threads
+ * write the same element. C = Fc*d.
+ */
+export const FEATURE_TOKENS_BWD_CAT = cols('feature_tokens_bwd_cat', 'dem dcb dt cr pr B Fn Fc d C', `let j = c / p.d; let e = c % p.d; let Ft = p.Fn + p.Fc;
+  var h = m[p.dcb + c];
+  for (var b = 0u; b < p.B; b++) {
+    if (m[p.pr + b * Ft + p.Fn + j] == 0.0) { continue; }
+    let g = m[p.dt + (b * Ft + p.Fn + j) * p.d + e];
+    let r = p.dem + u32(m[p.cr + b * p.Fc + j]) * p.d + e;
+    m[r] = m[r] + g;
+    h += g;
+  }
+  m[p.dcb + c] = h;`);
 /** Numeric tokens backward, columns (f, e) of [F,d]: dw += sum_n dout[n,f,e] x[n,f]; db += sum_n dout. C = F*d. */
 export const NUMTOK_BWD = cols('numtok_bwd', 'dw db dout x N F C', `let f = c / (p.C / p.F);
   var s1 = 0.0; var s2 = 0.0;

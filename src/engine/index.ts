@@ -1,6 +1,6 @@
 /** The engine: backends that implement the kernel interface of types.ts. */
 export type { Backend, SyncBackend, GemmOptions, Ptr, FloatArray } from './types.ts';
-export { SCALAR_FLOATS, isSyncBackend } from './types.ts';
+export { SCALAR_FLOATS } from './types.ts';
 export type { Batch } from './batch.ts';
 export { LABEL_NAMES, NUM_LABELS, hasTabular } from './batch.ts';
 export { ReferenceBackend } from './reference.ts';

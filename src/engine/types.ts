@@ -179,8 +179,3 @@ export interface SyncBackend extends Backend {
   /** As `readScalar`, at once. */
   readScalarSync(p: Ptr): number;
 }
-
-/** Whether a backend reads synchronously (narrows the type). */
-export function isSyncBackend(be: Backend): be is SyncBackend {
-  return be.synchronous;
-}

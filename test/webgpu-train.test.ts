@@ -136,10 +136,13 @@ test('the synchronous model API needs a SyncBackend: a type error on WebGPU; unt
   };
   void typed;
   // Run-time half: JavaScript that reaches a synchronous read on WebGPU (model.forward calls view).
-  let msg = '';
-  try { WebGPUBackend.prototype.view.call(undefined as never); } catch (e) { msg = (e as Error).message; }
-  for (const alt of ['forwardAsync', 'predictAsync', 'read(']) {
-    if (!msg.includes(alt)) throw new Error(`expected a message naming ${alt}, got '${msg}'`);
+  const proto = WebGPUBackend.prototype;
+  for (const f of [proto.view, proto.readSync, proto.readScalarSync]) {
+    let msg = '';
+    try { f.call(proto); } catch (e) { msg = (e as Error).message; }
+    for (const alt of ['forwardAsync', 'predictAsync', 'read(']) {
+      if (!msg.includes(alt)) throw new Error(`expected a message naming ${alt}, got '${msg}'`);
+    }
   }
 });
 

@@ -255,6 +255,9 @@ export class WebGPUBackend implements Backend {
   view(): never {
     throw new Error('webgpu backend: a synchronous read of GPU memory does not exist; use the asynchronous API (`await model.forwardAsync(...)`, `await predictor.predictAsync(...)`, `await backend.read(p, n)`).');
   }
+  /** As `view`: the SyncBackend reads exist here only to say what to use instead. */
+  readSync(): never { return this.view(); }
+  readScalarSync(): never { return this.view(); }
   /** Copy `src` into the arena at `p`, after everything enqueued before this call. */
   write(p: Ptr, src: ArrayLike<number>): void {
     if (src.length === 0) return;

@@ -86,9 +86,10 @@ export function f32_bias_grad(dbias: usize, dout: usize, N: i32, C: i32): void {
 /**
  * Sum of squares of x [n], accumulated in f64 (gradient-norm clipping). Each f32x4 is promoted to two
  * f64x2 and squared into four f64x2 accumulators (8 floats per step), then combined in a fixed order, then the
- * n&7 tail added in order: the order depends only on n. Matches ReferenceBackend.sumSquares to f64 rounding.
+ * n&7 tail added in order: the order depends only on n. The f64 sum is stored at `out` (a scalar slot of
+ * two floats, 8-byte aligned as every arena allocation is). Matches ReferenceBackend.sumSquaresTo to f64 rounding.
  */
-export function f32_sumsq(x: usize, n: i32): f64 {
+export function f32_sumsq(out: usize, x: usize, n: i32): void {
   let a0 = f64x2.splat(0), a1 = f64x2.splat(0), a2 = f64x2.splat(0), a3 = f64x2.splat(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -101,7 +102,7 @@ export function f32_sumsq(x: usize, n: i32): f64 {
   const t = f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3));
   let s: f64 = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
   for (; i < n; i++) { const v = <f64>ld(x, i); s += v * v; }
-  return s;
+  store<f64>(out, s);
 }
 
 /**
@@ -140,25 +141,46 @@ export function f32_mask_rows(x: usize, mask: usize, N: i32, C: i32): void {
 }
 
 /**
- * Modality token affine: out [N,C] = inp * scale[C] + shift[C] (one madd per 4 lanes). f32x4 over C, C&3 tail
- * scalar. Matches ReferenceBackend.affineForward.
+ * Modality tokens scattered into their sequences (one call per batch): for sample i < B and token j < T,
+ *   out row (outRows[i] + j) = inp row (i*T + j) * scale[C] + shift[C]        (one madd per 4 lanes)
+ * inp [B*T, C]; outRows [B] the first destination row of each sample, stored as floats (exact integers), or
+ * 0 for the identity (row i*T). f32x4 over C, C&3 tail scalar; every element is the same single madd as the
+ * per-row form, so a scatter gives the bits of B separate calls. Matches ReferenceBackend.affineScatterForward.
  */
-export function f32_affine_fwd(out: usize, inp: usize, scale: usize, shift: usize, N: i32, C: i32): void {
-  for (let n = 0; n < N; n++) {
-    const off = (<usize>(n * C)) << 2;
-    const x = inp + off, o = out + off;
-    let c = 0;
-    for (; c + 4 <= C; c += 4) st4(o, c, madd(ld4(x, c), ld4(scale, c), ld4(shift, c)));
-    for (; c < C; c++) st(o, c, ld(x, c) * ld(scale, c) + ld(shift, c));
+export function f32_affine_scatter_fwd(out: usize, outRows: usize, inp: usize, scale: usize, shift: usize, B: i32, T: i32, C: i32): void {
+  for (let i = 0; i < B; i++) {
+    const r0 = outRows ? <i32>ld(outRows, i) : i * T;
+    for (let j = 0; j < T; j++) {
+      const x = inp + ((<usize>((i * T + j) * C)) << 2), o = out + ((<usize>((r0 + j) * C)) << 2);
+      let c = 0;
+      for (; c + 4 <= C; c += 4) st4(o, c, madd(ld4(x, c), ld4(scale, c), ld4(shift, c)));
+      for (; c < C; c++) st(o, c, ld(x, c) * ld(scale, c) + ld(shift, c));
+    }
   }
 }
 
 /**
- * Affine backward, accumulating: dinp [N,C] += dout * scale; dscale [C] += sum_n dout * inp; dshift [C] +=
- * sum_n dout. Columns in blocks of 8 (scale and both sums in registers), then 4, then one at a time; rows in
- * order n = 0..N-1, each column's sums added to dscale/dshift once. Matches ReferenceBackend.affineBackward.
+ * Backward of f32_affine_scatter_fwd, accumulating, one call per batch: for each sample i in order 0..B-1,
+ * over its T rows (dout rows doutRows[i] + j, or i*T + j when doutRows is 0):
+ *   dinp rows i*T.. += dout * scale;  dscale [C] += sum_j dout * inp;  dshift [C] += sum_j dout
+ * Each sample's column sums are formed in registers (rows in order) and added to dscale/dshift once, sample
+ * after sample: the bits of B per-sample calls. Matches ReferenceBackend.affineScatterBackward.
  */
-export function f32_affine_bwd(dinp: usize, dscale: usize, dshift: usize, dout: usize, inp: usize, scale: usize, N: i32, C: i32): void {
+export function f32_affine_scatter_bwd(dinp: usize, dscale: usize, dshift: usize, dout: usize, doutRows: usize, inp: usize, scale: usize, B: i32, T: i32, C: i32): void {
+  const rowBytes = (<usize>(T * C)) << 2;
+  for (let i = 0; i < B; i++) {
+    const r0 = doutRows ? <i32>ld(doutRows, i) : i * T;
+    const off = (<usize>i) * rowBytes;
+    affineBackwardRows(dinp + off, dscale, dshift, dout + ((<usize>(r0 * C)) << 2), inp + off, scale, T, C);
+  }
+}
+
+/**
+ * One sample's affine backward over N contiguous rows: dinp [N,C] += dout * scale; dscale, dshift [C] +=
+ * column sums. Columns in blocks of 8 (scale and both sums in registers), then 4, then one at a time; rows
+ * in order n = 0..N-1, each column's sums added to dscale/dshift once.
+ */
+function affineBackwardRows(dinp: usize, dscale: usize, dshift: usize, dout: usize, inp: usize, scale: usize, N: i32, C: i32): void {
   const rs = (<usize>C) << 2;
   let c = 0;
   for (; c + 8 <= C; c += 8) {

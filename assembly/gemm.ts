@@ -42,6 +42,8 @@ const NC: i32 = 512;
 /** Register tile: MR rows x NR columns (see above). */
 const MR: i32 = 3;
 const NR: i32 = 12;
+/** Floats of `ws` f32_gemm uses: the packed A sliver, then the packed B block. */
+export const GEMM_WS_FLOATS: i32 = MR * KC + 4 + KC * NC;
 
 /** The first n (<= 0 .. >= 4) lanes at p, zeros elsewhere; never reads past lane n. */
 // @ts-ignore: decorator

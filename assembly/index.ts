@@ -7,5 +7,6 @@ export * from './attention';
 export * from './norm';
 export * from './activation';
 export * from './elementwise';
+export * from './rows';
 export * from './loss';
 export * from './optim';

@@ -6,7 +6,7 @@
  * reference (two samples) before timing; % of peak is against the build's measured multiply-add peak.
  */
 import { ReferenceBackend, WasmBackend, wasmBuildSupported } from '../src/engine/index.ts';
-import type { Backend } from '../src/engine/index.ts';
+import type { SyncBackend } from '../src/engine/index.ts';
 import { mulberry32 } from '../src/engine/rng.ts';
 import { measure, measurePeak, row } from './util.ts';
 import type { BenchMain } from './util.ts';
@@ -28,7 +28,7 @@ function data(B: number, T: number, d: number, seed: number): Data {
 }
 
 /** Runs forward + backward for samples [0, Bv) on a backend; returns out and dqkv. */
-function verifyRun(be: Backend, x: Data, Bv: number, T: number, d: number, H: number): { out: Float64Array; dqkv: Float64Array } {
+function verifyRun(be: SyncBackend, x: Data, Bv: number, T: number, d: number, H: number): { out: Float64Array; dqkv: Float64Array } {
   const qkv = be.alloc(Bv * T * 3 * d), mask = be.alloc(Bv * T), dout = be.alloc(Bv * T * d);
   const out = be.alloc(Bv * T * d), att = be.alloc(Bv * H * T * T), dqkv = be.alloc(Bv * T * 3 * d);
   be.write(qkv, x.qkv.subarray(0, Bv * T * 3 * d));
@@ -37,7 +37,7 @@ function verifyRun(be: Backend, x: Data, Bv: number, T: number, d: number, H: nu
   be.fill(dqkv, Bv * T * 3 * d, 0);
   be.attentionForward(out, att, qkv, mask, Bv, T, d, H);
   be.attentionBackward(dqkv, dout, qkv, att, mask, Bv, T, d, H);
-  return { out: be.read(out, Bv * T * d), dqkv: be.read(dqkv, Bv * T * 3 * d) };
+  return { out: be.readSync(out, Bv * T * d), dqkv: be.readSync(dqkv, Bv * T * 3 * d) };
 }
 
 function maxRelErr(got: Float64Array, want: Float64Array): number {

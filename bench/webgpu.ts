@@ -101,7 +101,7 @@ export const main: BenchMain = async (args, emit) => {
       const shape = `${v} M=${M} K=${K} N=${N}`;
       gpu.fill(G.c, M * N, NaN);
       gpu.gemm(G.c, G.a, G.b, 0, M, N, K, { transA, transB });
-      const C = await gpu.readAsync(G.c, M * N);
+      const C = await gpu.read(G.c, M * N);
       for (let s = 0; s < 64; s++) {
         const i = (s * 7919) % M, j = (s * 104729) % N;
         let dot = 0;

@@ -2,9 +2,8 @@
 // dependency) from src/edge/index.ts, plus engine.relaxed.wasm and engine.simd.wasm beside it. The optional
 // WebGPU backend is in it too (navigator.gpu; createPredictor(bytes, { backend: 'webgpu' })).
 //
-// The model and data code is shared with the Node.js tools, so a few of its modules import Node.js for
-// file paths (loadModel(path)) and src/engine/wasm.ts loads the
-// .wasm from the build folder. The bundle never calls those: the plugin below swaps src/engine/wasm.ts for
+// The model's file I/O lives in src/node/ and the data set's in Node-only modules (feature-spec-file.ts), which
+// the bundle never reaches; src/engine/wasm.ts loads the .wasm from the build folder, so the plugin below swaps it for
 // src/edge/engine-stub.ts and resolves node:fs, for the listed importers only, to a stub whose functions
 // throw; any other Node.js or package import is a build error, and the output is checked for leftovers.
 //
@@ -22,7 +21,7 @@ const WASM = ['engine.relaxed.wasm', 'engine.simd.wasm'];
 
 /** Node.js modules the shared code imports, and the only files allowed to import them. */
 const NODE_STUBS = {
-  'node:fs': ['src/model/model.ts', 'src/node/files.ts'],
+  'node:fs': [],
 };
 /** Package files bundled in (pure JavaScript, no Node.js API on the paths the bundle uses). */
 const PACKAGES = ['jpeg-js/lib/decoder.js'];

@@ -4,5 +4,7 @@
  * `parameters`, `save` (shared/DESIGN.md, "The batch contract and the library API").
  */
 export * from './model/index.ts';
-export type { Batch, Backend, BackendKind } from './engine/index.ts';
+// The Node entry: models with file I/O (loadModel(path), model.save(path)); these shadow the star export's.
+export { Model, createModel, loadModel, saveModel } from './node/model.ts';
+export type { Batch, Backend, SyncBackend, BackendKind } from './engine/index.ts';
 export { LABEL_NAMES, NUM_LABELS, createBackend, ReferenceBackend } from './engine/index.ts';

@@ -6,21 +6,21 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Backend } from '../src/engine/index.ts';
+import type { SyncBackend } from '../src/engine/index.ts';
 import { close, nans, put, randArray, reference, rng, sameBits, wasmBackends } from './util/harness.ts';
 
 interface Case { B: number; T: number; d: number; H: number; qkv: Float32Array; mask: Float32Array; dout: Float32Array; dqkv0: Float32Array }
 interface Result { out: Float64Array; att: Float64Array; dqkv: Float64Array }
 
 /** Forward then backward (dqkv accumulated onto c.dqkv0) on one backend; outputs pre-filled with NaN. */
-function run(be: Backend, c: Case): Result {
+function run(be: SyncBackend, c: Case): Result {
   const { B, T, d, H } = c;
   const mk = be.mark();
   const qkv = put(be, c.qkv), mask = put(be, c.mask), dout = put(be, c.dout), dqkv = put(be, c.dqkv0);
   const out = nans(be, B * T * d), att = nans(be, B * H * T * T);
   be.attentionForward(out, att, qkv, mask, B, T, d, H);
   be.attentionBackward(dqkv, dout, qkv, att, mask, B, T, d, H);
-  const r = { out: be.read(out, B * T * d), att: be.read(att, B * H * T * T), dqkv: be.read(dqkv, B * T * 3 * d) };
+  const r = { out: be.readSync(out, B * T * d), att: be.readSync(att, B * H * T * T), dqkv: be.readSync(dqkv, B * T * 3 * d) };
   be.release(mk);
   return r;
 }
@@ -97,7 +97,7 @@ test('reference backward matches central finite differences of the reference for
     const loss = (x: Float64Array): number => {
       be.write(pq, x);
       be.attentionForward(out, att, pq, pm, 1, T, d, H);
-      const o = be.read(out, T * d);
+      const o = be.readSync(out, T * d);
       let s = 0;
       for (let i = 0; i < o.length; i++) s += o[i] * R[i];
       return s;
@@ -105,7 +105,7 @@ test('reference backward matches central finite differences of the reference for
     loss(qkv);
     const g = put(be, new Float64Array(T * 3 * d));
     be.attentionBackward(g, pr, pq, att, pm, 1, T, d, H);
-    const grad = be.read(g, T * 3 * d);
+    const grad = be.readSync(g, T * 3 * d);
     const fd = new Float64Array(T * 3 * d), eps = 1e-5;
     for (let i = 0; i < qkv.length; i++) {
       const x = Float64Array.from(qkv);

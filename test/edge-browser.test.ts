@@ -15,7 +15,8 @@ import { buildEdgeBundle, startDemo } from '../src/infer/demo-server.ts';
 import type { DemoServer } from '../src/infer/demo-server.ts';
 import { Predictor } from '../src/infer/index.ts';
 import type { Prediction } from '../src/infer/index.ts';
-import { encodeCheckpoint, loadModel } from '../src/model/index.ts';
+import { encodeCheckpoint } from '../src/model/index.ts';
+import { loadModel } from '../src/node/model.ts';
 import { CASES, ckpt, gray, jpeg, metadata, pageData, rgba } from './util/edge-fixture.ts';
 import type { Case } from './util/edge-fixture.ts';
 

@@ -23,7 +23,7 @@ test('arena: aligned allocations, growth keeps data, mark/release', () => {
     const m = be.mark();
     const big = be.alloc(1 << 20); // forces growth
     assert.is(big % 4, 0);
-    assert.equal(Array.from(be.read(a, 3)), [1, 2, 3]);
+    assert.equal(Array.from(be.readSync(a, 3)), [1, 2, 3]);
     be.release(m);
     assert.is(be.mark(), m);
     assert.throws(() => be.alloc(-1));

@@ -7,7 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Backend, WasmBackend } from '../src/engine/index.ts';
+import type { SyncBackend, WasmBackend } from '../src/engine/index.ts';
 import { close, randArray, reference, rng, sameBits, wasmBackends } from './util/harness.ts';
 
 const wasm = wasmBackends();
@@ -38,7 +38,7 @@ function inputs(cs: Case, seed: number) {
 }
 
 /** Run one case on a backend; returns all of C (padding included) as float64. */
-function run(be: Backend, cs: Case, seed: number, prefillNaN: boolean): Float64Array {
+function run(be: SyncBackend, cs: Case, seed: number, prefillNaN: boolean): Float64Array {
   const d = inputs(cs, seed);
   const m = be.mark();
   const pa = be.alloc(d.A.length), pb = be.alloc(d.B.length), pc = be.alloc(d.C0.length), pbias = be.alloc(d.bias.length);
@@ -48,7 +48,7 @@ function run(be: Backend, cs: Case, seed: number, prefillNaN: boolean): Float64A
   if (prefillNaN) be.fill(pc, d.C0.length, NaN);
   else be.write(pc, d.C0);
   be.gemm(pc, pa, pb, cs.bias ? pbias : 0, cs.M, cs.N, cs.K, { transA: cs.tA, transB: cs.tB, accumulate: cs.acc, lda: d.lda, ldb: d.ldb, ldc: d.ldc });
-  const out = be.read(pc, d.C0.length);
+  const out = be.readSync(pc, d.C0.length);
   be.release(m);
   return out;
 }
@@ -118,7 +118,7 @@ test('M = 0 or N = 0 writes nothing (the kernel itself short-circuits too)', () 
     const ws = be.alloc(1 << 21);
     be.x.f32_gemm(c * 4, a * 4, b * 4, 0, 0, 4, 4, 4, 4, 4, 0, ws * 4);
     be.x.f32_gemm(c * 4, a * 4, b * 4, 0, 4, 0, 4, 4, 4, 4, 0, ws * 4);
-    assert.ok(Array.from(be.read(c, 64)).every((v) => v === 5), `${be.name}: C was written`);
+    assert.ok(Array.from(be.readSync(c, 64)).every((v) => v === 5), `${be.name}: C was written`);
     be.release(m);
   }
 });

@@ -15,7 +15,8 @@ import { decodeGray, encodeGrayJpeg, findCsv, generateSynthetic, loadDataset, pa
 import type { PreparedDataset } from '../src/data/index.ts';
 import { alignDataset, inferenceSpec, predictDataset, Predictor } from '../src/infer/index.ts';
 import type { PredictInput } from '../src/infer/index.ts';
-import { createModel, encodeCheckpoint, loadModel, presetConfig } from '../src/model/index.ts';
+import { encodeCheckpoint, presetConfig } from '../src/model/index.ts';
+import { createModel, loadModel } from '../src/node/model.ts';
 import type { ModelConfig } from '../src/model/index.ts';
 import { Replica } from '../src/train/replica.ts';
 import { rng } from './util/harness.ts';
@@ -68,11 +69,11 @@ test.before(async () => {
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The trainer's evaluation path on sample indices: Replica.predict (makeBatch + forward + sigmoid). */
-function evaluationProbs(indices: Int32Array): Float32Array {
+async function evaluationProbs(indices: Int32Array): Promise<Float32Array> {
   const P = params.length;
   const shared = new SharedArrayBuffer(4 * P);
   new Float32Array(shared).set(params);
-  const replica = new Replica({ model: config, backend: 'auto', data: ds, params: shared, grads: new SharedArrayBuffer(4 * P) });
+  const replica = await Replica.create({ model: config, backend: 'auto', data: ds, params: shared, grads: new SharedArrayBuffer(4 * P) });
   return replica.predict({ kind: 'predict', version: 1, indices, seed: 0, missImage: 0, missTab: 0 });
 }
 
@@ -81,7 +82,7 @@ test('data set: predict equals the evaluation path bit for bit (test split and a
   const want = Int32Array.from({ length: ds.n }, (_, i) => i).filter((i) => ds.split[i] === 2);
   assert.ok(want.length > 10, `test split has ${want.length} studies`);
   assert.equal([...p.indices], [...want]);
-  sameBits('test probabilities', p.probs, evaluationProbs(want));
+  sameBits('test probabilities', p.probs, await evaluationProbs(want));
   assert.equal(p.absentFeatures, []);
   assert.equal(p.restandardized, [], 'the checkpoint was made from this data set: values copied, not re-standardized');
   // The probabilities spread out, so the comparison means something.
@@ -95,10 +96,10 @@ test('data set: predict equals the evaluation path bit for bit (test split and a
   for (const r of p.rows) assert.is(r.table, r.used.length > 0);
   const all = await predictDataset(predictor, dataDir, { split: 'all', threads: 1, decoder: 'jpeg-js' });
   assert.is(all.rows.length, ds.n);
-  sameBits('all probabilities', all.probs, evaluationProbs(Int32Array.from({ length: ds.n }, (_, i) => i)));
+  sameBits('all probabilities', all.probs, await evaluationProbs(Int32Array.from({ length: ds.n }, (_, i) => i)));
 });
 
-test('CLI: --data gives the same probabilities as CSV and JSON; --out writes a file', () => {
+test('CLI: --data gives the same probabilities as CSV and JSON; --out writes a file', async () => {
   const csv = runCli(['--model', ckptPath, '--data', dataDir, '--split', 'test', '--format', 'csv', '--threads', '1', '--decoder', 'jpeg-js']);
   assert.is(csv.status, 0, csv.stderr);
   const lines = csv.stdout.trim().split('\n');
@@ -107,7 +108,7 @@ test('CLI: --data gives the same probabilities as CSV and JSON; --out writes a f
   assert.equal(header.slice(8), predictor.labels);
   const test = Int32Array.from({ length: ds.n }, (_, i) => i).filter((i) => ds.split[i] === 2);
   assert.is(lines.length - 1, test.length);
-  const want = evaluationProbs(test);
+  const want = await evaluationProbs(test);
   const got = lines.slice(1).flatMap((l) => l.split(',').slice(-14).map(Number));
   sameBits('CSV probabilities', got, want);
   assert.is(Number(lines[1].split(',')[0]), ds.studyId[test[0]]);
@@ -199,7 +200,7 @@ test('one study: JPEG + a table of its raw values gives the data-set probabiliti
   const noImage = raw.filter((r) => !r.jpeg && Object.keys(r.table).length > 0);
   assert.ok(full.length >= 3 && noStay.length >= 1, `studies to compare: ${full.length} with both, ${noStay.length} image only`);
   const picks = [...full.slice(0, 4), ...noStay.slice(0, 2), ...noImage.slice(0, 2)];
-  const want = evaluationProbs(Int32Array.from(picks, (r) => r.index));
+  const want = await evaluationProbs(Int32Array.from(picks, (r) => r.index));
   const got = predictor.predictMany(picks.map((r) => ({ image: r.jpeg ? readFileSync(r.jpeg) : undefined, table: r.table })));
   got.forEach((g, k) => {
     const i = picks[k].index;

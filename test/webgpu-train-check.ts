@@ -1,7 +1,7 @@
 /**
  * A few training steps on the WebGPU backend against the WebAssembly engine: the same tiny model (same
  * seed) on both, plain AdamW (the backend's kernel, per tensor, as test/model-train.test.ts) on one batch
- * that mixes every availability pattern, through the async model API (`lossAndGradAsync`, `paramsAsync`,
+ * that mixes every availability pattern, through the async model API (`lossAndGradAsync`, `paramDataAsync`,
  * `forwardAsync`), which is the synchronous API on the wasm side. Both sides are f32 with different
  * summation orders, so the comparison has a tolerance.
  *

@@ -8,6 +8,8 @@
  * adapter the test says why and is counted as skipped, never silently passed.
  */
 import { test } from 'uvu';
+import type { Model } from '../src/model/model.ts';
+import type { WebGPUBackend as WebGPUBackendType } from '../src/engine/webgpu/backend.ts';
 import { builtinModules } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,17 +122,27 @@ if (node.out.skip) {
   test('3 AdamW steps on WebGPU match the wasm engine in Node (webgpu package)', () => report(node.where, node.out));
 }
 
-test('the synchronous model API on WebGPU throws a message naming its async form', async () => {
-  const { Model } = await import('../src/model/model.ts');
-  const { presetConfig } = await import('../src/model/config.ts');
-  // A stand-in with readAsync (what marks a backend without synchronous reads): no GPU needed.
-  const { ReferenceBackend } = await import('../src/engine/reference.ts');
-  const be = Object.assign(new ReferenceBackend(), { readAsync: async () => new Float32Array(0) });
-  const m = new Model(presetConfig('tiny'), { backend: be, seed: 1 });
-  for (const [f, alt] of [[() => m.forward({} as never), 'forwardAsync'], [() => m.parameters(), 'paramsAsync'], [() => m.toSafetensors(), 'toSafetensorsAsync']] as const) {
+test('the synchronous model API needs a SyncBackend: a type error on WebGPU; untyped code gets a message naming the async forms', async () => {
+  const { WebGPUBackend } = await import('../src/engine/webgpu/backend.ts');
+  // Compile-time half (npm run typecheck fails if these calls ever typecheck on a WebGPU model).
+  const typed = (m: Model<WebGPUBackendType>) => {
+    // @ts-expect-error forward reads results synchronously
+    m.forward({} as never);
+    // @ts-expect-error parameters are live views of memory the host cannot see
+    m.parameters();
+    // @ts-expect-error lossAndGrad reads the loss synchronously
+    m.lossAndGrad({} as never);
+    return [m.forwardAsync, m.lossAndGradAsync, m.toSafetensorsAsync]; // the async forms do typecheck
+  };
+  void typed;
+  // Run-time half: JavaScript that reaches a synchronous read on WebGPU (model.forward calls view).
+  const proto = WebGPUBackend.prototype;
+  for (const f of [proto.view, proto.readSync, proto.readScalarSync]) {
     let msg = '';
-    try { f(); } catch (e) { msg = (e as Error).message; }
-    if (!msg.includes(alt)) throw new Error(`expected a message naming ${alt}, got '${msg}'`);
+    try { f.call(proto); } catch (e) { msg = (e as Error).message; }
+    for (const alt of ['forwardAsync', 'predictAsync', 'read(']) {
+      if (!msg.includes(alt)) throw new Error(`expected a message naming ${alt}, got '${msg}'`);
+    }
   }
 });
 

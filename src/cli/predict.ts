@@ -12,10 +12,11 @@ import { basename } from 'node:path';
 import { resolveFeatureSpec } from '../data/feature-spec-file.ts';
 import type { DecoderName } from '../data/decoders.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
+import { createBackend } from '../engine/index.ts';
 import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
 import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
 import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
-import { loadModel } from '../model/index.ts';
+import { loadModel } from '../node/model.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
 import { requirePath } from './paths.ts';
@@ -70,9 +71,9 @@ const SPEC = {
 };
 
 /** The backend for --backend: WebGPU is created asynchronously (no adapter: its error names the fix). */
-async function backendOf(kind: string): Promise<Backend | BackendKind> {
-  if (kind === 'wasm') return 'auto';
-  if (kind !== 'webgpu') return kind as BackendKind;
+async function backendOf(kind: string): Promise<Backend> {
+  if (kind === 'wasm') return createBackend('auto');
+  if (kind !== 'webgpu') return createBackend(kind as BackendKind);
   const { createWebGPUBackend } = await import('../engine/webgpu/index.ts');
   const be = await createWebGPUBackend();
   console.error(`predict: WebGPU on ${be.adapterInfo}`);
@@ -134,7 +135,7 @@ async function main(): Promise<number> {
   const table = readTable(cfg);
   const featureSpec = cfg.featureSpec ? resolveFeatureSpec(cfg.featureSpec) : undefined;
   const model = loadModel(cfg.model, { backend: await backendOf(cfg.backend) });
-  let predictor: Predictor;
+  let predictor: Predictor<Backend>;
   try {
     predictor = new Predictor(model, { featureSpec });
   } catch (e) {

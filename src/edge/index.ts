@@ -17,7 +17,8 @@
  */
 import { WasmCoreBackend } from '../engine/wasm-core.ts';
 import type { WasmBuild } from '../engine/wasm-core.ts';
-import { loadModel } from '../model/model.ts';
+import { modelFromBytes } from '../model/model.ts';
+import type { Backend, SyncBackend } from '../engine/types.ts';
 import { Predictor } from '../infer/predictor.ts';
 import type { PredictorOptions } from '../infer/predictor.ts';
 import { createWebGPUBackend } from '../engine/webgpu/index.ts';
@@ -119,14 +120,16 @@ export interface CreateOptions extends EngineOptions, PredictorOptions {
  * Load a checkpoint (the bytes of a model.safetensors written by `npm run train`) on a fresh backend and
  * return its Predictor. Throws a clear message on a malformed or hostile checkpoint.
  */
-export async function createPredictor(checkpoint: ArrayBuffer | ArrayBufferView, opts: CreateOptions = {}): Promise<Predictor> {
+export async function createPredictor(checkpoint: ArrayBuffer | ArrayBufferView, opts?: CreateOptions & { backend?: 'wasm' }): Promise<Predictor<SyncBackend>>;
+export async function createPredictor(checkpoint: ArrayBuffer | ArrayBufferView, opts: CreateOptions): Promise<Predictor<Backend>>;
+export async function createPredictor(checkpoint: ArrayBuffer | ArrayBufferView, opts: CreateOptions = {}): Promise<Predictor<Backend>> {
   let bytes: Uint8Array;
   if (checkpoint instanceof ArrayBuffer) bytes = new Uint8Array(checkpoint);
   else if (ArrayBuffer.isView(checkpoint)) bytes = new Uint8Array(checkpoint.buffer as ArrayBuffer, checkpoint.byteOffset, checkpoint.byteLength);
   else throw new Error('createPredictor: the checkpoint must be bytes (ArrayBuffer or Uint8Array)');
   const kind = opts.backend ?? 'wasm';
   if (kind !== 'wasm' && kind !== 'webgpu') throw new Error(`createPredictor: backend is 'wasm' or 'webgpu', got '${String(kind)}'`);
-  const backend = kind === 'webgpu' ? await createWebGPUBackend(opts.webgpu) : (opts.engine ?? (await loadEngine(opts))).backend();
-  const model = loadModel(bytes, { backend });
+  const backend: Backend = kind === 'webgpu' ? await createWebGPUBackend(opts.webgpu) : (opts.engine ?? (await loadEngine(opts))).backend();
+  const model = modelFromBytes(bytes, { backend });
   return new Predictor(model, opts);
 }

@@ -24,7 +24,12 @@ export interface Batch {
   labels: Float32Array;
 }
 
-/** The 14 CheXpert findings, in the order of the label columns, logits and the head's rows. */
+/**
+ * The 14 CheXpert findings, in the order of the label columns, logits and the head's rows. It lives here, with
+ * the batch contract, on purpose: `Batch.labels` [B,14] is laid out in this order, so the order is part of the
+ * contract between data and model. The data layer fills labels in it and the model's head emits logits in
+ * it; keeping it in this bottom module lets both import it without data depending on the model.
+ */
 export const LABEL_NAMES = [
   'Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema', 'Enlarged Cardiomediastinum', 'Fracture',
   'Lung Lesion', 'Lung Opacity', 'No Finding', 'Pleural Effusion', 'Pleural Other', 'Pneumonia',

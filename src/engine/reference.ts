@@ -1,14 +1,15 @@
 import { Arena } from './arena.ts';
-import type { Backend, GemmOptions, Ptr } from './types.ts';
+import type { GemmOptions, Ptr, SyncBackend } from './types.ts';
 
 /**
  * The reference backend: every kernel of `Backend` written as the plainest loop, computing in float64 over
  * a Float64Array arena. It is the oracle the WebAssembly kernels are tested against and the backend
  * finite-difference gradient checks run through. Not fast, by design.
  */
-export class ReferenceBackend implements Backend {
+export class ReferenceBackend implements SyncBackend {
   readonly name = 'reference';
   readonly precision = 'f64' as const;
+  readonly synchronous = true as const;
   m: Float64Array;
   private arena: Arena;
 
@@ -30,7 +31,10 @@ export class ReferenceBackend implements Backend {
   release(mark: number): void { this.arena.release(mark); }
   view(p: Ptr, n: number): Float64Array { return this.m.subarray(p, p + n); }
   write(p: Ptr, src: ArrayLike<number>): void { this.m.set(src, p); }
-  read(p: Ptr, n: number): Float64Array { return this.m.slice(p, p + n); }
+  readSync(p: Ptr, n: number): Float64Array { return this.m.slice(p, p + n); }
+  readScalarSync(p: Ptr): number { return this.m[p]; }
+  async read(p: Ptr, n: number): Promise<Float64Array> { return this.readSync(p, n); }
+  async readScalar(p: Ptr): Promise<number> { return this.m[p]; }
 
   gemm(c: Ptr, a: Ptr, b: Ptr, bias: Ptr, M: number, N: number, K: number, o: GemmOptions = {}): void {
     const m = this.m;
@@ -228,11 +232,11 @@ export class ReferenceBackend implements Backend {
       m[dbias + c] += s;
     }
   }
-  sumSquares(x: Ptr, n: number): number {
+  sumSquaresTo(out: Ptr, x: Ptr, n: number): void {
     const m = this.m;
     let s = 0;
     for (let i = 0; i < n; i++) s += m[x + i] * m[x + i];
-    return s;
+    m[out] = s;
   }
   sumBuffers(dst: Ptr, src0: Ptr, stride: number, count: number, n: number): void {
     const m = this.m;
@@ -247,18 +251,44 @@ export class ReferenceBackend implements Backend {
     for (let n = 0; n < N; n++) if (m[mask + n] === 0) m.fill(0, x + n * C, x + (n + 1) * C);
   }
 
-  affineForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, N: number, C: number): void {
+  /** Row index i of an index buffer (0: the identity). */
+  private row(rows: Ptr, i: number): number { return rows ? this.m[rows + i] : i; }
+  copyRows(dst: Ptr, dstRows: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void {
     const m = this.m;
-    for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) m[out + n * C + c] = m[inp + n * C + c] * m[scale + c] + m[shift + c];
+    for (let i = 0; i < N; i++) {
+      const d = dst + this.row(dstRows, i) * C, s = src + this.row(srcRows, i) * C;
+      for (let c = 0; c < C; c++) m[d + c] = m[s + c];
+    }
   }
-  affineBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, inp: Ptr, scale: Ptr, N: number, C: number): void {
+  accumulateRows(dst: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void {
     const m = this.m;
-    for (let n = 0; n < N; n++) {
-      for (let c = 0; c < C; c++) {
-        const g = m[dout + n * C + c];
-        m[dinp + n * C + c] += g * m[scale + c];
-        m[dscale + c] += g * m[inp + n * C + c];
-        m[dshift + c] += g;
+    for (let i = 0; i < N; i++) {
+      const s = src + this.row(srcRows, i) * C;
+      for (let c = 0; c < C; c++) m[dst + c] += m[s + c];
+    }
+  }
+  affineScatterForward(out: Ptr, outRows: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, B: number, T: number, C: number): void {
+    const m = this.m;
+    for (let i = 0; i < B; i++) {
+      const r0 = outRows ? m[outRows + i] : i * T;
+      for (let j = 0; j < T; j++) {
+        const o = out + (r0 + j) * C, x = inp + (i * T + j) * C;
+        for (let c = 0; c < C; c++) m[o + c] = m[x + c] * m[scale + c] + m[shift + c];
+      }
+    }
+  }
+  affineScatterBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, doutRows: Ptr, inp: Ptr, scale: Ptr, B: number, T: number, C: number): void {
+    const m = this.m;
+    for (let i = 0; i < B; i++) {
+      const r0 = doutRows ? m[doutRows + i] : i * T;
+      for (let j = 0; j < T; j++) {
+        const g0 = dout + (r0 + j) * C, x = inp + (i * T + j) * C, d = dinp + (i * T + j) * C;
+        for (let c = 0; c < C; c++) {
+          const g = m[g0 + c];
+          m[d + c] += g * m[scale + c];
+          m[dscale + c] += g * m[x + c];
+          m[dshift + c] += g;
+        }
       }
     }
   }
@@ -276,6 +306,26 @@ export class ReferenceBackend implements Backend {
       for (let e = 0; e < d; e++) { m[dweight + f * d + e] += m[g + e] * xv; m[dbias + f * d + e] += m[g + e]; }
     }
   }
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    const Ft = Fn + Fc;
+    for (let b = 0; b < B; b++) {
+      const t = tok + b * Ft * d;
+      this.numTokensForward(t, x + b * Fn, numW, numB, 1, Fn, d);
+      for (let j = 0; j < Fc; j++) this.add(t + (Fn + j) * d, embed + this.m[catRows + b * Fc + j] * d, catB + j * d, d);
+    }
+  }
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    const Ft = Fn + Fc;
+    for (let b = 0; b < B; b++) {
+      const t = dtok + b * Ft * d;
+      this.numTokensBackward(dnumW, dnumB, t, x + b * Fn, 1, Fn, d);
+      for (let j = 0; j < Fc; j++) {
+        if (this.m[present + b * Ft + Fn + j] === 0) continue;
+        this.accumulate(dembed + this.m[catRows + b * Fc + j] * d, t + (Fn + j) * d, d);
+        this.accumulate(dcatB + j * d, t + (Fn + j) * d, d);
+      }
+    }
+  }
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void {
     const m = this.m, G = S / P, PP = P * P;
     for (let b = 0; b < B; b++) for (let gy = 0; gy < G; gy++) for (let gx = 0; gx < G; gx++) {
@@ -284,7 +334,7 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  bceLogits(dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): number {
+  bceLogitsTo(out: Ptr, dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): void {
     const m = this.m;
     let loss = 0;
     for (let i = 0; i < n; i++) {
@@ -292,7 +342,7 @@ export class ReferenceBackend implements Backend {
       if (w !== 0) loss += w * (Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x))));
       m[dlogits + i] = w === 0 ? 0 : gradScale * w * (1 / (1 + Math.exp(-x)) - t);
     }
-    return loss;
+    m[out] = loss;
   }
 
   adamw(p: Ptr, g: Ptr, mom: Ptr, vel: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, t: number): void {

@@ -1,6 +1,12 @@
 /**
  * The kernel interface that every backend implements: the WebAssembly engine (Float32, SIMD), the
- * plain-TypeScript reference (Float64) and, later, WebGPU.
+ * plain-TypeScript reference (Float64) and WebGPU (Float32 on a GPU).
+ *
+ * One contract: every call ENQUEUES work (a synchronous backend simply runs it at once) and results come
+ * back through the asynchronous `read` / `readScalar`, which wait for everything enqueued before them.
+ * Kernels whose result is a scalar (sumSquaresTo, bceLogitsTo) write it into a scalar slot of the arena
+ * (SCALAR_FLOATS elements) instead of returning it, so a whole training step can stay on a device.
+ * `SyncBackend` (WebAssembly, reference) adds synchronous reads; the synchronous model API is typed on it.
  *
  * Memory model: a backend owns one arena of floats. A `Ptr` is an element offset into it (not bytes), so the
  * same layout serves a Float32 arena and a Float64 one. TypeScript owns the layout (see `alloc`); kernels
@@ -13,6 +19,13 @@
  */
 export type Ptr = number;
 export type FloatArray = Float32Array | Float64Array;
+
+/**
+ * Elements of a scalar slot (sumSquaresTo, bceLogitsTo): room for one float64, so the WebAssembly backend
+ * keeps the f64 it accumulates (bit-exact gradient norms and losses) even in its Float32 arena. Read a slot
+ * with `readScalar` / `readScalarSync` only: its raw elements are not floats of the arena's precision.
+ */
+export const SCALAR_FLOATS = 2;
 
 /** Options of `gemm`: C (+)= op(A)·op(B) (+ bias). */
 export interface GemmOptions {
@@ -29,10 +42,12 @@ export interface GemmOptions {
 }
 
 export interface Backend {
-  /** 'wasm-relaxed-simd', 'wasm-simd' or 'reference'. */
+  /** 'wasm-relaxed-simd', 'wasm-simd', 'reference' or 'webgpu'. */
   readonly name: string;
-  /** Arithmetic of the arena: 'f32' (wasm) or 'f64' (reference). */
+  /** Arithmetic of the arena: 'f32' (wasm, webgpu) or 'f64' (reference). */
   readonly precision: 'f32' | 'f64';
+  /** True on a `SyncBackend` (its memory can be read at once); false on WebGPU. */
+  readonly synchronous: boolean;
 
   // ---- arena -------------------------------------------------------------------------------------------
   /** Reserve room for `n` more elements at once (one grow instead of many). Invalidates earlier views. */
@@ -42,19 +57,12 @@ export interface Backend {
   /** The current allocation mark; `release(mark)` frees everything allocated after it. */
   mark(): number;
   release(mark: number): void;
-  /** A live view of `n` elements at `p`. Re-take views after any alloc/reserve. */
-  view(p: Ptr, n: number): FloatArray;
-  /** Copy `src` into the arena at `p`. */
+  /** Copy `src` into the arena at `p`, after every kernel enqueued before this call. */
   write(p: Ptr, src: ArrayLike<number>): void;
-  /** A Float64 copy of `n` elements at `p`. */
-  read(p: Ptr, n: number): Float64Array;
-  /**
-   * Only on backends whose memory cannot be read synchronously (WebGPU, where `view`, `read`, `sumSquares`
-   * and `bceLogits` throw): the `n` elements at `p` once every kernel enqueued so far has run.
-   */
-  readAsync?(p: Ptr, n: number): Promise<Float32Array>;
-  /** Only with `readAsync`: as `sumSquares`, read back asynchronously. */
-  sumSquaresAsync?(x: Ptr, n: number): Promise<number>;
+  /** A copy of the `n` elements at `p` (the arena's precision) once every kernel enqueued so far has run. */
+  read(p: Ptr, n: number): Promise<FloatArray>;
+  /** The scalar a scalar kernel wrote into the slot at `p` (see SCALAR_FLOATS). */
+  readScalar(p: Ptr): Promise<number>;
 
   // ---- GEMM --------------------------------------------------------------------------------------------
   /** C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N] on every row). `bias` 0 = none. */
@@ -100,36 +108,74 @@ export interface Backend {
   biasAdd(out: Ptr, bias: Ptr, N: number, C: number): void;
   /** dbias [C] += column sums of dout [N,C]. */
   biasGrad(dbias: Ptr, dout: Ptr, N: number, C: number): void;
-  /** Sum of squares of n elements (accumulated in f64). */
-  sumSquares(x: Ptr, n: number): number;
+  /** Scalar slot `out` = sum of squares of n elements of x (accumulated in f64 on the CPU backends). */
+  sumSquaresTo(out: Ptr, x: Ptr, n: number): void;
   /** dst = sum over i < count of the buffer at src0 + i*stride, added in order i = 0, 1, ... (deterministic). */
   sumBuffers(dst: Ptr, src0: Ptr, stride: number, count: number, n: number): void;
   /** Rows of x [N,C] whose mask [N] is 0 are set to exactly 0 (so NaN/garbage in them cannot leak). */
   maskRows(x: Ptr, mask: Ptr, N: number, C: number): void;
+  /**
+   * Indexed row copy, for i < N: row dstRows[i] of dst [*,C] = row srcRows[i] of src [*,C]. Row index buffers
+   * hold exact integers as floats; an index pointer 0 is the identity (row i). A gather (dstRows 0), scatter
+   * (srcRows 0) or broadcast (srcRows all 0) in one call. Destination and source rows must not overlap.
+   */
+  copyRows(dst: Ptr, dstRows: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void;
+  /** dst [C] += row srcRows[i] of src [*,C] for i = 0..N-1, one add per row in order (N `accumulate` calls). */
+  accumulateRows(dst: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void;
 
   // ---- model-specific layers ---------------------------------------------------------------------------
-  /** Modality token: out [N,C] = inp * scale[C] + shift[C]. */
-  affineForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, N: number, C: number): void;
-  /** dinp += dout*scale; dscale += sum_rows dout*inp; dshift += sum_rows dout. */
-  affineBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, inp: Ptr, scale: Ptr, N: number, C: number): void;
+  /**
+   * Modality tokens into their sequences, one call per batch: for sample i < B and token j < T, row
+   * outRows[i] + j of out [*,C] = row i*T + j of inp [B*T,C] * scale[C] + shift[C]. outRows [B] is a row index
+   * buffer (0 = the identity: row i*T).
+   */
+  affineScatterForward(out: Ptr, outRows: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, B: number, T: number, C: number): void;
+  /**
+   * Backward of affineScatterForward: dinp [B*T,C] += dout*scale; dscale [C] += sum dout*inp; dshift [C] +=
+   * sum dout, dout read at rows doutRows[i] + j. Each sample's column sums are added once, in sample order.
+   */
+  affineScatterBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, doutRows: Ptr, inp: Ptr, scale: Ptr, B: number, T: number, C: number): void;
   /** Numeric feature tokens (FT-Transformer): out [N,F,d] = x[N,F] * weight[F,d] + bias[F,d]. */
   numTokensForward(out: Ptr, x: Ptr, weight: Ptr, bias: Ptr, N: number, F: number, d: number): void;
   /** dweight [F,d] += sum_n dout[n,f,:]*x[n,f]; dbias [F,d] += sum_n dout[n,f,:]. */
   numTokensBackward(dweight: Ptr, dbias: Ptr, dout: Ptr, x: Ptr, N: number, F: number, d: number): void;
+  /**
+   * A batch's FT-Transformer tokens, tok [B,Fn+Fc,d]: numeric tok[b,f] = x[b,f]*numW[f] + numB[f] (numW, numB
+   * [Fn,d]); categorical tok[b,Fn+j] = embed[catRows[b,j]] + catB[j] (catRows [B,Fc]: embedding rows as floats).
+   */
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void;
+  /**
+   * Backward, per sample in order: dnumW, dnumB += the sample's numeric-token gradients; for each categorical
+   * token present (present [B,Fn+Fc]) dembed[catRows[b,j]] += dtok[b,Fn+j] and dcatB[j] += dtok[b,Fn+j].
+   */
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void;
   /** ViT patches: out [B, (S/P)^2, P*P], patches row-major over the image, each patch flattened row-major. */
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void;
 
   // ---- loss and optimizer ------------------------------------------------------------------------------
   /**
    * Binary cross-entropy with logits over n entries, weighted (weights 0/1 mark observed labels).
-   * Returns sum_i w_i * bce(x_i, t_i); writes (overwrites) dlogits_i = gradScale * w_i * (sigmoid(x_i) - t_i).
+   * Scalar slot `out` = sum_i w_i * bce(x_i, t_i); writes (overwrites) dlogits_i = gradScale * w_i *
+   * (sigmoid(x_i) - t_i).
    */
-  bceLogits(dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): number;
-  /** Only with `readAsync`: as `bceLogits`, the loss written to arena[out] instead of returned. */
-  bceLogitsTo?(out: Ptr, dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): void;
+  bceLogitsTo(out: Ptr, dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): void;
   /**
    * AdamW (decoupled weight decay, Loshchilov & Hutter 2019), step t >= 1:
    * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr * (m/(1-b1^t) / (sqrt(v/(1-b2^t)) + eps) + wd * p).
    */
   adamw(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, t: number): void;
+}
+
+/**
+ * A backend whose memory the host reads at once (WebAssembly, the float64 reference): every kernel has run
+ * when its call returns. The synchronous model API (forward, lossAndGrad, parameters, ...) needs one.
+ */
+export interface SyncBackend extends Backend {
+  readonly synchronous: true;
+  /** A live view of `n` elements at `p`. Re-take views after any alloc/reserve. */
+  view(p: Ptr, n: number): FloatArray;
+  /** A Float64 copy of `n` elements at `p`. */
+  readSync(p: Ptr, n: number): Float64Array;
+  /** As `readScalar`, at once. */
+  readScalarSync(p: Ptr): number;
 }

@@ -4,7 +4,7 @@
  * Node loader (files, the relaxed-SIMD flag, build selection).
  */
 import { Arena } from './arena.ts';
-import type { Backend, GemmOptions, Ptr } from './types.ts';
+import type { GemmOptions, Ptr, SyncBackend } from './types.ts';
 
 /** The exports of build/engine.*.wasm: byte pointers (i32) and i32 dimensions, see assembly/. */
 export interface WasmExports {
@@ -26,15 +26,19 @@ export interface WasmExports {
   f32_copy(dst: number, src: number, n: number): void;
   f32_bias_add(out: number, bias: number, N: number, C: number): void;
   f32_bias_grad(dbias: number, dout: number, N: number, C: number): void;
-  f32_sumsq(x: number, n: number): number;
+  f32_sumsq(out: number, x: number, n: number): void;
   f32_sum_buffers(dst: number, src0: number, stride: number, count: number, n: number): void;
   f32_mask_rows(x: number, mask: number, N: number, C: number): void;
-  f32_affine_fwd(out: number, inp: number, scale: number, shift: number, N: number, C: number): void;
-  f32_affine_bwd(dinp: number, dscale: number, dshift: number, dout: number, inp: number, scale: number, N: number, C: number): void;
+  f32_copy_rows(dst: number, dstRows: number, src: number, srcRows: number, N: number, C: number): void;
+  f32_acc_rows(dst: number, src: number, srcRows: number, N: number, C: number): void;
+  f32_affine_scatter_fwd(out: number, outRows: number, inp: number, scale: number, shift: number, B: number, T: number, C: number): void;
+  f32_affine_scatter_bwd(dinp: number, dscale: number, dshift: number, dout: number, doutRows: number, inp: number, scale: number, B: number, T: number, C: number): void;
   f32_numtok_fwd(out: number, x: number, w: number, b: number, N: number, F: number, d: number): void;
   f32_numtok_bwd(dw: number, db: number, dout: number, x: number, N: number, F: number, d: number): void;
+  f32_feature_tokens_fwd(tok: number, x: number, catRows: number, numW: number, numB: number, embed: number, catB: number, B: number, Fn: number, Fc: number, d: number): void;
+  f32_feature_tokens_bwd(dnumW: number, dnumB: number, dembed: number, dcatB: number, dtok: number, x: number, catRows: number, present: number, B: number, Fn: number, Fc: number, d: number): void;
   f32_patchify(out: number, img: number, B: number, S: number, P: number): void;
-  f32_bce_logits(dlogits: number, logits: number, targets: number, weights: number, n: number, gradScale: number): number;
+  f32_bce_logits(out: number, dlogits: number, logits: number, targets: number, weights: number, n: number, gradScale: number): void;
   f32_adamw(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
 }
 
@@ -51,9 +55,10 @@ const ARENA_BASE_BYTES = PAGE;
  * The WebAssembly backend: one linear memory holds the whole arena (Float32). Wrappers turn element
  * offsets into byte pointers, check shapes cheaply and short-circuit empty work.
  */
-export class WasmCoreBackend implements Backend {
+export class WasmCoreBackend implements SyncBackend {
   readonly name: string;
   readonly precision = 'f32' as const;
+  readonly synchronous = true as const;
   readonly memory: WebAssembly.Memory;
   readonly x: WasmExports;
   private arena: Arena;
@@ -101,7 +106,11 @@ export class WasmCoreBackend implements Backend {
   release(mark: number): void { this.arena.release(mark); }
   view(p: Ptr, n: number): Float32Array { return this.heap.subarray(p, p + n); }
   write(p: Ptr, src: ArrayLike<number>): void { this.heap.set(src, p); }
-  read(p: Ptr, n: number): Float64Array { return Float64Array.from(this.heap.subarray(p, p + n)); }
+  readSync(p: Ptr, n: number): Float64Array { return Float64Array.from(this.heap.subarray(p, p + n)); }
+  /** A scalar slot holds the f64 the kernel accumulated (see SCALAR_FLOATS). */
+  readScalarSync(p: Ptr): number { return new Float64Array(this.memory.buffer, p * 4, 1)[0]; }
+  async read(p: Ptr, n: number): Promise<Float32Array> { return this.heap.slice(p, p + n); }
+  async readScalar(p: Ptr): Promise<number> { return this.readScalarSync(p); }
 
   gemm(c: Ptr, a: Ptr, b: Ptr, bias: Ptr, M: number, N: number, K: number, o: GemmOptions = {}): void {
     if (M === 0 || N === 0) return;
@@ -137,16 +146,22 @@ export class WasmCoreBackend implements Backend {
   copy(dst: Ptr, src: Ptr, n: number): void { this.x.f32_copy(dst * 4, src * 4, n); }
   biasAdd(out: Ptr, bias: Ptr, N: number, C: number): void { this.x.f32_bias_add(out * 4, bias * 4, N, C); }
   biasGrad(dbias: Ptr, dout: Ptr, N: number, C: number): void { this.x.f32_bias_grad(dbias * 4, dout * 4, N, C); }
-  sumSquares(x: Ptr, n: number): number { return this.x.f32_sumsq(x * 4, n); }
+  sumSquaresTo(out: Ptr, x: Ptr, n: number): void { this.x.f32_sumsq(out * 4, x * 4, n); }
   sumBuffers(dst: Ptr, src0: Ptr, stride: number, count: number, n: number): void {
     this.x.f32_sum_buffers(dst * 4, src0 * 4, stride, count, n);
   }
   maskRows(x: Ptr, mask: Ptr, N: number, C: number): void { this.x.f32_mask_rows(x * 4, mask * 4, N, C); }
-  affineForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, N: number, C: number): void {
-    this.x.f32_affine_fwd(out * 4, inp * 4, scale * 4, shift * 4, N, C);
+  copyRows(dst: Ptr, dstRows: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void {
+    this.x.f32_copy_rows(dst * 4, dstRows * 4, src * 4, srcRows * 4, N, C);
   }
-  affineBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, inp: Ptr, scale: Ptr, N: number, C: number): void {
-    this.x.f32_affine_bwd(dinp * 4, dscale * 4, dshift * 4, dout * 4, inp * 4, scale * 4, N, C);
+  accumulateRows(dst: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void {
+    this.x.f32_acc_rows(dst * 4, src * 4, srcRows * 4, N, C);
+  }
+  affineScatterForward(out: Ptr, outRows: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, B: number, T: number, C: number): void {
+    this.x.f32_affine_scatter_fwd(out * 4, outRows * 4, inp * 4, scale * 4, shift * 4, B, T, C);
+  }
+  affineScatterBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, doutRows: Ptr, inp: Ptr, scale: Ptr, B: number, T: number, C: number): void {
+    this.x.f32_affine_scatter_bwd(dinp * 4, dscale * 4, dshift * 4, dout * 4, doutRows * 4, inp * 4, scale * 4, B, T, C);
   }
   numTokensForward(out: Ptr, x: Ptr, weight: Ptr, bias: Ptr, N: number, F: number, d: number): void {
     this.x.f32_numtok_fwd(out * 4, x * 4, weight * 4, bias * 4, N, F, d);
@@ -154,12 +169,18 @@ export class WasmCoreBackend implements Backend {
   numTokensBackward(dweight: Ptr, dbias: Ptr, dout: Ptr, x: Ptr, N: number, F: number, d: number): void {
     this.x.f32_numtok_bwd(dweight * 4, dbias * 4, dout * 4, x * 4, N, F, d);
   }
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    this.x.f32_feature_tokens_fwd(tok * 4, x * 4, catRows * 4, numW * 4, numB * 4, embed * 4, catB * 4, B, Fn, Fc, d);
+  }
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    this.x.f32_feature_tokens_bwd(dnumW * 4, dnumB * 4, dembed * 4, dcatB * 4, dtok * 4, x * 4, catRows * 4, present * 4, B, Fn, Fc, d);
+  }
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void {
     if (S % P !== 0) throw new Error(`patchify: image size ${S} is not a multiple of patch ${P}`);
     this.x.f32_patchify(out * 4, img * 4, B, S, P);
   }
-  bceLogits(dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): number {
-    return this.x.f32_bce_logits(dlogits * 4, logits * 4, targets * 4, weights * 4, n, gradScale);
+  bceLogitsTo(out: Ptr, dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): void {
+    this.x.f32_bce_logits(out * 4, dlogits * 4, logits * 4, targets * 4, weights * 4, n, gradScale);
   }
   adamw(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, t: number): void {
     this.x.f32_adamw(p * 4, g * 4, m * 4, v * 4, n, lr, beta1, beta2, eps, wd, 1 - Math.pow(beta1, t), 1 - Math.pow(beta2, t));

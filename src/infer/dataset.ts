@@ -10,6 +10,7 @@ import type { DecoderName, FeatureSpec, LoadOptions, PreparedDataset } from '../
 import { makeBatch } from '../data/batch.ts';
 import { NUM_LABELS } from '../engine/batch.ts';
 import type { Predictor } from './predictor.ts';
+import type { Backend } from '../engine/types.ts';
 import type { InferenceSpec } from './spec.ts';
 
 export type SplitChoice = 'train' | 'validate' | 'test' | 'all';
@@ -119,7 +120,7 @@ export function alignDataset(ds: PreparedDataset, spec: InferenceSpec): Omit<Dat
 }
 
 /** Predict every study of a split (or all) of a data set folder. */
-export async function predictDataset(predictor: Predictor, dir: string, opts: DatasetPredictOptions = {}): Promise<DatasetPrediction> {
+export async function predictDataset(predictor: Predictor<Backend>, dir: string, opts: DatasetPredictOptions = {}): Promise<DatasetPrediction> {
   const spec = predictor.spec;
   const split = opts.split ?? 'test';
   if (split !== 'all' && !(SPLIT_NAMES as readonly string[]).includes(split)) throw new Error(`split '${split}' is not one of ${[...SPLIT_NAMES, 'all'].join(', ')}`);

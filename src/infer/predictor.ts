@@ -8,6 +8,8 @@ import { NUM_LABELS } from '../engine/batch.ts';
 import type { FeatureSpec } from '../data/features.ts';
 import type { DecodeLimits } from '../data/jpeg.ts';
 import type { Model } from '../model/model.ts';
+import { sigmoidProbabilities } from '../model/loss.ts';
+import type { Backend, SyncBackend } from '../engine/types.ts';
 import { buildBatch, encodeImage, encodeTable, rangeInInputUnit } from './inputs.ts';
 import type { EncodedInput, FieldReport, ImageInput, TableInput } from './inputs.ts';
 import { inferenceSpec, inputFields } from './spec.ts';
@@ -27,13 +29,6 @@ export interface Prediction {
   modalities: { image: boolean; table: boolean };
   /** What became of each tabular field. */
   features: FieldReport;
-}
-
-/** Probabilities from logits: 1 / (1 + exp(-x)) in float64, stored as float32 (as the trainer's evaluation). */
-export function sigmoidProbabilities(logits: ArrayLike<number>): Float32Array {
-  const probs = new Float32Array(logits.length);
-  for (let i = 0; i < logits.length; i++) probs[i] = 1 / (1 + Math.exp(-logits[i]));
-  return probs;
 }
 
 /** A field of the model's table, for building forms: name, kind, unit of the raw value, categories. */
@@ -58,10 +53,10 @@ export interface PredictorOptions {
 }
 
 /** Runs a model on raw inputs with the preprocessing its checkpoint prescribes. */
-export class Predictor {
+export class Predictor<B extends Backend = SyncBackend> {
   readonly spec: InferenceSpec;
 
-  constructor(readonly model: Model, private readonly opts: PredictorOptions = {}) {
+  constructor(readonly model: Model<B>, private readonly opts: PredictorOptions = {}) {
     this.spec = inferenceSpec(model.config, model.metadata, opts.featureSpec);
   }
 
@@ -85,38 +80,33 @@ export class Predictor {
     return { pixels, table: encodeTable(this.spec, input.table) };
   }
 
-  /** Probabilities [B,14] of a prepared batch: forward + sigmoid. Synchronous backends only (see probabilitiesAsync). */
-  probabilities(batch: Batch): Float32Array {
-    this.needSync('probabilities', 'probabilitiesAsync');
+  /** Probabilities [B,14] of a prepared batch: forward + sigmoid. Synchronous backends (see probabilitiesAsync). */
+  probabilities(this: Predictor<SyncBackend>, batch: Batch): Float32Array {
     return sigmoidProbabilities(this.model.forward(batch));
   }
 
   /**
-   * As `probabilities`, on every backend (WebGPU included: model.forwardAsync). On the WebAssembly and
-   * reference backends forwardAsync is forward, so the result is the synchronous one bit for bit.
+   * As `probabilities`, on every backend (WebGPU included: model.forwardAsync, which on the WebAssembly and
+   * reference backends runs the same kernels, so the result is the synchronous one bit for bit).
    */
   async probabilitiesAsync(batch: Batch): Promise<Float32Array> {
     return sigmoidProbabilities(await this.model.forwardAsync(batch));
   }
 
-  /** Predict several inputs in one batch. Synchronous backends only (see predictManyAsync). */
-  predictMany(inputs: readonly PredictInput[]): Prediction[] {
-    this.needSync('predictMany', 'predictManyAsync');
-    const enc = inputs.map((x) => this.encode(x));
-    if (enc.length === 0) return [];
-    return this.results(enc, this.probabilities(buildBatch(this.spec, enc)));
+  /** Predict several inputs in one batch. Synchronous backends (see predictManyAsync). */
+  predictMany(this: Predictor<SyncBackend>, inputs: readonly PredictInput[]): Prediction[] {
+    const enc = this.encodeAll(inputs);
+    return enc.length === 0 ? [] : this.results(enc, this.probabilities(buildBatch(this.spec, enc)));
   }
 
   /** As `predictMany`, on every backend. */
   async predictManyAsync(inputs: readonly PredictInput[]): Promise<Prediction[]> {
-    const enc = inputs.map((x) => this.encode(x));
-    if (enc.length === 0) return [];
-    return this.results(enc, await this.probabilitiesAsync(buildBatch(this.spec, enc)));
+    const enc = this.encodeAll(inputs);
+    return enc.length === 0 ? [] : this.results(enc, await this.probabilitiesAsync(buildBatch(this.spec, enc)));
   }
 
-  /** Predict one input. Synchronous backends only (see predictAsync). */
-  predict(input: PredictInput): Prediction {
-    this.needSync('predict', 'predictAsync');
+  /** Predict one input. Synchronous backends (see predictAsync). */
+  predict(this: Predictor<SyncBackend>, input: PredictInput): Prediction {
     return this.predictMany([input])[0];
   }
 
@@ -133,7 +123,10 @@ export class Predictor {
     });
   }
 
-  private needSync(what: string, alt: string): void {
-    if (this.model.asyncOnly) throw new Error(`predictor.${what}(): the ${this.model.backend.name} backend reads its results only asynchronously; use \`await predictor.${alt}(...)\``);
+  private encodeAll(inputs: readonly PredictInput[]): EncodedInput[] {
+    return inputs.map((x) => this.encode(x));
   }
 }
+
+/** Re-exported: the one sigmoid lives with the head (src/model/loss.ts). */
+export { sigmoidProbabilities };

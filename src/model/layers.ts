@@ -137,42 +137,30 @@ export function patchEmbedBackward(be: Backend, dweight: Ptr, dbias: Ptr, dpos: 
 
 /**
  * FT-Transformer feature tokens (rtdl; Gorishniy et al. 2021): tok [B,Fn+Fc,d], numeric tokens first:
- * x[b,j]·numW[j] + numB[j]; then categorical j with code codes[b,j]: embed[offsets[j] + codes[b,j]] + catB[j].
- * x [B,Fn] holds 0 for missing features and codes [B,Fc] hold 0 for missing ones, so every row is finite;
- * the caller masks the missing rows.
+ * x[b,j]·numW[j] + numB[j]; then categorical j: embed[catRows[b,j]] + catB[j], where catRows [B,Fc] (a row
+ * index buffer) holds offsets[j] + the code. x [B,Fn] holds 0 for missing features and missing codes point at
+ * the feature's code 0, so every row is finite; the caller masks the missing rows. One kernel per batch.
  */
-export function featureTokensForward(be: Backend, tok: Ptr, x: Ptr, codes: ArrayLike<number>, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, offsets: ArrayLike<number>, B: number, Fn: number, Fc: number, d: number): void {
-  const Ft = Fn + Fc;
+export function featureTokensForward(be: Backend, tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
   if (Fc === 0) {
     if (Fn > 0) be.numTokensForward(tok, x, numW, numB, B, Fn, d);
     return;
   }
-  for (let b = 0; b < B; b++) {
-    const t = tok + b * Ft * d;
-    if (Fn > 0) be.numTokensForward(t, x + b * Fn, numW, numB, 1, Fn, d);
-    for (let j = 0; j < Fc; j++) be.add(t + (Fn + j) * d, embed + (offsets[j] + codes[b * Fc + j]) * d, catB + j * d, d);
-  }
+  be.featureTokensForward(tok, x, catRows, numW, numB, embed, catB, B, Fn, Fc, d);
 }
 
 /**
  * Backward of `featureTokensForward`: dnumW, dnumB [Fn,d] +=; rows of dembed and dcatB [Fc,d] += from
- * dtok [B,Fn+Fc,d]; present [B,Fc] skips missing categorical codes (their dtok rows are zero anyway).
+ * dtok [B,Fn+Fc,d]; present [B,Fn+Fc] (the token mask) skips missing categorical codes (their dtok rows are
+ * zero anyway). Without categorical features the numeric sums run over the batch at once (numTokensBackward);
+ * with them, sample by sample (featureTokensBackward): the two summation orders the model has always used.
  */
-export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, codes: ArrayLike<number>, present: ArrayLike<number>, offsets: ArrayLike<number>, B: number, Fn: number, Fc: number, d: number): void {
-  const Ft = Fn + Fc;
+export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
   if (Fc === 0) {
     if (Fn > 0) be.numTokensBackward(dnumW, dnumB, dtok, x, B, Fn, d);
     return;
   }
-  for (let b = 0; b < B; b++) {
-    const t = dtok + b * Ft * d;
-    if (Fn > 0) be.numTokensBackward(dnumW, dnumB, t, x + b * Fn, 1, Fn, d);
-    for (let j = 0; j < Fc; j++) {
-      if (!present[b * Fc + j]) continue;
-      be.accumulate(dembed + (offsets[j] + codes[b * Fc + j]) * d, t + (Fn + j) * d, d);
-      be.accumulate(dcatB + j * d, t + (Fn + j) * d, d);
-    }
-  }
+  be.featureTokensBackward(dnumW, dnumB, dembed, dcatB, dtok, x, catRows, present, B, Fn, Fc, d);
 }
 
 // ---- the last block of the fusion encoder: only the CLS rows continue after attention -------------------
@@ -180,18 +168,17 @@ export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembe
 /**
  * The fusion encoder's last block. Only the CLS outputs feed the head, so after attention (which needs every
  * token as a key) the block continues on the CLS rows alone: proj, the residual, LN2 and the MLP run over B
- * rows instead of N. rows [B] are the CLS row of each output sample; clsX, clsAtty [B,d] receive the
+ * rows instead of N. rows [B] (a row index buffer, see Backend.copyRows) are the CLS row of each output
+ * sample; clsX, clsAtty [B,d] receive the
  * gathered block input and attention output; the output is a.x2's first B rows [B,d], in the order of `rows`.
  * The other rows of x1, ln2, fch, fchGelu, x2 are not computed.
  */
-export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: ArrayLike<number>, B: number, N: number, d: number, H: number, hidden: number): void {
+export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number): void {
   be.layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, w.ln1w, w.ln1b, N, d);
   linearForward(be, a.qkv, a.ln1, w.qkvw, w.qkvb, N, d, 3 * d);
   for (const s of segs) be.attentionForward(a.atty + s.row * d, a.att + s.att, a.qkv + s.row * 3 * d, mask + s.row, s.B, s.T, d, H);
-  for (let i = 0; i < B; i++) {
-    be.copy(clsX + i * d, x + rows[i] * d, d);
-    be.copy(clsAtty + i * d, a.atty + rows[i] * d, d);
-  }
+  be.copyRows(clsX, 0, x, rows, B, d);
+  be.copyRows(clsAtty, 0, a.atty, rows, B, d);
   be.copy(a.x1, clsX, B * d);
   linearForward(be, a.x1, clsAtty, w.projw, w.projb, B, d, d, true);
   be.layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.x1, w.ln2w, w.ln2b, B, d);
@@ -206,7 +193,7 @@ export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: 
  * scratch); dx [N,d] receives (overwritten, not accumulated) d(loss)/d(x) for every row; g += the block's
  * parameter gradients.
  */
-export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: ArrayLike<number>, B: number, N: number, d: number, H: number, hidden: number): void {
+export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number): void {
   // On the B CLS rows: x2 = x1 + fc2(gelu(fc1(ln2(x1)))), x1 = x + proj(atty).
   linearBackward(be, s.dfchGelu, g.fc2w, g.fc2b, dcls, a.fchGelu, w.fc2w, B, hidden, d);
   be.fill(s.dfch, B * hidden, 0);
@@ -217,10 +204,8 @@ export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeigh
   // Scatter to all rows: the residual and the attention output get gradient on the CLS rows only.
   be.fill(dx, N * d, 0);
   be.fill(s.datty, N * d, 0);
-  for (let i = 0; i < B; i++) {
-    be.copy(dx + rows[i] * d, dcls + i * d, d);
-    be.copy(s.datty + rows[i] * d, s.dln + i * d, d);
-  }
+  be.copyRows(dx, rows, dcls, 0, B, d);
+  be.copyRows(s.datty, rows, s.dln, 0, B, d);
   // x1 = x + proj(attn(qkv(ln1(x)))) over every row.
   be.fill(s.dqkv, N * 3 * d, 0);
   for (const sg of segs) be.attentionBackward(s.dqkv + sg.row * 3 * d, s.datty + sg.row * d, a.qkv + sg.row * 3 * d, a.att + sg.att, mask + sg.row, sg.B, sg.T, d, H);

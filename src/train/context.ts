@@ -1,6 +1,7 @@
 /** What the parts of a training run (loop, evaluation, protocol hooks) share once the run is set up. */
 import type { PreparedDataset } from '../data/index.ts';
 import type { Model } from '../model/index.ts';
+import type { Backend } from '../engine/index.ts';
 import type { TrainConfig } from './config.ts';
 import type { Logger } from './data.ts';
 import type { TaskRunner } from './pool.ts';
@@ -20,7 +21,7 @@ export interface RunContext {
   trainRows: Int32Array;
   valRows: Int32Array;
   testRows: Int32Array;
-  model: Model;
+  model: Model<Backend>;
   stepper: DataParallelStep;
   runner: TaskRunner;
   predict: Predict;

@@ -4,10 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { buildLayout, decodeCheckpoint } from '../model/index.ts';
 import type { Model } from '../model/index.ts';
+import type { Backend } from '../engine/index.ts';
 import type { Logger } from './data.ts';
 
 /** Tensors whose names start with one of the comma-separated prefixes (unknown prefixes are errors). */
-export function frozenEntries(model: Model, spec: string) {
+export function frozenEntries(model: Model<Backend>, spec: string) {
   const prefixes = spec.split(',').map((p) => p.trim()).filter(Boolean);
   for (const p of prefixes) {
     if (!model.layout.some((e) => e.name.startsWith(p))) throw new Error(`--freeze: no parameter name starts with '${p}'`);
@@ -16,7 +17,7 @@ export function frozenEntries(model: Model, spec: string) {
 }
 
 /** --init-from "path=prefix,prefix;path2=prefix": copy matching tensors (same name and shape) from checkpoints. */
-export async function initFromCheckpoints(model: Model, spec: string, log: Logger): Promise<void> {
+export async function initFromCheckpoints(model: Model<Backend>, spec: string, log: Logger): Promise<void> {
   const flat = Float32Array.from(await model.paramDataAsync());
   for (const part of spec.split(';').map((p) => p.trim()).filter(Boolean)) {
     const eq = part.lastIndexOf('=');

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { appendJsonLine } from './files.ts';
+import { saveModel } from '../node/model.ts';
 import type { RunContext } from './context.ts';
 import { validate } from './evaluation.ts';
 import { observedCount } from './batching.ts';
@@ -102,7 +103,7 @@ async function endEpoch(ctx: RunContext): Promise<boolean> {
     state.bestEpoch = state.epoch + 1;
     state.epochsWithoutImprovement = 0;
     ctx.model.setParams(ctx.stepper.params);
-    await ctx.model.saveAsync(join(runDir, 'model.safetensors'));
+    await saveModel(ctx.model, join(runDir, 'model.safetensors'));
   } else state.epochsWithoutImprovement++;
   const meanLoss = state.epochLossSum / Math.max(1, state.epochBatches);
   ctx.log(`epoch ${state.epoch + 1}/${cfg.epochs}: train loss ${meanLoss.toFixed(4)}, val macro AUROC ${val.macroAuroc.toFixed(4)}${improved ? ' (best)' : ''}`);
@@ -124,6 +125,6 @@ export async function saveLast(ctx: RunContext): Promise<void> {
   writeResumeState(ctx.runDir, ctx.state, ctx.stepper.params, m, v);
   ctx.savedStep = ctx.state.step;
   ctx.model.setParams(ctx.stepper.params);
-  await ctx.model.saveAsync(join(ctx.runDir, 'last.safetensors'));
+  await saveModel(ctx.model, join(ctx.runDir, 'last.safetensors'));
   writeStateJson(ctx.runDir, ctx.state);
 }

@@ -7,10 +7,10 @@
  */
 import { makeBatch } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
-import { createModel } from '../model/index.ts';
+import { createModel, sigmoidProbabilities } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
-import type { AnyBackendKind, Batch, BackendKind } from '../engine/index.ts';
+import type { AnyBackendKind, Backend, Batch } from '../engine/index.ts';
 import { applyDropout, imputeBatch, injectMissing } from './missing.ts';
 import type { DropoutRates } from './missing.ts';
 
@@ -58,14 +58,14 @@ export interface PredictTask {
 export type Task = GradTask | PredictTask;
 
 export class Replica {
-  readonly model: Model;
+  readonly model: Model<Backend>;
   private version = -1;
   private readonly params: Float32Array;
   private readonly grads: Float32Array;
 
-  /** A replica on a synchronous backend kind (wasm, reference); `Replica.create` serves every kind. */
-  constructor(readonly init: ReplicaInit, model?: Model) {
-    this.model = model ?? createModel(init.model, { backend: init.backend as BackendKind });
+  /** A replica over `model` (made by `Replica.create` for the init's backend kind). */
+  constructor(readonly init: ReplicaInit, model: Model<Backend>) {
+    this.model = model;
     this.params = new Float32Array(init.params);
     this.grads = new Float32Array(init.grads);
   }
@@ -96,42 +96,24 @@ export class Replica {
     return this.grads.subarray(t.slot * P, (t.slot + 1) * P);
   }
 
-  private static sigmoid(logits: Float32Array): Float32Array {
-    const probs = new Float32Array(logits.length);
-    for (let i = 0; i < logits.length; i++) probs[i] = 1 / (1 + Math.exp(-logits[i]));
-    return probs;
-  }
-
-  /** The chunk's gradient into its slot (synchronous backends). */
-  grad(t: GradTask): { loss: number; droppedImage: number; droppedTab: number } {
+  /** The chunk's gradient into its slot (on WebGPU the step runs on the device and is read back once). */
+  async grad(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number }> {
     const { b, dropped } = this.batch(t);
-    const { loss } = this.model.lossAndGrad(b, { normalizer: t.normalizer });
-    this.slot(t).set(this.model.gradData());
+    const { loss, grads } = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
+    const slot = this.slot(t);
+    for (const e of this.model.layout) slot.set(grads[e.name], e.offset);
     return { loss, droppedImage: dropped.image, droppedTab: dropped.tab };
   }
 
-  /** Probabilities [n,14] (synchronous backends). */
-  predict(t: PredictTask): Float32Array {
-    return Replica.sigmoid(this.model.forward(this.batch(t).b));
+  /** Probabilities [n,14]. */
+  async predict(t: PredictTask): Promise<Float32Array> {
+    return sigmoidProbabilities(await this.model.forwardAsync(this.batch(t).b));
   }
 
-  /** As `grad`, on every backend (on WebGPU the step runs on the device and is read back once). */
-  async gradAsync(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number }> {
-    const { b, dropped } = this.batch(t);
-    const { loss } = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
-    this.slot(t).set(await this.model.gradDataAsync());
-    return { loss, droppedImage: dropped.image, droppedTab: dropped.tab };
-  }
-
-  /** As `predict`, on every backend. */
-  async predictAsync(t: PredictTask): Promise<Float32Array> {
-    return Replica.sigmoid(await this.model.forwardAsync(this.batch(t).b));
-  }
-
-  /** Tasks run one at a time: a replica has one set of activations and gradients, and the async forms yield. */
+  /** Tasks run one at a time: a replica has one set of activations and gradients, and its calls yield. */
   private queue: Promise<unknown> = Promise.resolve();
   run(t: Task): Promise<unknown> {
-    const next = this.queue.then((): Promise<unknown> => (t.kind === 'grad' ? this.gradAsync(t) : this.predictAsync(t)));
+    const next = this.queue.then((): Promise<unknown> => (t.kind === 'grad' ? this.grad(t) : this.predict(t)));
     this.queue = next.catch(() => {});
     return next;
   }

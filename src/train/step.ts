@@ -4,8 +4,10 @@
  * in slot order, zero frozen tensors, clip the global norm, AdamW, publish the new parameters.
  */
 import type { Model } from '../model/index.ts';
+import type { Backend } from '../engine/index.ts';
 import type { LayoutEntry } from '../model/index.ts';
 import type { Ptr } from '../engine/index.ts';
+import { SCALAR_FLOATS } from '../engine/index.ts';
 import { cutChunks } from './batching.ts';
 import type { DropoutRates } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
@@ -37,13 +39,15 @@ export class DataParallelStep {
   private readonly vPtr: Ptr;
   /** [chunks * P] the gradient slots copied into the arena, so the sum, norm and clip run as kernels. */
   private readonly stage: Ptr;
+  /** Scalar slot of the squared gradient norm. */
+  private readonly normSq: Ptr;
 
   /**
    * `params` and `slots` are the SharedArrayBuffer views the replicas read and write; AdamW moments live
    * in the model's arena (allocated here, zeroed; `moments()` gives them for checkpoints).
    */
   constructor(
-    private readonly model: Model,
+    private readonly model: Model<Backend>,
     private readonly runner: TaskRunner,
     readonly params: Float32Array,
     private readonly slots: Float32Array,
@@ -56,13 +60,14 @@ export class DataParallelStep {
     this.mPtr = be.alloc(this.P);
     this.vPtr = be.alloc(this.P);
     this.stage = be.alloc(this.P * chunks);
+    this.normSq = be.alloc(SCALAR_FLOATS);
     be.fill(this.mPtr, this.P, 0);
     be.fill(this.vPtr, this.P, 0);
   }
 
   /** A step whose shared parameters start as the model's (read back asynchronously on WebGPU). */
   static async create(
-    model: Model, runner: TaskRunner, params: Float32Array, slots: Float32Array, chunks: number,
+    model: Model<Backend>, runner: TaskRunner, params: Float32Array, slots: Float32Array, chunks: number,
     opt: OptimizerSettings, frozen: readonly LayoutEntry[] = [],
   ): Promise<DataParallelStep> {
     const s = new DataParallelStep(model, runner, params, slots, chunks, opt, frozen);
@@ -70,11 +75,10 @@ export class DataParallelStep {
     return s;
   }
 
-  /** The AdamW moments (first, second): live views, or copies read back on WebGPU. */
+  /** The AdamW moments (first, second), read back. */
   async moments(): Promise<{ m: ArrayLike<number>; v: ArrayLike<number> }> {
     const be = this.model.backend;
-    if (be.readAsync) return { m: await be.readAsync(this.mPtr, this.P), v: await be.readAsync(this.vPtr, this.P) };
-    return { m: be.view(this.mPtr, this.P), v: be.view(this.vPtr, this.P) };
+    return { m: await be.read(this.mPtr, this.P), v: await be.read(this.vPtr, this.P) };
   }
   setMoments(m: ArrayLike<number>, v: ArrayLike<number>): void {
     this.model.backend.write(this.mPtr, m);
@@ -108,7 +112,8 @@ export class DataParallelStep {
     be.write(this.stage, slots.subarray(0, parts.length * P));
     be.sumBuffers(gPtr, this.stage, P, parts.length, P);
     for (const e of this.frozen) be.fill(gPtr + e.offset, e.size, 0);
-    const norm = Math.sqrt(be.sumSquaresAsync ? await be.sumSquaresAsync(gPtr, P) : be.sumSquares(gPtr, P));
+    be.sumSquaresTo(this.normSq, gPtr, P);
+    const norm = Math.sqrt(await be.readScalar(this.normSq));
     if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
     const o = this.opt;
     if (o.clip > 0 && norm > o.clip) be.scale(gPtr, P, o.clip / norm);

@@ -2,9 +2,9 @@
  * Test helpers shared by the kernel, layer and model tests: seeded random data, NaN-prefilled outputs and
  * comparisons that print `TENSOR OK, maxdiff = ...` style diagnostics on failure.
  */
-import { ReferenceBackend, WasmBackend, wasmBuildSupported } from '../../src/engine/index.ts';
+import { ReferenceBackend, SCALAR_FLOATS, WasmBackend, wasmBuildSupported } from '../../src/engine/index.ts';
 import { mulberry32 } from '../../src/engine/rng.ts';
-import type { Backend, Ptr } from '../../src/engine/index.ts';
+import type { SyncBackend, Ptr } from '../../src/engine/index.ts';
 
 /** The project's seeded PRNG, so every test's data is reproducible. */
 export const rng = mulberry32;
@@ -30,15 +30,28 @@ export function reference(): ReferenceBackend {
 }
 
 /** Allocate n elements on a backend and copy data in (or fill with NaN when data is a number n). */
-export function put(be: Backend, data: ArrayLike<number>): Ptr {
+export function put(be: SyncBackend, data: ArrayLike<number>): Ptr {
   const p = be.alloc(data.length);
   be.write(p, data);
   return p;
 }
-export function nans(be: Backend, n: number): Ptr {
+export function nans(be: SyncBackend, n: number): Ptr {
   const p = be.alloc(n);
   be.fill(p, n, NaN);
   return p;
+}
+
+/** sumSquaresTo into a fresh scalar slot, read back at once. */
+export function sumSquares(be: SyncBackend, x: Ptr, n: number): number {
+  const s = be.alloc(SCALAR_FLOATS);
+  be.sumSquaresTo(s, x, n);
+  return be.readScalarSync(s);
+}
+/** bceLogitsTo into a fresh scalar slot; returns the loss sum. */
+export function bceLogits(be: SyncBackend, dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): number {
+  const s = be.alloc(SCALAR_FLOATS);
+  be.bceLogitsTo(s, dlogits, logits, targets, weights, n, gradScale);
+  return be.readScalarSync(s);
 }
 
 /**

@@ -5,13 +5,13 @@
  *
  * Calls only ENQUEUE work: every kernel becomes a dispatch in one open compute pass of one command
  * encoder, its arguments a 64-byte block in a uniform ring bound at a dynamic offset, until `flush()`
- * (or a `write`, or `readAsync`) submits them. So a whole training step stays on the device with no round
+ * (or a `write`, or `read`) submits them. So a whole training step stays on the device with no round
  * trip per kernel. Consecutive dispatches see each other's writes (WebGPU orders storage accesses between
  * dispatches), and `write()` flushes first so a queued kernel never sees data written after it.
  *
- * What cannot be synchronous on a GPU: `view`, `read`, and the scalar results of `sumSquares` and
- * `bceLogits`. Those throw with a pointer to the asynchronous or device-side form: `readAsync(p, n)`,
- * `sumSquaresTo(out, ...)` / `bceLogitsTo(out, ...)` (the scalar lands in the arena, read it whenever).
+ * Results come back only through the asynchronous `read` / `readScalar` (a GPU has no synchronous read), so
+ * this is a `Backend` and not a `SyncBackend`: the synchronous model API does not typecheck on it. Scalar
+ * kernels write f32 into the first element of their slot.
  *
  * Determinism: no float atomics; every reduction (tree in workgroup memory, or a thread summing in index
  * order) has a fixed order, so the same inputs give the same bits.
@@ -28,9 +28,8 @@ const MAP_READ = 0x1;
 const RING_SLOTS = 4096;
 const PARAM_BYTES = 64;
 const MAX_GROUPS = 65535;
-/** Elements below the arena base: 0 means "none"; 4..7 hold the async helpers' scalar results. */
+/** Elements below the arena base: 0 means "none" (the base matches the reference backend's). */
 const ARENA_BASE = 16;
-const SCALAR_SLOT = 4;
 
 export interface WebGPUBackendOptions {
   /** Initial arena size in elements (grows geometrically, copying on the device). */
@@ -47,6 +46,7 @@ interface Pipe {
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
   readonly precision = 'f32' as const;
+  readonly synchronous = false as const;
   /** A one-line description of the adapter (vendor, architecture, device). */
   readonly adapterInfo: string;
   private readonly arena: Arena;
@@ -248,12 +248,16 @@ export class WebGPUBackend implements Backend {
   alloc(n: number): Ptr { return this.arena.alloc(n); }
   mark(): number { return this.arena.mark(); }
   release(mark: number): void { this.arena.release(mark); }
+  /**
+   * Not part of the contract (this is no SyncBackend, so typed code never calls it): JavaScript that reaches
+   * the synchronous model API on WebGPU gets this message instead of "view is not a function".
+   */
   view(): never {
-    throw new Error('webgpu backend: view() needs a synchronous read of GPU memory, which WebGPU does not have; use `await backend.readAsync(p, n)`.');
+    throw new Error('webgpu backend: a synchronous read of GPU memory does not exist; use the asynchronous API (`await model.forwardAsync(...)`, `await predictor.predictAsync(...)`, `await backend.read(p, n)`).');
   }
-  read(): never {
-    throw new Error('webgpu backend: read() is synchronous; use `await backend.readAsync(p, n)`.');
-  }
+  /** As `view`: the SyncBackend reads exist here only to say what to use instead. */
+  readSync(): never { return this.view(); }
+  readScalarSync(): never { return this.view(); }
   /** Copy `src` into the arena at `p`, after everything enqueued before this call. */
   write(p: Ptr, src: ArrayLike<number>): void {
     if (src.length === 0) return;
@@ -267,9 +271,9 @@ export class WebGPUBackend implements Backend {
     this.device.queue.writeBuffer(this.buf, p * 4, data.buffer, data.byteOffset, data.byteLength);
   }
   /** The `n` floats at `p` once every kernel enqueued so far has run. */
-  async readAsync(p: Ptr, n: number): Promise<Float32Array> {
+  async read(p: Ptr, n: number): Promise<Float32Array> {
     if (n === 0) return new Float32Array(0);
-    this.checkRange(p, n, 'readAsync');
+    this.checkRange(p, n, 'read');
     this.flush();
     const staging = this.device.createBuffer({ size: n * 4, usage: USAGE.MAP_READ | USAGE.COPY_DST });
     const enc = this.device.createCommandEncoder();
@@ -281,6 +285,10 @@ export class WebGPUBackend implements Backend {
     staging.destroy();
     this.throwIfError();
     return out;
+  }
+  /** The f32 a scalar kernel wrote at `p`. */
+  async readScalar(p: Ptr): Promise<number> {
+    return (await this.read(p, 1))[0];
   }
   private checkRange(p: Ptr, n: number, what: string): void {
     if (!(Number.isInteger(p) && p >= 0 && p + n <= this.arena.top)) throw new Error(`webgpu ${what}: [${p}, ${p + n}) is outside the allocated arena`);
@@ -353,10 +361,6 @@ export class WebGPUBackend implements Backend {
   biasGrad(dbias: Ptr, dout: Ptr, N: number, C: number): void {
     this.dispatch('bias_grad', [dbias, dout, N, C], Math.ceil(C / 64));
   }
-  /** Not available synchronously on a GPU: use `sumSquaresTo` (device-side) or `sumSquaresAsync`. */
-  sumSquares(): never {
-    throw new Error('webgpu backend: sumSquares() returns a number synchronously; use sumSquaresTo(out, x, n) to keep it on the device, or `await sumSquaresAsync(x, n)`.');
-  }
   /** arena[out] = sum of squares of x[0..n) (two fixed-order stages through scratch). */
   sumSquaresTo(out: Ptr, x: Ptr, n: number): void {
     const G = Math.max(1, Math.min(1024, Math.ceil(n / (WG * 16))));
@@ -364,10 +368,6 @@ export class WebGPUBackend implements Backend {
     this.growScratch(G);
     this.dispatch('sumsq_partial', [x, n, L], G);
     this.dispatch('sumsq_final', [out, G], 1);
-  }
-  async sumSquaresAsync(x: Ptr, n: number): Promise<number> {
-    this.sumSquaresTo(SCALAR_SLOT, x, n);
-    return (await this.readAsync(SCALAR_SLOT, 1))[0];
   }
   sumBuffers(dst: Ptr, src0: Ptr, stride: number, count: number, n: number): void {
     this.dispatch('sum_buffers', [dst, src0, stride, count, n], WebGPUBackend.ewGroups(n));
@@ -379,14 +379,22 @@ export class WebGPUBackend implements Backend {
 
   // ---- model-specific layers -----------------------------------------------------------------------
 
-  affineForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, N: number, C: number): void {
+  copyRows(dst: Ptr, dstRows: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void {
     if (C === 0) return;
-    this.dispatch('affine_fwd', [out, inp, scale, shift, C, N * C], WebGPUBackend.ewGroups(N * C));
+    this.dispatch('copy_rows', [dst, dstRows, src, srcRows, C, N * C], WebGPUBackend.ewGroups(N * C));
   }
-  affineBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, inp: Ptr, scale: Ptr, N: number, C: number): void {
-    if (C === 0) return;
-    this.dispatch('affine_bwd_x', [dinp, dout, scale, C, N * C], WebGPUBackend.ewGroups(N * C));
-    this.dispatch('affine_bwd_w', [dscale, dshift, dout, inp, N, C], Math.ceil(C / 64));
+  accumulateRows(dst: Ptr, src: Ptr, srcRows: Ptr, N: number, C: number): void {
+    if (C === 0 || N === 0) return;
+    this.dispatch('acc_rows', [dst, src, srcRows, N, C], Math.ceil(C / 64));
+  }
+  affineScatterForward(out: Ptr, outRows: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, B: number, T: number, C: number): void {
+    if (C === 0 || T === 0) return;
+    this.dispatch('affine_scatter_fwd', [out, outRows, inp, scale, shift, T, C, B * T * C], WebGPUBackend.ewGroups(B * T * C));
+  }
+  affineScatterBackward(dinp: Ptr, dscale: Ptr, dshift: Ptr, dout: Ptr, doutRows: Ptr, inp: Ptr, scale: Ptr, B: number, T: number, C: number): void {
+    if (C === 0 || T === 0 || B === 0) return;
+    this.dispatch('affine_scatter_bwd_x', [dinp, dout, doutRows, scale, T, C, B * T * C], WebGPUBackend.ewGroups(B * T * C));
+    this.dispatch('affine_scatter_bwd_w', [dscale, dshift, dout, doutRows, inp, B, T, C], Math.ceil(C / 64));
   }
   numTokensForward(out: Ptr, x: Ptr, weight: Ptr, bias: Ptr, N: number, F: number, d: number): void {
     if (F === 0 || d === 0) return;
@@ -396,6 +404,15 @@ export class WebGPUBackend implements Backend {
     if (F === 0 || d === 0) return;
     this.dispatch('numtok_bwd', [dweight, dbias, dout, x, N, F, F * d], Math.ceil((F * d) / 64));
   }
+  featureTokensForward(tok: Ptr, x: Ptr, catRows: Ptr, numW: Ptr, numB: Ptr, embed: Ptr, catB: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    const n = B * (Fn + Fc) * d;
+    this.dispatch('feature_tokens_fwd', [tok, x, catRows, numW, numB, embed, catB, Fn, Fc, d, n], WebGPUBackend.ewGroups(n));
+  }
+  featureTokensBackward(dnumW: Ptr, dnumB: Ptr, dembed: Ptr, dcatB: Ptr, dtok: Ptr, x: Ptr, catRows: Ptr, present: Ptr, B: number, Fn: number, Fc: number, d: number): void {
+    if (B === 0 || d === 0) return;
+    if (Fn > 0) this.dispatch('feature_tokens_bwd_num', [dnumW, dnumB, dtok, x, B, Fn, Fc, d, Fn * d], Math.ceil((Fn * d) / 64));
+    if (Fc > 0) this.dispatch('feature_tokens_bwd_cat', [dembed, dcatB, dtok, catRows, present, B, Fn, Fc, d, Fc * d], Math.ceil((Fc * d) / 64));
+  }
   patchify(out: Ptr, img: Ptr, B: number, S: number, P: number): void {
     if (S % P !== 0) throw new Error(`patchify: image size ${S} is not a multiple of patch ${P}`);
     this.dispatch('patchify', [out, img, S, P, B * S * S], WebGPUBackend.ewGroups(B * S * S));
@@ -403,17 +420,9 @@ export class WebGPUBackend implements Backend {
 
   // ---- loss and optimizer --------------------------------------------------------------------------
 
-  /** Not available synchronously on a GPU: use `bceLogitsTo` (device-side) or `bceLogitsAsync`. */
-  bceLogits(): never {
-    throw new Error('webgpu backend: bceLogits() returns the loss synchronously; use bceLogitsTo(out, ...) to keep it on the device, or `await bceLogitsAsync(...)`.');
-  }
-  /** As `bceLogits`, with the loss written to arena[out] instead of returned. */
+  /** The loss sum goes to the scalar slot `out` (f32, first element). */
   bceLogitsTo(out: Ptr, dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): void {
     this.dispatch('bce_logits', [out, dlogits, logits, targets, weights, n, gradScale], 1);
-  }
-  async bceLogitsAsync(dlogits: Ptr, logits: Ptr, targets: Ptr, weights: Ptr, n: number, gradScale: number): Promise<number> {
-    this.bceLogitsTo(SCALAR_SLOT, dlogits, logits, targets, weights, n, gradScale);
-    return (await this.readAsync(SCALAR_SLOT, 1))[0];
   }
   adamw(p: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number, t: number): void {
     const bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);

@@ -45,15 +45,44 @@ export const COPY = ew('copy', 'dst src n', 'm[p.dst + i] = m[p.src + i];');
 export const BIAS_ADD = ew('bias_add', 'o bias C n', 'm[p.o + i] = m[p.o + i] + m[p.bias + i % p.C];');
 /** Rows of x [N,C] with mask 0 set to exactly 0; n = N*C. */
 export const MASK_ROWS = ew('mask_rows', 'x mask C n', 'if (m[p.mask + i / p.C] == 0.0) { m[p.x + i] = 0.0; }');
-/** out [N,C] = inp * scale[C] + shift[C]; n = N*C. */
-export const AFFINE_FWD = ew('affine_fwd', 'o inp sc sh C n', 'let c = i % p.C; m[p.o + i] = m[p.inp + i] * m[p.sc + c] + m[p.sh + c];');
-/** dinp [N,C] += dout * scale[C]; n = N*C. */
-export const AFFINE_BWD_X = ew('affine_bwd_x', 'dinp dout sc C n', 'm[p.dinp + i] = m[p.dinp + i] + m[p.dout + i] * m[p.sc + i % p.C];');
+/** Row r of an index buffer at `rows` (0: the identity, row r). Index buffers hold exact integers as floats. */
+const ROW = (rows: string, r: string) => `select(${r}, u32(m[${rows} + ${r}]), ${rows} != 0u)`;
+/** Modality tokens into their sequences: out row outRows[b] + j = inp row b*T + j * sc + sh; n = B*T*C. */
+export const AFFINE_SCATTER_FWD = ew(
+  'affine_scatter_fwd',
+  'o orow inp sc sh T C n',
+  `let c = i % p.C; let q = i / p.C; let b = q / p.T;
+    let r0 = select(b * p.T, u32(m[p.orow + b]), p.orow != 0u);
+    m[p.o + (r0 + q % p.T) * p.C + c] = m[p.inp + i] * m[p.sc + c] + m[p.sh + c];`,
+);
+/** dinp [B*T,C] += dout row (doutRows[b] + j) * scale[C]; n = B*T*C. */
+export const AFFINE_SCATTER_BWD_X = ew(
+  'affine_scatter_bwd_x',
+  'dinp dout drow sc T C n',
+  `let c = i % p.C; let q = i / p.C; let b = q / p.T;
+    let r0 = select(b * p.T, u32(m[p.drow + b]), p.drow != 0u);
+    m[p.dinp + i] = m[p.dinp + i] + m[p.dout + (r0 + q % p.T) * p.C + c] * m[p.sc + c];`,
+);
+/** Row gather/scatter/broadcast: dst row dstRows[r] = src row srcRows[r]; n = N*C. */
+export const COPY_ROWS = ew(
+  'copy_rows',
+  'dst dr src sr C n',
+  `let r = i / p.C; let c = i % p.C;
+    m[p.dst + ${ROW('p.dr', 'r')} * p.C + c] = m[p.src + ${ROW('p.sr', 'r')} * p.C + c];`,
+);
 /** out [N,F,d] = x[N,F] * w[F,d] + b[F,d]; n = N*F*d. */
 export const NUMTOK_FWD = ew(
   'numtok_fwd',
   'o x w b F d n',
   'let e = i % p.d; let nf = i / p.d; let fe = (nf % p.F) * p.d + e; m[p.o + i] = m[p.x + nf] * m[p.w + fe] + m[p.b + fe];',
+);
+/** A batch's feature tokens [B,Fn+Fc,d]: numeric x*numW + numB, categorical embed[catRows] + catB; n = B*(Fn+Fc)*d. */
+export const FEATURE_TOKENS_FWD = ew(
+  'feature_tokens_fwd',
+  'o x cr nw nb em cb Fn Fc d n',
+  `let e = i % p.d; let q = i / p.d; let Ft = p.Fn + p.Fc; let f = q % Ft; let b = q / Ft;
+    if (f < p.Fn) { m[p.o + i] = m[p.x + b * p.Fn + f] * m[p.nw + f * p.d + e] + m[p.nb + f * p.d + e]; }
+    else { let j = f - p.Fn; m[p.o + i] = m[p.em + u32(m[p.cr + b * p.Fc + j]) * p.d + e] + m[p.cb + j * p.d + e]; }`,
 );
 /** ViT patches: out [B,G*G,P*P] from img [B,S,S], G = S/P; n = B*S*S. */
 export const PATCHIFY = ew(
@@ -85,11 +114,41 @@ export const ADAMW = ew(
 export const BIAS_GRAD = cols('bias_grad', 'db dout N C', `var s = 0.0;
   for (var n = 0u; n < p.N; n++) { s += m[p.dout + n * p.C + c]; }
   m[p.db + c] = m[p.db + c] + s;`);
-/** dscale [C] += sum_rows dout*inp; dshift [C] += sum_rows dout. */
-export const AFFINE_BWD_W = cols('affine_bwd_w', 'dsc dsh dout inp N C', `var s1 = 0.0; var s2 = 0.0;
-  for (var n = 0u; n < p.N; n++) { let g = m[p.dout + n * p.C + c]; s1 += g * m[p.inp + n * p.C + c]; s2 += g; }
-  m[p.dsc + c] = m[p.dsc + c] + s1;
-  m[p.dsh + c] = m[p.dsh + c] + s2;`);
+/** dscale, dshift [C] += per sample b in order, its sums over j < T of dout row (doutRows[b] + j) (times inp). */
+export const AFFINE_SCATTER_BWD_W = cols('affine_scatter_bwd_w', 'dsc dsh dout drow inp B T C', `var k = m[p.dsc + c]; var h = m[p.dsh + c];
+  for (var b = 0u; b < p.B; b++) {
+    let r0 = select(b * p.T, u32(m[p.drow + b]), p.drow != 0u);
+    var s1 = 0.0; var s2 = 0.0;
+    for (var j = 0u; j < p.T; j++) { let g = m[p.dout + (r0 + j) * p.C + c]; s1 += g * m[p.inp + (b * p.T + j) * p.C + c]; s2 += g; }
+    k += s1; h += s2;
+  }
+  m[p.dsc + c] = k;
+  m[p.dsh + c] = h;`);
+/** dst [C] += src row srcRows[i] for i = 0..N-1, one add per row in order. */
+export const ACC_ROWS = cols('acc_rows', 'dst src sr N C', `var a = m[p.dst + c];
+  for (var i = 0u; i < p.N; i++) { a += m[p.src + ${ROW('p.sr', 'i')} * p.C + c]; }
+  m[p.dst + c] = a;`);
+/** Feature tokens backward, numeric part: columns (f, e) of [Fn,d], samples in order, one add each. C = Fn*d. */
+export const FEATURE_TOKENS_BWD_NUM = cols('feature_tokens_bwd_num', 'dw db dt x B Fn Fc d C', `let f = c / p.d; let e = c % p.d;
+  var k = m[p.dw + c]; var h = m[p.db + c];
+  for (var b = 0u; b < p.B; b++) { let g = m[p.dt + (b * (p.Fn + p.Fc) + f) * p.d + e]; k += g * m[p.x + b * p.Fn + f]; h += g; }
+  m[p.dw + c] = k;
+  m[p.db + c] = h;`);
+/**
+ * Feature tokens backward, categorical part: columns (j, e) of [Fc,d], samples in order; present tokens add
+ * their gradient to their embedding row and to catB. Features own disjoint embedding rows, so no two threads
+ * write the same element. C = Fc*d.
+ */
+export const FEATURE_TOKENS_BWD_CAT = cols('feature_tokens_bwd_cat', 'dem dcb dt cr pr B Fn Fc d C', `let j = c / p.d; let e = c % p.d; let Ft = p.Fn + p.Fc;
+  var h = m[p.dcb + c];
+  for (var b = 0u; b < p.B; b++) {
+    if (m[p.pr + b * Ft + p.Fn + j] == 0.0) { continue; }
+    let g = m[p.dt + (b * Ft + p.Fn + j) * p.d + e];
+    let r = p.dem + u32(m[p.cr + b * p.Fc + j]) * p.d + e;
+    m[r] = m[r] + g;
+    h += g;
+  }
+  m[p.dcb + c] = h;`);
 /** Numeric tokens backward, columns (f, e) of [F,d]: dw += sum_n dout[n,f,e] x[n,f]; db += sum_n dout. C = F*d. */
 export const NUMTOK_BWD = cols('numtok_bwd', 'dw db dout x N F C', `let f = c / (p.C / p.F);
   var s1 = 0.0; var s2 = 0.0;

@@ -176,9 +176,9 @@ export function activationElements(c: ModelConfig, cap: number, training: boolea
     r4(rows * d) + (training ? depth : Math.min(depth, 1)) * block(rows, T) + r4(outRows * d) + 2 * r4(outRows) + 2 * r4(rows)
     + (training ? 2 * r4(rows * d) : 0);
   const maxRows = Math.max(rowsV, rowsT, rowsF);
-  return r4(cap * k.S * k.S) + r4(rowsV * k.PP) + r4(cap * k.Fn)
+  return r4(cap * k.S * k.S) + r4(rowsV * k.PP) + r4(cap * k.Fn) + r4(cap * k.Fc)
     + encoder(rowsV, k.Nv, c.visionDepth, rowsV) + encoder(rowsT, k.Ft, c.tabularDepth, rowsT) + encoder(rowsF, Tf, c.fusionDepth, cap)
-    + 5 * r4(cap * d) + 4 * r4(cap * 14)
+    + 5 * r4(cap * d) + 4 * r4(cap * 14) + 5 * r4(cap)
     + (training ? 2 * r4(maxRows * d) + r4(maxRows * 3 * d) + 2 * r4(maxRows * hid) : 0);
 }
 

@@ -69,11 +69,11 @@ test.before(async () => {
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The trainer's evaluation path on sample indices: Replica.predict (makeBatch + forward + sigmoid). */
-async function evaluationProbs(indices: Int32Array): Promise<Float32Array> {
+async function evaluationProbs(indices: Int32Array, data: PreparedDataset = ds): Promise<Float32Array> {
   const P = params.length;
   const shared = new SharedArrayBuffer(4 * P);
   new Float32Array(shared).set(params);
-  const replica = await Replica.create({ model: config, backend: 'auto', data: ds, params: shared, grads: new SharedArrayBuffer(4 * P) });
+  const replica = await Replica.create({ model: config, backend: 'auto', data, params: shared, grads: new SharedArrayBuffer(4 * P) });
   return replica.predict({ kind: 'predict', version: 1, indices, seed: 0, missImage: 0, missTab: 0 });
 }
 
@@ -217,6 +217,35 @@ test('one study: JPEG + a table of its raw values gives the data-set probabiliti
   assert.is(doc.predictions.length, 1);
   sameBits('CLI single study', predictor.labels.map((l) => doc.predictions[0].probabilities[l]), want.subarray(0, 14));
   assert.equal(doc.predictions[0].modalities, { image: true, table: true });
+});
+
+test('a model trained on sharp\'s pixels: --image and --data decode with sharp (from the checkpoint), bit for bit', async () => {
+  const dsSharp = await loadDataset(dataDir, { imageSize: 32, threads: 1, decoder: 'sharp' });
+  assert.is(dsSharp.report.cache.decoder, 'sharp');
+  const meta = { ...metadata, normalization: { pixelMean: dsSharp.pixelMean, pixelStd: dsSharp.pixelStd, imageSize: dsSharp.S, decoder: 'sharp' } };
+  const path = join(dir, 'sharp.safetensors');
+  const m = createModel(config, { metadata: meta });
+  m.setParams(params);
+  m.save(path);
+  assert.is(new Predictor(loadModel(path)).spec.decoder, 'sharp');
+  const raw = await rawStudies();
+  const r = raw.find((x) => x.jpeg && Object.keys(x.table).length > 8)!;
+  const want = await evaluationProbs(Int32Array.of(r.index), dsSharp);
+  const tf = join(dir, 'table-sharp.json');
+  writeFileSync(tf, JSON.stringify(r.table));
+  const cli = runCli(['--model', path, '--image', r.jpeg!, '--table-file', tf]);
+  assert.is(cli.status, 0, cli.stderr);
+  sameBits('CLI single study (sharp)', predictor.labels.map((l) => JSON.parse(cli.stdout).predictions[0].probabilities[l]), want);
+  // The same study through jpeg-js pixels gives other probabilities: the decoder really is the checkpoint's.
+  const js = runCli(['--model', path, '--image', r.jpeg!, '--table-file', tf, '--decoder', 'jpeg-js']);
+  assert.is(js.status, 0, js.stderr);
+  const pj = predictor.labels.map((l) => JSON.parse(js.stdout).predictions[0].probabilities[l]);
+  assert.ok(pj.some((v, i) => v !== Math.fround(want[i])), 'jpeg-js pixels differ from sharp pixels');
+  // --data without --decoder reads the sharp cache.
+  const all = runCli(['--model', path, '--data', dataDir, '--split', 'all', '--threads', '1']);
+  assert.is(all.status, 0, all.stderr);
+  const rec = JSON.parse(all.stdout).predictions.find((x: { study_id: number }) => x.study_id === r.study);
+  sameBits('CLI --data (sharp)', predictor.labels.map((l) => rec.probabilities[l]), want);
 });
 
 // ---- --backend webgpu ----------------------------------------------------------------------------------------

@@ -10,11 +10,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { resolveFeatureSpec } from '../data/feature-spec-file.ts';
+import { DECODER_NAMES, decodeToGray, readImageFile, resolveDecoder } from '../data/decoders.ts';
 import type { DecoderName } from '../data/decoders.ts';
+import { DEFAULT_DECODE_LIMITS } from '../data/jpeg.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
 import { createBackend } from '../engine/index.ts';
 import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
-import type { PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
+import type { ImageInput, PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
 import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
 import { loadModel } from '../node/model.ts';
 import { writeFileAtomic } from '../node/files.ts';
@@ -34,7 +36,7 @@ const DEFAULTS = {
   featureSpec: '',
   threads: 0,
   cacheDir: '',
-  decoder: 'sharp',
+  decoder: '',
   windowHours: 0,
   allowLateral: false,
   batchSize: 64,
@@ -53,7 +55,7 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   featureSpec: 'feature spec JSON file for parsing rules (empty: the checkpoint\'s, else the built-in spec)',
   threads: 'with --data: image decoding threads (0: all cores)',
   cacheDir: 'with --data: image cache folder (empty: the data set folder)',
-  decoder: 'with --data: image decoder, sharp or jpeg-js (the one the model was trained with; --image always uses jpeg-js)',
+  decoder: 'image decoder, sharp or jpeg-js (empty: the one the model was trained with, from its checkpoint)',
   windowHours: 'with --data: widen the ED stay window by this many hours (use the value the model was trained with)',
   allowLateral: 'with --data: use a lateral view when a study has no frontal one (as in training)',
   batchSize: 'samples per forward pass',
@@ -143,13 +145,15 @@ async function main(): Promise<number> {
   }
   const out: PredictOutput = { model: cfg.model, labels: predictor.labels, predictions: [] };
 
+  if (cfg.decoder && !DECODER_NAMES.includes(cfg.decoder as DecoderName)) throw new UsageError(`--decoder: '${cfg.decoder}' is not one of ${DECODER_NAMES.join(', ')}`);
+  const decoder = (cfg.decoder || predictor.spec.decoder) as DecoderName;
   if (cfg.data) {
     const tty = process.stderr.isTTY;
     const p = await predictDataset(predictor, cfg.data, {
       split: cfg.split as SplitChoice,
       featureSpec,
       cacheDir: cfg.cacheDir || undefined,
-      decoder: cfg.decoder as DecoderName,
+      decoder,
       threads: cfg.threads || undefined,
       windowHours: cfg.windowHours || undefined,
       allowLateral: cfg.allowLateral,
@@ -161,14 +165,8 @@ async function main(): Promise<number> {
     out.predictions = datasetRecords(p, predictor.labels);
     console.error(`predict: ${p.rows.length} studies (${cfg.split}) from ${cfg.data}`);
   } else {
-    let image: Uint8Array | undefined;
-    if (cfg.image) {
-      try {
-        image = new Uint8Array(readFileSync(cfg.image));
-      } catch (e) {
-        throw new Error(`--image ${cfg.image}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
-    }
+    let image: ImageInput | undefined;
+    if (cfg.image) image = await readImage(cfg.image, decoder, predictor.spec.imageSize);
     let pred;
     try {
       pred = await predictor.predictAsync({ image, table });
@@ -198,3 +196,27 @@ function finish(code: number): void {
 }
 
 runMain('predict', main, finish);
+
+/**
+ * The --image file as the predictor's input: read under the data readers' rules (a regular file under the
+ * size limit), then, for a model trained on sharp's pixels, decoded and resized by sharp exactly as the image
+ * cache does (an S x S grey image, which the predictor's resize leaves unchanged); jpeg-js models get the bytes.
+ */
+async function readImage(path: string, decoder: DecoderName, S: number): Promise<ImageInput> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readImageFile(path);
+  } catch (e) {
+    throw new Error(`--image ${path}: cannot read (${(e as Error).message})`);
+  }
+  const use = resolveDecoder(decoder);
+  if (use.notice) console.error(`predict: ${use.notice}`);
+  if (use.decoder === 'jpeg-js') return bytes;
+  const out = new Uint8Array(S * S);
+  try {
+    await decodeToGray(bytes, S, 'sharp', DEFAULT_DECODE_LIMITS, out, 0);
+  } catch (e) {
+    throw new Error(`--image ${path}: unreadable JPEG: ${(e as Error).message}`);
+  }
+  return { width: S, height: S, data: out, channels: 1 };
+}

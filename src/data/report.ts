@@ -78,7 +78,8 @@ export interface DataReport {
   featuresLeftOut: string[];
   features: FeatureReport[];
   labels: LabelReport[];
-  cache: { file: string; hit: boolean; rebuiltReason?: string };
+  /** The image cache file, whether it was read or (re)written, and the decoder whose pixels it holds. */
+  cache: { file: string; hit: boolean; rebuiltReason?: string; decoder: string };
   problems: Problem[];
   /** Problems beyond the listed ones (the list is capped). */
   problemsNotListed: number;
@@ -99,7 +100,7 @@ export function formatReport(r: DataReport): string {
   const m = r.imageMissingReasons;
   L.push(`image       missing in ${r.imageMissing} (${pct(r.imageMissing, r.samples)}): no frontal view ${m.noFrontal}, file missing ${m.missingFile}, unreadable ${m.corrupt}`);
   L.push(`table       missing in ${r.tableMissing} (${pct(r.tableMissing, r.samples)}); ${r.matchedStays} studies matched an ED stay; ${r.droppedNoModality} studies dropped with neither`);
-  L.push(`cache       ${r.cache.file} (${r.cache.hit ? 'read' : `written${r.cache.rebuiltReason ? `: ${r.cache.rebuiltReason}` : ''}`})`);
+  L.push(`cache       ${r.cache.file} (${r.cache.hit ? 'read' : `written${r.cache.rebuiltReason ? `: ${r.cache.rebuiltReason}` : ''}`}; decoder ${r.cache.decoder})`);
   if (r.featuresLeftOut.length) L.push(`left out    ${r.featuresLeftOut.join(', ')} (source table absent)`);
   L.push('');
   L.push(`${'feature'.padEnd(20)}${'kind'.padEnd(13)}${'missing'.padStart(9)}${'unparsed'.padStart(10)}${'dropped'.padStart(9)}${'clipped'.padStart(9)}${'unseen'.padStart(8)}`);

@@ -48,7 +48,7 @@ export function buildReport(d: Arrays, r: ReportInputs): DataReport {
     imageMissing, imageMissingReasons: s.imageMissingReasons, tableMissing, matchedStays: r.matchedStays, droppedNoModality: s.droppedNoModality,
     labelsWithoutStudy: r.labelsWithoutStudy, studiesWithoutLabels: s.studiesWithoutLabels, allBlankLabels: s.allBlankLabels,
     featuresLeftOut: r.featuresLeftOut, features: r.freports, labels: labelCounts(d.labels, n),
-    cache: { file: r.images.cacheFile, hit: r.images.hit, rebuiltReason: r.images.rebuiltReason },
+    cache: { file: r.images.cacheFile, hit: r.images.hit, rebuiltReason: r.images.rebuiltReason, decoder: r.images.decoder },
     problems: r.problems.problems, problemsNotListed: r.problems.notListed,
   };
 }

@@ -51,6 +51,12 @@ export interface InferenceSpec {
   labels: string[];
   /** Names of schema features the feature spec does not define (parsed as plain numbers / upper-cased text). */
   undefinedFeatures: string[];
+  /**
+   * The JPEG decoder whose pixels the model was trained on ('sharp' or 'jpeg-js'; checkpoints from before the
+   * decoder was recorded were all trained on jpeg-js). Node's predict decodes a single JPEG with it, so one
+   * study and the data-set path see the same pixels.
+   */
+  decoder: 'sharp' | 'jpeg-js';
 }
 
 function fail(msg: string): never {
@@ -81,6 +87,8 @@ export function inferenceSpec(config: ModelConfig, metadata: Record<string, unkn
   if (typeof pixelMean !== 'number' || !Number.isFinite(pixelMean)) fail(`normalization.pixelMean ${JSON.stringify(pixelMean)} is not a finite number`);
   if (typeof pixelStd !== 'number' || !Number.isFinite(pixelStd) || !(pixelStd > 0)) fail(`normalization.pixelStd ${JSON.stringify(pixelStd)} is not a positive number`);
   if (imageSize !== undefined && imageSize !== config.imageSize) fail(`normalization.imageSize ${JSON.stringify(imageSize)} differs from the config's imageSize ${config.imageSize}`);
+  const decoder = norm.decoder ?? 'jpeg-js';
+  if (decoder !== 'sharp' && decoder !== 'jpeg-js') fail(`normalization.decoder ${JSON.stringify(norm.decoder)} is not 'sharp' or 'jpeg-js'`);
 
   // --- feature schema ------------------------------------------------------------------------------------
   const Fc = config.catCardinalities.length;
@@ -141,7 +149,7 @@ export function inferenceSpec(config: ModelConfig, metadata: Record<string, unkn
 
   const labels = metadata.labels;
   if (labels !== undefined && JSON.stringify(labels) !== JSON.stringify(LABEL_NAMES)) fail(`labels ${JSON.stringify(labels).slice(0, 200)} differ from this build's ${JSON.stringify(LABEL_NAMES)}`);
-  return { imageSize: config.imageSize, pixelMean, pixelStd, numeric, categorical, labels: [...LABEL_NAMES], undefinedFeatures };
+  return { imageSize: config.imageSize, pixelMean, pixelStd, numeric, categorical, labels: [...LABEL_NAMES], undefinedFeatures, decoder };
 }
 
 /** Every input field in the model's token order (numeric, then categorical). */

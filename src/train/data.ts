@@ -89,7 +89,7 @@ export function modelConfigFor(cfg: TrainConfig, ds: PreparedDataset): ModelConf
 
 /** The metadata a checkpoint carries for prediction: feature schema, normalization, labels. */
 export function checkpointMetadata(ds: PreparedDataset): Record<string, unknown> {
-  return { schema: ds.schema, normalization: { pixelMean: ds.pixelMean, pixelStd: ds.pixelStd, imageSize: ds.S }, labels: ds.labelNames };
+  return { schema: ds.schema, normalization: { pixelMean: ds.pixelMean, pixelStd: ds.pixelStd, imageSize: ds.S, decoder: ds.report.cache.decoder }, labels: ds.labelNames };
 }
 
 /** The typed arrays the worker replicas read (shared memory, no copies). */

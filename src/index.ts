@@ -1,7 +1,7 @@
 /**
  * resilient-fusion: vision + tabular transformers that keep working when modalities or features are
  * missing. The library API: `createModel`, `loadModel`, and the model's `forward`, `lossAndGrad`,
- * `parameters`, `save` (shared/DESIGN.md, "The batch contract and the library API").
+ * `parameters`, `save` (docs/design.md, "The batch contract and the library API").
  */
 export * from './model/index.ts';
 // The Node entry: models with file I/O (loadModel(path), model.save(path)); these shadow the star export's.

@@ -1,5 +1,5 @@
 /**
- * The invariants of shared/DESIGN.md on the WebAssembly backend: absent values change no logit bit; a
+ * The invariants of docs/design.md on the WebAssembly backend: absent values change no logit bit; a
  * sample's logits do not depend on the rest of its batch; an encoder gets exactly zero gradient from
  * samples that lack its modality.
  */

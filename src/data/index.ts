@@ -1,6 +1,6 @@
 /**
  * Data: MIMIC-CXR-JPG + MIMIC-IV readers, the synthetic data set writer, the image cache, splits and the
- * batch gatherer (shared/DESIGN.md, "Data"; docs/data.md, docs/synthetic-data.md).
+ * batch gatherer (docs/design.md, "Data"; docs/data.md, docs/synthetic-data.md).
  */
 export { loadDataset, inspectDataset } from './dataset.ts';
 export { makeBatch } from './batch.ts';

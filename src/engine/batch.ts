@@ -1,5 +1,5 @@
 /**
- * The batch contract: the boundary between data and model (shared/DESIGN.md, "The batch contract").
+ * The batch contract: the boundary between data and model (docs/design.md, "The batch contract").
  * B samples; images S x S normalized; tabular numeric features standardized; categorical features as
  * integer codes into the feature's vocabulary. Values where absent are ignored (and may be anything).
  */

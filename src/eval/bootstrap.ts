@@ -1,7 +1,7 @@
 /**
  * The patient-level (cluster) bootstrap, the project's one: resample patients with replacement, keeping all
  * of a drawn patient's studies, so correlated images of one patient never look like independent evidence
- * (DESIGN.md, "Data"). One draw rule (`drawPatients`: as many draws as patients, patients in `patientGroups`
+ * (docs/design.md, "Data"). One draw rule (`drawPatients`: as many draws as patients, patients in `patientGroups`
  * order, one `mulberry32` number per draw) and one interval rule (`quantileSorted`, R type 7) serve both the
  * generic `bootstrapCI` and the protocols' `pairedBootstrap` of a macro AUROC difference.
  */
@@ -191,7 +191,7 @@ export interface PairedBootstrapResult {
 
 /**
  * Paired bootstrap over test studies, resampling patients (all of a drawn patient's studies come along,
- * DESIGN.md "Data"), of the difference in macro AUROC between two methods scored on the same studies. Both
+ * docs/design.md "Data"), of the difference in macro AUROC between two methods scored on the same studies. Both
  * methods are evaluated on each replicate's same draw, so the variation shared by the two (which studies are
  * hard) cancels. Deterministic for a given seed.
  */

@@ -1,5 +1,5 @@
 /**
- * Model checkpoints as safetensors: every parameter under its DESIGN.md name, F32 row-major, and in
+ * Model checkpoints as safetensors: every parameter under its name in docs/design.md, F32 row-major, and in
  * `__metadata__` the format version, the config (JSON), the label names (JSON) and the caller's metadata
  * entries (feature schema, normalization statistics, ...), each JSON-encoded. Any safetensors reader opens
  * them; this one also checks them against the config they declare.

@@ -79,7 +79,7 @@ export interface BlockScratch {
 }
 
 /**
- * Pre-LN block (DESIGN.md): x1 = x + proj(Attn(LN1(x))); x2 = x1 + fc2(GELU(fc1(LN2(x1)))).
+ * Pre-LN block (docs/design.md): x1 = x + proj(Attn(LN1(x))); x2 = x1 + fc2(GELU(fc1(LN2(x1)))).
  * x [N,d] input; mask [N] key mask (1 present, 0 masked) laid out like the rows; segs split the rows into
  * [B,T] runs for attention. `a.x2` may be the same buffer as `x` (x is last read before x2 is written).
  */

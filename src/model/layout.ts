@@ -1,6 +1,6 @@
 /**
  * The parameter layout (llm.c's sizes table): an ordered list of named tensors carved out of one flat
- * buffer. Gradients and AdamW moments reuse the same offsets. Names are those of shared/DESIGN.md and of
+ * buffer. Gradients and AdamW moments reuse the same offsets. Names are those of docs/design.md and of
  * the checkpoints; linear weights are stored [out, in] as PyTorch stores them.
  */
 import type { ModelConfig } from './config.ts';
@@ -11,7 +11,7 @@ import { mulberry32 } from '../engine/rng.ts';
 export type InitKind = 'normal' | 'zeros' | 'ones';
 
 export interface LayoutEntry {
-  /** The DESIGN.md name, e.g. `fusion.blocks.0.attn.qkv.weight`. */
+  /** The parameter name (docs/design.md), e.g. `fusion.blocks.0.attn.qkv.weight`. */
   name: string;
   /** Row-major shape. */
   shape: number[];

@@ -1,5 +1,5 @@
 /**
- * The multimodal model (shared/DESIGN.md, "The model"): a ViT over the image, an FT-Transformer over the
+ * The multimodal model (docs/design.md, "The model"): a ViT over the image, an FT-Transformer over the
  * tabular features, modality tokens, and a fusion transformer whose CLS output feeds a 14-way head, trained
  * with masked binary cross-entropy.
  *

@@ -1,5 +1,5 @@
 /**
- * The forward and backward passes over one planned batch (shared/DESIGN.md, "The model"): the vision encoder
+ * The forward and backward passes over one planned batch (docs/design.md, "The model"): the vision encoder
  * over the samples with an image, the tabular encoder over the samples with any feature, the fusion sequence
  * assembled per availability group by gather/scatter kernels (one call per batch), the fusion blocks, the
  * final norm and the head. Backward walks the same stages in reverse and accumulates into the gradients.

@@ -1,6 +1,6 @@
 /**
  * Comparisons over the stored cells: the paired patient-level bootstrap of the proposed method against every
- * other (eval/bootstrap.ts), and DESIGN.md's endpoint sanity checks.
+ * other (eval/bootstrap.ts), and the endpoint sanity checks of docs/design.md.
  */
 import { LABEL_NAMES } from '../engine/batch.ts';
 import { pairedBootstrap } from '../eval/bootstrap.ts';
@@ -12,7 +12,7 @@ import type { Protocol, ResultRow, StoredCell } from './results.ts';
 import { summarize } from './stats.ts';
 import type { Comparison } from './stats.ts';
 
-/** An endpoint gap (macro AUROC) above this is a sanity-check failure (DESIGN.md, "Training and experiments"). */
+/** An endpoint gap (macro AUROC) above this is a sanity-check failure (docs/design.md, "Training"). */
 export const SANITY_GAP = 0.05;
 
 export interface SanityCheck {
@@ -70,7 +70,7 @@ export function protocolComparisons(cells: readonly StoredCell[], ts: TestSet, o
 }
 
 /**
- * DESIGN.md's sanity checks: at image level 1 the proposed model sees tables only, so it should score close to
+ * The design's sanity checks: at image level 1 the proposed model sees tables only, so it should score close to
  * the tabular-only baseline; at tabular level 1 close to the image-only one (diagonal means over seeds; a gap
  * above `gapLimit` fails). Also, for information, the proposed model trained at level 0 (fully multimodal)
  * and tested at level 1 against the same baseline: how much robustness the multimodal training kept.
@@ -98,5 +98,5 @@ export function sanityText(c: SanityCheck): string {
   if (c.trainLevel !== 1) return `for information: ${head}`;
   return c.ok
     ? `sanity check passed: ${head}, within ${SANITY_GAP}`
-    : `WARNING: SANITY CHECK FAILED: ${head}, more than ${SANITY_GAP}: at an endpoint the proposed model sees one modality only, so a large gap points to a bug, not a win (DESIGN.md)`;
+    : `WARNING: SANITY CHECK FAILED: ${head}, more than ${SANITY_GAP}: at an endpoint the proposed model sees one modality only, so a large gap points to a bug, not a win`;
 }

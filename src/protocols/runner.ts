@@ -274,7 +274,7 @@ function reportTables(o: StressOptions, selection: Selection | undefined, sanity
   }
   if (sanity.length) {
     tables.push({
-      title: `Sanity checks (DESIGN.md): at an endpoint (missing rate 1 in training and test) the proposed model should score close to the unimodal baseline, |gap| <= ${SANITY_GAP}; the rows trained at 0 are for information (the fully multimodal model tested with the modality gone)`,
+      title: `Sanity checks: at an endpoint (missing rate 1 in training and test) the proposed model should score close to the unimodal baseline, |gap| <= ${SANITY_GAP}; the rows trained at 0 are for information (the fully multimodal model tested with the modality gone)`,
       header: ['protocol', 'proposed trained at', 'tested at', 'proposed', 'baseline', 'baseline score', 'gap', 'result'],
       rows: sanity.map((c) => [c.protocol, fixed(c.trainLevel, 2), '1.00', fixed(c.proposed, 4), c.baseline, fixed(c.baselineScore, 4), fixed(c.gap, 4), c.trainLevel !== 1 ? 'info' : c.ok ? 'ok' : 'FAILED']),
     });

@@ -1,5 +1,5 @@
 /**
- * The data-parallel trainer (shared/DESIGN.md, "Training and experiments").
+ * The data-parallel trainer (docs/design.md, "Training").
  *
  * Each step: the batch (a slice of the epoch's seeded permutation of the training split) is cut into
  * `chunks` contiguous chunks, a number fixed by the config and not by the thread count; each chunk's

@@ -16,3 +16,5 @@ export { CHECKPOINT_FORMAT, encodeCheckpoint, decodeCheckpoint } from './checkpo
 export type { DecodedCheckpoint } from './checkpoint.ts';
 export type { Availability, SyntheticOptions } from './synthetic.ts';
 export { syntheticBatch } from './synthetic.ts';
+export type { ChannelNorm, TimmVit } from './import-timm.ts';
+export { INCEPTION_NORM, IMAGENET_NORM, readTimmVit, timmVisionConfig, timmVisionTensors, resizePositions, foldPatchWeights, placeTensors } from './import-timm.ts';

@@ -80,8 +80,12 @@ test('finite differences with attention masking off (the ablation: zero-filled t
   fdCheck({ ...small, attentionMasking: false }, 'no masking', 4);
 });
 
-test('WebAssembly gradients match the reference on the tiny preset', () => {
-  const cfg = { ...presetConfig('tiny'), numFeatures: 5, catCardinalities: [3, 4, 2] };
+test('finite differences with the exact (erf) GELU in every block', () => {
+  fdCheck({ ...small, gelu: 'erf', visionDepth: 2 }, 'erf gelu', 4);
+});
+
+for (const gelu of ['tanh', 'erf'] as const) test(`WebAssembly gradients match the reference on the tiny preset (${gelu} GELU)`, () => {
+  const cfg: ModelConfig = { ...presetConfig('tiny'), numFeatures: 5, catCardinalities: [3, 4, 2], gelu };
   const ref = createModel(cfg, { backend: new ReferenceBackend(), seed: 2 });
   const p = perturbed(ref, 7);
   ref.setParams(p);

@@ -58,7 +58,10 @@ test('a tiny run of both protocols writes every artefact, with significance test
   mdA = readFileSync(join(A, 'summary.md'), 'utf8');
   const runs = readdirSync(join(A, 'runs'));
   assert.is(trainedA, runs.length, 'one training run per distinct configuration');
-  assert.ok(trainedA >= 9 && trainedA <= 11, `${trainedA} runs: level 0 shared by the protocols, proposed = no-dropout at rate 1`);
+  // 5 unimodal runs (level 0 shared by the protocols; both endpoints' runs have no modality at all and coincide)
+  // and 6-8 two-stage fusion runs (the grid's 2 at level 0, proposed and no-dropout at 0.5 unless d = 0, 2 at
+  // rate 1 where proposed = no-dropout).
+  assert.ok(trainedA >= 11 && trainedA <= 13, `${trainedA} runs: level 0 shared by the protocols, proposed = no-dropout at rate 1`);
   for (const f of ['results.csv', 'summary.md', 'report.html', 'plot-image.svg', 'plot-tabular.svg', 'heatmap-image.svg', 'heatmap-tabular.svg',
     'cells.jsonl', 'selection.json', 'testset.json', 'stress.json']) assert.ok(existsSync(join(A, f)), f);
   const { rows } = readResultsCsv(join(A, 'results.csv'));
@@ -68,7 +71,7 @@ test('a tiny run of both protocols writes every artefact, with significance test
   assert.is(ra.comparisons.length, (METHODS.length - 1) * 2 * LEVELS.length);
   assert.ok(ra.comparisons.every((c) => c.p > 0 && c.p <= 1 && c.lo <= c.hi));
   const md = readFileSync(join(A, 'summary.md'), 'utf8');
-  for (const s of ['paired patient-level bootstrap', 'Holm', 'Modality dropout', 'Sanity checks', 'Area under the degradation curve', ...METHODS]) {
+  for (const s of ['paired patient-level bootstrap', 'Holm', 'Modality dropout', 'Sanity checks', 'Area under the degradation curve', 'stage 1: image-only + tabular-only runs, 1 epochs each', ...METHODS]) {
     assert.ok(md.includes(s), `summary.md mentions ${s}`);
   }
   const html = readFileSync(join(A, 'report.html'), 'utf8');
@@ -171,10 +174,11 @@ test('an interrupted run (mid-training, then a torn store line) continues to the
   let trained = 0;
   const r1 = await runStress(opts(B, {
     verbose: true, signal: ac.signal, onTrain: () => trained++,
-    log: (l) => { if (trained === 3 && / epoch 1 step /.test(l)) ac.abort(); },
+    // Run 5 is the first after the dropout grid (two unimodal runs, then the grid's two two-stage runs).
+    log: (l) => { if (trained === 5 && / epoch 1 step /.test(l)) ac.abort(); },
   }));
   assert.ok(r1.interrupted);
-  assert.is(trained, 3);
+  assert.is(trained, 5);
   assert.not.ok(existsSync(join(B, 'results.csv')));
   // An append torn by a crash: the runner repairs the store, says so, and computes that cell again.
   const stored = readFileSync(join(B, 'cells.jsonl'), 'utf8').split('\n').filter(Boolean).length;
@@ -205,7 +209,7 @@ test('bad settings are errors: another configuration in the same folder, bad lev
   assert.match(cli('--methods', 'proposed,nope').stderr, /unknown method 'nope'/);
   const help = cli('--help');
   assert.is(help.status, 0);
-  for (const s of ['--protocol', '--levels', '0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1', '--quick', 'late-fusion', 'frozen-encoders']) assert.ok(help.stdout.includes(s), s);
+  for (const s of ['--protocol', '--levels', '0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1', '--quick', 'late-fusion', 'frozen-encoders', 'proposed-scratch']) assert.ok(help.stdout.includes(s), s);
 });
 
 test('a failed command leaves no settings behind; settings over a folder with no results never block a good command', async () => {
@@ -213,7 +217,7 @@ test('a failed command leaves no settings behind; settings over a folder with no
   await rejects(runStress(opts(D, { data: join(root, 'no-such-data') })), /no-such-data/);
   assert.not.ok(existsSync(join(D, 'stress.json')), 'the failed command removed the settings it wrote');
   // As if a command had been killed before storing anything: its settings (other than the next command's) stay.
-  writeFileSync(join(D, 'stress.json'), JSON.stringify({ format: 'resilient-fusion-stress/1', preset: 'small', epochs: 9, data: '', levels: [0, 1], grid: [0], train: {} }));
+  writeFileSync(join(D, 'stress.json'), JSON.stringify({ format: 'resilient-fusion-stress/2', preset: 'small', epochs: 9, data: '', levels: [0, 1], grid: [0], train: {} }));
   const r = await runStress(opts(D, { methods: ['tabular-only'], protocols: ['image'], levels: [0] }));
   assert.not.ok(r.interrupted);
   assert.is(r.cellsAdded, 1);

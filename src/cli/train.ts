@@ -5,6 +5,7 @@
  */
 import { optionComments, trainSpec } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
+import { trainTwoStage } from '../train/two-stage.ts';
 import { helpText, parseArgs, runMain } from './flags.ts';
 import { requirePath } from './paths.ts';
 
@@ -16,6 +17,7 @@ runMain('train', async () => {
   }
   if (cfg.data) requirePath('--data', cfg.data, 'folder');
   if (cfg.resume) requirePath('--resume', cfg.resume, 'folder');
-  const r = await train(cfg);
+  if (cfg.initVision) requirePath('--init-vision', cfg.initVision, 'file');
+  const r = cfg.pretrainEncoders ? await trainTwoStage(cfg) : await train(cfg);
   return r.interrupted ? 130 : 0;
 });

@@ -2,6 +2,32 @@ import { Arena } from './arena.ts';
 import type { GemmOptions, Ptr, SyncBackend } from './types.ts';
 
 /**
+ * erfc(z) for z >= 0 in float64, as the ground truth for the exact GELU: the series erf(z) = 2/sqrt(pi)
+ * exp(-z^2) sum_n 2^n z^(2n+1) / (1*3*...*(2n+1)) (Abramowitz & Stegun 7.1.6, every term positive) for
+ * z < 2.5, and the continued fraction erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...))))
+ * (A&S 7.1.14, 300 terms, evaluated bottom-up) beyond. Relative error < 1e-12 (the series loses ~1e-16
+ * absolute to 1 - erf just below 2.5) and < 1e-13 beyond (test/gelu-erf.test.ts checks
+ * tabulated values); erfc(0) = 1, erfc(inf) = 0, NaN in gives NaN.
+ */
+export function erfc64(z: number): number {
+  if (!(z >= 2.5)) {
+    let term = z, sum = z;
+    for (let n = 0; n < 400 && term > 1e-17 * sum; n++) { term *= (2 * z * z) / (2 * n + 3); sum += term; }
+    return 1 - (2 / Math.sqrt(Math.PI)) * Math.exp(-z * z) * sum;
+  }
+  if (z === Infinity) return 0;
+  let f = z;
+  for (let k = 300; k >= 1; k--) f = z + k / 2 / f;
+  return Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+}
+
+/** The standard normal CDF Phi(x) = 0.5 erfc(-x / sqrt 2), the tail taken directly for x < 0 (no cancellation). */
+export function normalCdf64(x: number): number {
+  const tail = 0.5 * erfc64(Math.abs(x) / Math.SQRT2);
+  return x >= 0 ? 1 - tail : tail;
+}
+
+/**
  * The reference backend: every kernel of `Backend` written as the plainest loop, computing in float64 over
  * a Float64Array arena. It is the oracle the WebAssembly kernels are tested against and the backend
  * finite-difference gradient checks run through. Not fast, by design.
@@ -183,6 +209,19 @@ export class ReferenceBackend implements SyncBackend {
       const sech2 = 1 - th * th;
       const grad = 0.5 * (1 + th) + 0.5 * x * sech2 * k * (1 + 3 * 0.044715 * x * x);
       m[dinp + i] += grad * m[dout + i];
+    }
+  }
+
+  geluErfForward(out: Ptr, inp: Ptr, n: number): void {
+    const m = this.m;
+    for (let i = 0; i < n; i++) { const x = m[inp + i]; m[out + i] = x * normalCdf64(x); }
+  }
+
+  geluErfBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void {
+    const m = this.m, c = 1 / Math.sqrt(2 * Math.PI);
+    for (let i = 0; i < n; i++) {
+      const x = m[inp + i];
+      m[dinp + i] += (normalCdf64(x) + x * c * Math.exp(-0.5 * x * x)) * m[dout + i];
     }
   }
 

@@ -88,6 +88,10 @@ export interface Backend {
   geluForward(out: Ptr, inp: Ptr, n: number): void;
   /** dinp += GELU'(inp) * dout. */
   geluBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void;
+  /** out = GELU(inp), exact form x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (PyTorch's default), n elements. */
+  geluErfForward(out: Ptr, inp: Ptr, n: number): void;
+  /** dinp += GELU'(inp) * dout for the exact form: Phi(x) + x phi(x). */
+  geluErfBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void;
   /** Row softmax: out [N,C] = softmax(inp [N,C]) along C. */
   softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void;
   /** dinp [N,C] += softmax backward given dout and the forward output. */

@@ -17,6 +17,8 @@ export interface WasmExports {
   f32_layernorm_bwd(dinp: number, dw: number, db: number, dout: number, inp: number, w: number, mean: number, rstd: number, N: number, C: number): void;
   f32_gelu_fwd(out: number, inp: number, n: number): void;
   f32_gelu_bwd(dinp: number, inp: number, dout: number, n: number): void;
+  f32_gelu_erf_fwd(out: number, inp: number, n: number): void;
+  f32_gelu_erf_bwd(dinp: number, inp: number, dout: number, n: number): void;
   f32_softmax_fwd(out: number, inp: number, N: number, C: number): void;
   f32_softmax_bwd(dinp: number, dout: number, out: number, N: number, C: number): void;
   f32_add(out: number, a: number, b: number, n: number): void;
@@ -137,6 +139,8 @@ export class WasmCoreBackend implements SyncBackend {
   }
   geluForward(out: Ptr, inp: Ptr, n: number): void { this.x.f32_gelu_fwd(out * 4, inp * 4, n); }
   geluBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void { this.x.f32_gelu_bwd(dinp * 4, inp * 4, dout * 4, n); }
+  geluErfForward(out: Ptr, inp: Ptr, n: number): void { this.x.f32_gelu_erf_fwd(out * 4, inp * 4, n); }
+  geluErfBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void { this.x.f32_gelu_erf_bwd(dinp * 4, inp * 4, dout * 4, n); }
   softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void { this.x.f32_softmax_fwd(out * 4, inp * 4, N, C); }
   softmaxBackward(dinp: Ptr, dout: Ptr, out: Ptr, N: number, C: number): void { this.x.f32_softmax_bwd(dinp * 4, dout * 4, out * 4, N, C); }
   add(out: Ptr, a: Ptr, b: Ptr, n: number): void { this.x.f32_add(out * 4, a * 4, b * 4, n); }

@@ -20,7 +20,7 @@ const RESERVED = ['format', 'config', 'label_names'];
 export function encodeCheckpoint(config: ModelConfig, layout: readonly LayoutEntry[], params: ArrayLike<number>, metadata: Record<string, unknown> = {}): Uint8Array {
   const meta: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
-    config: JSON.stringify(config),
+    config: JSON.stringify(storedConfig(config)),
     label_names: JSON.stringify(LABEL_NAMES),
   };
   for (const [k, v] of Object.entries(metadata)) {
@@ -32,6 +32,16 @@ export function encodeCheckpoint(config: ModelConfig, layout: readonly LayoutEnt
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const e of layout) tensors[e.name] = { shape: e.shape, data: flat.subarray(e.offset, e.offset + e.size) };
   return writeSafetensors(tensors, meta);
+}
+
+/**
+ * The config as stored: keys added after files existed are left out while they hold the value that old files
+ * mean (gelu 'tanh'), so a default model's file keeps the bytes it always had and reads back the same.
+ */
+function storedConfig(config: ModelConfig): Partial<ModelConfig> {
+  if (config.gelu !== 'tanh') return config;
+  const { gelu: _default, ...rest } = config;
+  return rest;
 }
 
 export interface DecodedCheckpoint {

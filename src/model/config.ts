@@ -7,6 +7,13 @@
 /** What an uncertain label (-1) becomes: ignored (not a target), a positive, or a negative (CheXpert U-policies). */
 export type UncertainPolicy = 'ignore' | 'ones' | 'zeros';
 
+/**
+ * The GELU of every MLP: 'tanh' is the approximation 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) (GPT-2, and
+ * this model's default since the start); 'erf' is the exact x * Phi(x), PyTorch's nn.GELU() default, which ViT
+ * weights imported from timm were trained with (they differ by up to ~1e-3 per activation).
+ */
+export type GeluForm = 'tanh' | 'erf';
+
 export interface ModelConfig {
   /** Image side S in pixels (1 channel, S x S). */
   imageSize: number;
@@ -35,6 +42,8 @@ export interface ModelConfig {
    * gets the full sequence, missing tokens are zero vectors and are attended like any other.
    */
   attentionMasking: boolean;
+  /** The MLPs' GELU (see GeluForm). A checkpoint without the key (older files) is 'tanh'. */
+  gelu: GeluForm;
 }
 
 /** The defaults: the `small` preset (a laptop, minutes) with no tabular features declared. */
@@ -51,6 +60,7 @@ export const MODEL_DEFAULTS: Readonly<ModelConfig> = Object.freeze({
   catCardinalities: [] as number[], // set from the data set's schema
   uncertain: 'ignore' as UncertainPolicy, // CheXpert U-Ignore
   attentionMasking: true, // false: the "no masking" ablation (zero-filled, attended tokens)
+  gelu: 'tanh' as GeluForm, // 'erf' for imported ViT weights (docs/pretrained.md)
 });
 
 export type PresetName = 'tiny' | 'small' | 'base';
@@ -127,6 +137,7 @@ function checkConfig(c: ModelConfig): void {
   if (!['ignore', 'ones', 'zeros'].includes(c.uncertain)) {
     throw new Error(`model config: 'uncertain' must be ignore, ones or zeros, got ${JSON.stringify(c.uncertain)}`);
   }
+  if (c.gelu !== 'tanh' && c.gelu !== 'erf') throw new Error(`model config: 'gelu' must be tanh or erf, got ${JSON.stringify(c.gelu).slice(0, 80)}`);
 }
 
 /** MODEL_LIMITS, from the config's arithmetic (`!(x <= max)` so an overflow to Infinity or NaN fails too). */

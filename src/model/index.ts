@@ -3,7 +3,7 @@
  * backward, and safetensors checkpoints. No Node.js API: `loadModel(path)` and `model.save(path)` are in
  * src/node/model.ts (and the library entry, src/index.ts).
  */
-export type { ModelConfig, PresetName, UncertainPolicy, Dims } from './config.ts';
+export type { ModelConfig, PresetName, UncertainPolicy, Dims, GeluForm } from './config.ts';
 export { MODEL_DEFAULTS, MODEL_LIMITS, presetConfig, resolveConfig, dims, forwardFlopsPerSample, paramCount, tensorCount, activationElements } from './config.ts';
 export type { LayoutEntry, InitKind } from './layout.ts';
 export { buildLayout, initParams, layoutSize, mulberry32, BLOCK_TENSORS } from './layout.ts';
@@ -16,3 +16,5 @@ export { CHECKPOINT_FORMAT, encodeCheckpoint, decodeCheckpoint } from './checkpo
 export type { DecodedCheckpoint } from './checkpoint.ts';
 export type { Availability, SyntheticOptions } from './synthetic.ts';
 export { syntheticBatch } from './synthetic.ts';
+export type { ChannelNorm, TimmVit } from './import-timm.ts';
+export { INCEPTION_NORM, IMAGENET_NORM, readTimmVit, timmVisionConfig, timmVisionTensors, resizePositions, foldPatchWeights, placeTensors } from './import-timm.ts';

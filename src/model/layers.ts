@@ -5,6 +5,7 @@
  * doc says so. Nothing here allocates: every buffer comes from the model's arena plan.
  */
 import type { Backend, Ptr } from '../engine/types.ts';
+import type { GeluForm } from './config.ts';
 
 /**
  * A run of samples that share a sequence length: attention is called once per segment.
@@ -78,12 +79,24 @@ export interface BlockScratch {
   dfch: Ptr; dfchGelu: Ptr;
 }
 
+/** out [n] = GELU(inp) in the config's form (ModelConfig.gelu). */
+export function geluForward(be: Backend, form: GeluForm, out: Ptr, inp: Ptr, n: number): void {
+  if (form === 'erf') be.geluErfForward(out, inp, n);
+  else be.geluForward(out, inp, n);
+}
+
+/** dinp [n] += GELU'(inp) * dout in the config's form. */
+export function geluBackward(be: Backend, form: GeluForm, dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void {
+  if (form === 'erf') be.geluErfBackward(dinp, inp, dout, n);
+  else be.geluBackward(dinp, inp, dout, n);
+}
+
 /**
  * Pre-LN block (docs/design.md): x1 = x + proj(Attn(LN1(x))); x2 = x1 + fc2(GELU(fc1(LN2(x1)))).
  * x [N,d] input; mask [N] key mask (1 present, 0 masked) laid out like the rows; segs split the rows into
- * [B,T] runs for attention. `a.x2` may be the same buffer as `x` (x is last read before x2 is written).
+ * [B,T] runs for attention; gelu the MLP's form. `a.x2` may be the same buffer as `x` (x is last read before x2 is written).
  */
-export function blockForward(be: Backend, a: BlockActs, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], N: number, d: number, H: number, hidden: number): void {
+export function blockForward(be: Backend, a: BlockActs, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], N: number, d: number, H: number, hidden: number, gelu: GeluForm): void {
   be.layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, w.ln1w, w.ln1b, N, d);
   linearForward(be, a.qkv, a.ln1, w.qkvw, w.qkvb, N, d, 3 * d);
   for (const s of segs) be.attentionForward(a.atty + s.row * d, a.att + s.att, a.qkv + s.row * 3 * d, mask + s.row, s.B, s.T, d, H);
@@ -91,7 +104,7 @@ export function blockForward(be: Backend, a: BlockActs, x: Ptr, mask: Ptr, w: Bl
   linearForward(be, a.x1, a.atty, w.projw, w.projb, N, d, d, true);
   be.layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.x1, w.ln2w, w.ln2b, N, d);
   linearForward(be, a.fch, a.ln2, w.fc1w, w.fc1b, N, d, hidden);
-  be.geluForward(a.fchGelu, a.fch, N * hidden);
+  geluForward(be, gelu, a.fchGelu, a.fch, N * hidden);
   be.copy(a.x2, a.x1, N * d);
   linearForward(be, a.x2, a.fchGelu, w.fc2w, w.fc2b, N, hidden, d, true);
 }
@@ -101,11 +114,11 @@ export function blockForward(be: Backend, a: BlockActs, x: Ptr, mask: Ptr, w: Bl
  * residual stream's gradient, updated in place); g += the block's parameter gradients. x [N,d] is the
  * block's input as it was in the forward pass.
  */
-export function blockBackward(be: Backend, dx: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], N: number, d: number, H: number, hidden: number): void {
+export function blockBackward(be: Backend, dx: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], N: number, d: number, H: number, hidden: number, gelu: GeluForm): void {
   // x2 = x1 + fc2(gelu(fc1(ln2(x1)))): dx passes through the residual unchanged, the MLP adds to it.
   linearBackward(be, s.dfchGelu, g.fc2w, g.fc2b, dx, a.fchGelu, w.fc2w, N, hidden, d);
   be.fill(s.dfch, N * hidden, 0);
-  be.geluBackward(s.dfch, a.fch, s.dfchGelu, N * hidden);
+  geluBackward(be, gelu, s.dfch, a.fch, s.dfchGelu, N * hidden);
   linearBackward(be, s.dln, g.fc1w, g.fc1b, s.dfch, a.ln2, w.fc1w, N, d, hidden);
   be.layernormBackward(dx, g.ln2w, g.ln2b, s.dln, a.x1, w.ln2w, a.ln2Mean, a.ln2Rstd, N, d);
   // x1 = x + proj(attn(qkv(ln1(x))))
@@ -173,7 +186,7 @@ export function featureTokensBackward(be: Backend, dnumW: Ptr, dnumB: Ptr, dembe
  * gathered block input and attention output; the output is a.x2's first B rows [B,d], in the order of `rows`.
  * The other rows of x1, ln2, fch, fchGelu, x2 are not computed.
  */
-export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number): void {
+export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number, gelu: GeluForm): void {
   be.layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, w.ln1w, w.ln1b, N, d);
   linearForward(be, a.qkv, a.ln1, w.qkvw, w.qkvb, N, d, 3 * d);
   for (const s of segs) be.attentionForward(a.atty + s.row * d, a.att + s.att, a.qkv + s.row * 3 * d, mask + s.row, s.B, s.T, d, H);
@@ -183,7 +196,7 @@ export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: 
   linearForward(be, a.x1, clsAtty, w.projw, w.projb, B, d, d, true);
   be.layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.x1, w.ln2w, w.ln2b, B, d);
   linearForward(be, a.fch, a.ln2, w.fc1w, w.fc1b, B, d, hidden);
-  be.geluForward(a.fchGelu, a.fch, B * hidden);
+  geluForward(be, gelu, a.fchGelu, a.fch, B * hidden);
   be.copy(a.x2, a.x1, B * d);
   linearForward(be, a.x2, a.fchGelu, w.fc2w, w.fc2b, B, hidden, d, true);
 }
@@ -193,11 +206,11 @@ export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: 
  * scratch); dx [N,d] receives (overwritten, not accumulated) d(loss)/d(x) for every row; g += the block's
  * parameter gradients.
  */
-export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number): void {
+export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number, gelu: GeluForm): void {
   // On the B CLS rows: x2 = x1 + fc2(gelu(fc1(ln2(x1)))), x1 = x + proj(atty).
   linearBackward(be, s.dfchGelu, g.fc2w, g.fc2b, dcls, a.fchGelu, w.fc2w, B, hidden, d);
   be.fill(s.dfch, B * hidden, 0);
-  be.geluBackward(s.dfch, a.fch, s.dfchGelu, B * hidden);
+  geluBackward(be, gelu, s.dfch, a.fch, s.dfchGelu, B * hidden);
   linearBackward(be, s.dln, g.fc1w, g.fc1b, s.dfch, a.ln2, w.fc1w, B, d, hidden);
   be.layernormBackward(dcls, g.ln2w, g.ln2b, s.dln, a.x1, w.ln2w, a.ln2Mean, a.ln2Rstd, B, d);
   linearBackward(be, s.dln, g.projw, g.projb, dcls, clsAtty, w.projw, B, d, d);

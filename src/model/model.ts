@@ -161,6 +161,23 @@ export class Model<B extends Backend = SyncBackend> {
     return out;
   }
 
+  /**
+   * The vision encoder's output tokens [B, Nv, d] (after its final LayerNorm) for B images [B,S,S], normalized
+   * as Batch.image: what the fusion receives from the image side. For checking imported or pretrained encoders.
+   */
+  visionFeatures(this: Model<SyncBackend>, image: Float32Array, B: number): FloatArray {
+    const k = this.k;
+    if (image.length !== B * k.S * k.S) throw new Error(`visionFeatures: ${image.length} pixels for ${B} images of ${k.S}x${k.S}`);
+    // Image only: every sample in one availability group, so the encoder's rows are in batch order.
+    const batch: Batch = {
+      B, S: k.S, image, hasImage: new Uint8Array(B).fill(1), num: new Float32Array(B * k.Fn), numPresent: new Uint8Array(B * k.Fn),
+      cat: new Int32Array(B * k.Fc), catPresent: new Uint8Array(B * k.Fc), labels: new Float32Array(B * NUM_LABELS).fill(NaN),
+    };
+    this.checkBatch(batch);
+    const { acts } = this.run(batch, false);
+    return this.backend.view(acts.vision.out, B * k.Nv * k.d).slice(); // a copy, in the arena's precision
+  }
+
   /** The masked BCE of a batch without a backward pass (finite-difference checks, evaluation). */
   loss(this: Model<SyncBackend>, batch: Batch, opts: LossOptions = {}): number {
     const { observed, norm } = this.enqueueLoss(batch, opts, false);

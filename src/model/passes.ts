@@ -47,13 +47,13 @@ export function forwardPass(n: Net, acts: Acts, p: Plan, training: boolean): voi
   const L = c.fusionDepth;
   for (let l = 0; l < L - 1; l++) {
     const a = F.blocks[training ? l : 0];
-    blockForward(be, a, fx, F.mask, W.fBlocks[l], p.segs, p.rows, d, k.H, k.hidden);
+    blockForward(be, a, fx, F.mask, W.fBlocks[l], p.segs, p.rows, d, k.H, k.hidden, c.gelu);
     fx = a.x2;
   }
   // ---- the CLS outputs in batch order (the last block computes only them) -> final norm -> head ------
   if (L > 0) {
     const a = F.blocks[training ? L - 1 : 0];
-    lastBlockForward(be, a, acts.clsX, acts.clsAtty, fx, F.mask, W.fBlocks[L - 1], p.segs, R.clsOfBatch, B, p.rows, d, k.H, k.hidden);
+    lastBlockForward(be, a, acts.clsX, acts.clsAtty, fx, F.mask, W.fBlocks[L - 1], p.segs, R.clsOfBatch, B, p.rows, d, k.H, k.hidden, c.gelu);
     p.clsIn = a.x2;
   } else {
     be.copyRows(acts.clsIn, 0, fx, R.clsOfBatch, B, d);
@@ -74,13 +74,13 @@ export function backwardPass(n: Net, acts: Acts, p: Plan): void {
   // ---- fusion blocks ------------------------------------------------------------------------------------
   const L = c.fusionDepth;
   if (L > 0) {
-    lastBlockBackward(be, F.dres, acts.dclsIn, G.fBlocks[L - 1], S, F.blocks[L - 1], acts.clsAtty, blockIn(F, L - 1), F.mask, W.fBlocks[L - 1], p.segs, R.clsOfBatch, B, p.rows, d, k.H, k.hidden);
+    lastBlockBackward(be, F.dres, acts.dclsIn, G.fBlocks[L - 1], S, F.blocks[L - 1], acts.clsAtty, blockIn(F, L - 1), F.mask, W.fBlocks[L - 1], p.segs, R.clsOfBatch, B, p.rows, d, k.H, k.hidden, c.gelu);
   } else {
     be.fill(F.dres, p.rows * d, 0);
     be.copyRows(F.dres, R.clsOfBatch, acts.dclsIn, 0, B, d);
   }
   for (let l = L - 2; l >= 0; l--) {
-    blockBackward(be, F.dres, G.fBlocks[l], S, F.blocks[l], blockIn(F, l), F.mask, W.fBlocks[l], p.segs, p.rows, d, k.H, k.hidden);
+    blockBackward(be, F.dres, G.fBlocks[l], S, F.blocks[l], blockIn(F, l), F.mask, W.fBlocks[l], p.segs, p.rows, d, k.H, k.hidden, c.gelu);
   }
   be.maskRows(F.dres, F.present, p.rows, d); // rows without data get no gradient (masked ones are already exactly zero)
   // ---- fusion assembly: cls, modality tokens (the forward's scatters, reversed) -------------------------
@@ -120,7 +120,7 @@ function encoderForward(n: Net, E: EncoderActs, blocks: BlockWeights[], normW: P
   let x = E.x0;
   for (let l = 0; l < blocks.length; l++) {
     const a = E.blocks[training ? l : 0];
-    blockForward(be, a, x, E.mask, blocks[l], segs, rows, k.d, k.H, k.hidden);
+    blockForward(be, a, x, E.mask, blocks[l], segs, rows, k.d, k.H, k.hidden, n.c.gelu);
     x = a.x2;
   }
   be.layernormForward(E.out, E.mean, E.rstd, x, normW, normB, rows, k.d);
@@ -132,6 +132,6 @@ function encoderBackward(n: Net, E: EncoderActs, blocks: BlockWeights[], grads: 
   be.fill(E.dres, rows * k.d, 0);
   be.layernormBackward(E.dres, gNormW, gNormB, E.dout, blockIn(E, blocks.length), normW, E.mean, E.rstd, rows, k.d);
   for (let l = blocks.length - 1; l >= 0; l--) {
-    blockBackward(be, E.dres, grads[l], scratch, E.blocks[l], blockIn(E, l), E.mask, blocks[l], segs, rows, k.d, k.H, k.hidden);
+    blockBackward(be, E.dres, grads[l], scratch, E.blocks[l], blockIn(E, l), E.mask, blocks[l], segs, rows, k.d, k.H, k.hidden, n.c.gelu);
   }
 }

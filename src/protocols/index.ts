@@ -16,7 +16,7 @@ export type { LineSeries, LinePlotOptions, HeatmapOptions } from './plot.ts';
 export { escapeMarkdown, markdownReport, htmlReport, reportArtifacts, writeReportArtifacts } from './report.ts';
 export type { ReportInput, ReportTable } from './report.ts';
 export {
-  METHODS, METHOD_DEFINITIONS, PROPOSED, USES_DROPOUT_CHOICE, protocolPoint, jobKey, jobName, planCell, planJobs, modelPlans, parseMethods,
+  METHODS, METHOD_DEFINITIONS, PROPOSED, PRETRAINED, USES_DROPOUT_CHOICE, methodTraining, protocolPoint, jobKey, jobName, planCell, planJobs, modelPlans, parseMethods,
 } from './methods.ts';
 export type { MethodName, MissPoint, JobSpec, Plan, ModelPlan } from './methods.ts';
 export { DEFAULT_LEVELS, DEFAULT_GRID, SANITY_GAP, runStress, protocolComparisons, sanityChecks, sanityText } from './runner.ts';

@@ -9,7 +9,8 @@ import { writeFileAtomic } from '../train/files.ts';
 import { readJsonFile } from '../train/run-folder.ts';
 import type { MissPoint } from './methods.ts';
 
-export const SETTINGS_FORMAT = 'resilient-fusion-stress/1';
+/** /2: proposed and its ablations became two-stage (issue 14), so /1 folders' cells mean something else. */
+export const SETTINGS_FORMAT = 'resilient-fusion-stress/2';
 const JOB_FORMAT = 'resilient-fusion-stress-job/1';
 export const JOB_FILE = 'stress-predictions.json';
 
@@ -40,6 +41,9 @@ export function checkSettings(out: string, s: Settings): boolean {
     saved = JSON.parse(readFileSync(path, 'utf8')) as Settings;
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  if (saved.format === 'resilient-fusion-stress/1') {
+    throw new Error(`${path}: this folder's cells were computed before proposed and its ablations became two-stage (pretrained encoders; the old proposed is now proposed-scratch); use another --out`);
   }
   if (saved.format !== SETTINGS_FORMAT) throw new Error(`${path}: not a stress-run settings file (format ${JSON.stringify(saved.format)})`);
   const diffs: string[] = [];

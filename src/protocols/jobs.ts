@@ -127,7 +127,7 @@ export class Jobs {
     if (this.o.synthDir) over.synthDir = this.o.synthDir;
     if (job.init) {
       const v = join(this.dir(job.init.vision), 'model.safetensors'), t = join(this.dir(job.init.tabular), 'model.safetensors');
-      if (/[;=]/.test(v + t)) throw new Error(`frozen-encoders: checkpoint paths may not contain ';' or '=' (${v}, ${t}); use another --out`);
+      if (/[;=]/.test(v + t)) throw new Error(`run ${name}: checkpoint paths may not contain ';' or '=' (${v}, ${t}); use another --out`);
       over.initFrom = `${v}=vision.;${t}=tabular.`;
     }
     let resumed = false;

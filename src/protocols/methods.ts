@@ -8,12 +8,18 @@
  * protocol, image-only in the tabular protocol) is one run for every level. The unimodal baselines are the
  * fusion model (no modality dropout) with the other modality removed everywhere: with it masked out, the
  * fusion sees one modality's tokens only, which is what a unimodal transformer of the same size is.
+ *
+ * Two-stage training (issue 14): the proposed method and its ablations start from the encoders of the same
+ * cell's image-only and tabular-only runs (stage 1) and fine-tune everything jointly (stage 2);
+ * frozen-encoders starts from the same encoders and keeps them frozen. So the ablations change one thing
+ * each and every pretrained method has had the same training. proposed-scratch is the one-stage model trained
+ * from random initialization (the `proposed` of earlier reports).
  */
 import type { Protocol } from './results.ts';
 
 /** Every method, in report order (the proposed method first). */
 export const METHODS = [
-  'proposed', 'no-masking', 'no-dropout', 'no-modality-tokens', 'frozen-encoders',
+  'proposed', 'no-masking', 'no-dropout', 'no-modality-tokens', 'frozen-encoders', 'proposed-scratch',
   'image-only', 'tabular-only', 'early-fusion', 'late-fusion',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
@@ -23,11 +29,12 @@ export const PROPOSED: MethodName = 'proposed';
 
 /** What each method is, exactly (shown in --help and in the report). */
 export const METHOD_DEFINITIONS: Record<MethodName, string> = {
-  'proposed': 'masked fusion + modality tokens + modality dropout; dropImage = dropTab = d chosen on validation macro AUROC from the grid',
-  'no-masking': 'proposed with attentionMasking false: absent tokens are zero-filled and attended (same d)',
-  'no-dropout': 'proposed with dropImage = dropTab = 0 (feature dropout kept)',
-  'no-modality-tokens': 'proposed with fusion.modality.* frozen at their initial values (scale 1, shift 0), i.e. no learned modality tokens (same d)',
-  'frozen-encoders': 'vision.* initialized from the image-only model and tabular.* from the tabular-only model of the same cell, both frozen; fusion and head trained (same d)',
+  'proposed': 'vision.* from the image-only model and tabular.* from the tabular-only model of the same cell (stage 1), then everything fine-tuned jointly (stage 2): masked fusion + modality tokens + modality dropout; dropImage = dropTab = d chosen on validation macro AUROC from the grid',
+  'no-masking': 'proposed (same pretrained encoders, same d) with attentionMasking false: absent tokens are zero-filled and attended',
+  'no-dropout': 'proposed (same pretrained encoders) with dropImage = dropTab = 0 (feature dropout kept)',
+  'no-modality-tokens': 'proposed (same pretrained encoders, same d) with fusion.modality.* frozen at their initial values (scale 1, shift 0), i.e. no learned modality tokens',
+  'frozen-encoders': 'proposed\'s initialization (encoders of the image-only and tabular-only models) with vision.* and tabular.* frozen; fusion and head trained (same d)',
+  'proposed-scratch': 'the proposed model trained in one stage from random initialization (masking, modality tokens, the same d)',
   'image-only': 'the fusion model without modality dropout, trained and tested with the tabular modality removed everywhere (missTab 1); a test study without an image gets the training prevalence',
   'tabular-only': 'the fusion model without modality dropout, trained and tested with the image removed everywhere (missImage 1); a test study without tabular data gets the training prevalence',
   'early-fusion': 'impute true: missing features get training means/modes, a missing image the training mean image; nothing masked; no modality dropout',
@@ -35,7 +42,20 @@ export const METHOD_DEFINITIONS: Record<MethodName, string> = {
 };
 
 /** Methods whose configuration includes the chosen dropout rate d. */
-export const USES_DROPOUT_CHOICE: ReadonlySet<MethodName> = new Set(['proposed', 'no-masking', 'no-modality-tokens', 'frozen-encoders']);
+export const USES_DROPOUT_CHOICE: ReadonlySet<MethodName> = new Set(['proposed', 'no-masking', 'no-modality-tokens', 'frozen-encoders', 'proposed-scratch']);
+
+/** Methods whose fusion run starts from the cell's unimodal runs' encoders (two-stage training). */
+export const PRETRAINED: ReadonlySet<MethodName> = new Set(['proposed', 'no-masking', 'no-dropout', 'no-modality-tokens', 'frozen-encoders']);
+
+/**
+ * A method's total training in epochs of each stage (E = the run's --epochs, an upper bound: each run keeps its
+ * best epoch by validation and may stop early), so the compute behind each row is visible in the report.
+ */
+export function methodTraining(method: MethodName, E: number): string {
+  if (PRETRAINED.has(method)) return `stage 1: image-only + tabular-only runs, ${E} epochs each (shared with those rows); stage 2: ${E} epochs${method === 'frozen-encoders' ? ' (encoders frozen)' : ''}; ${3 * E} in all`;
+  if (method === 'late-fusion') return `none of its own: the image-only and tabular-only runs, ${E} epochs each; ${2 * E} in all`;
+  return `one stage: ${E} epochs`;
+}
 
 /** Injected missingness of one modality pair (rates 0..1). */
 export interface MissPoint {
@@ -57,7 +77,7 @@ export interface JobSpec {
   missImage: number;
   missTab: number;
   seed: number;
-  /** frozen-encoders: the unimodal runs whose best checkpoints initialize vision.* and tabular.*. */
+  /** Two-stage methods: the unimodal runs whose best checkpoints initialize vision.* and tabular.*. */
   init?: { vision: JobSpec; tabular: JobSpec };
 }
 
@@ -122,16 +142,15 @@ export function planCell(method: MethodName, protocol: Protocol, level: number, 
     only: 'tab',
   });
   const model = (job: JobSpec): ModelPlan => ({ kind: 'model', job, point: at });
+  // Stage 2 of the two-stage methods: the fusion run initialized from this cell's unimodal runs.
+  const pretrained = (j: JobSpec): ModelPlan => model({ ...j, init: { vision: imageOnly().job, tabular: tabularOnly().job } });
   switch (method) {
-    case 'proposed': return model(fusionJob('fusion', {}, drop, miss, seed));
-    case 'no-dropout': return model(fusionJob('fusion', {}, 0, miss, seed));
-    case 'no-masking': return model(fusionJob('nomask', { attentionMasking: false }, drop, miss, seed));
-    case 'no-modality-tokens': return model(fusionJob('notokens', { freeze: 'fusion.modality.' }, drop, miss, seed));
-    case 'frozen-encoders': {
-      const j = fusionJob('frozenenc', { freeze: 'vision.,tabular.' }, drop, miss, seed);
-      j.init = { vision: imageOnly().job, tabular: tabularOnly().job };
-      return model(j);
-    }
+    case 'proposed': return pretrained(fusionJob('pre', {}, drop, miss, seed));
+    case 'no-dropout': return pretrained(fusionJob('pre', {}, 0, miss, seed));
+    case 'no-masking': return pretrained(fusionJob('prenomask', { attentionMasking: false }, drop, miss, seed));
+    case 'no-modality-tokens': return pretrained(fusionJob('prenotokens', { freeze: 'fusion.modality.' }, drop, miss, seed));
+    case 'frozen-encoders': return pretrained(fusionJob('frozenenc', { freeze: 'vision.,tabular.' }, drop, miss, seed));
+    case 'proposed-scratch': return model(fusionJob('fusion', {}, drop, miss, seed));
     case 'image-only': return imageOnly();
     case 'tabular-only': return tabularOnly();
     case 'early-fusion': return model({ tag: 'early-fusion', overrides: { impute: true, dropImage: 0, dropTab: 0 }, ...miss, seed });
@@ -144,7 +163,7 @@ export function modelPlans(p: Plan): ModelPlan[] {
   return p.kind === 'late' ? [p.image, p.tabular] : [p];
 }
 
-/** Every job a plan needs, dependencies (frozen-encoders' unimodal runs) first. */
+/** Every job a plan needs, dependencies (the two-stage methods' unimodal runs) first. */
 export function planJobs(p: Plan): JobSpec[] {
   const out: JobSpec[] = [];
   for (const m of modelPlans(p)) {

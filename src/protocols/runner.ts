@@ -30,7 +30,7 @@ import type { SanityCheck } from './comparisons.ts';
 import { SETTINGS_FORMAT, checkSettings, dropUnusedSettings, readTestSet } from './job-files.ts';
 import type { Selection, Settings } from './job-files.ts';
 import { Interrupted, Jobs } from './jobs.ts';
-import { METHOD_DEFINITIONS, PROPOSED, USES_DROPOUT_CHOICE, planCell, planJobs } from './methods.ts';
+import { METHOD_DEFINITIONS, PROPOSED, USES_DROPOUT_CHOICE, methodTraining, planCell, planJobs } from './methods.ts';
 import type { MethodName, ModelPlan } from './methods.ts';
 import { fixed } from './plot.ts';
 import { writeReportArtifacts } from './report.ts';
@@ -279,7 +279,7 @@ function reportTables(o: StressOptions, selection: Selection | undefined, sanity
       rows: sanity.map((c) => [c.protocol, fixed(c.trainLevel, 2), '1.00', fixed(c.proposed, 4), c.baseline, fixed(c.baselineScore, 4), fixed(c.gap, 4), c.trainLevel !== 1 ? 'info' : c.ok ? 'ok' : 'FAILED']),
     });
   }
-  tables.push({ title: 'Methods', header: ['method', 'definition'], rows: o.methods.map((m) => [m, METHOD_DEFINITIONS[m]]) });
+  tables.push({ title: 'Methods', header: ['method', 'definition', 'training (epochs per stage)'], rows: o.methods.map((m) => [m, METHOD_DEFINITIONS[m], methodTraining(m, o.epochs)]) });
   return tables;
 }
 

@@ -82,6 +82,18 @@ export const TRAIN_DEFAULTS = {
   freeze: '',
   /** Initialize parameters from checkpoints: "path=prefix,prefix;path2=prefix" (names and shapes must match). */
   initFrom: '',
+  /** ImageNet ViT weights (timm safetensors, F32) for the vision encoder; sets width, heads, depth, patch and gelu erf (docs/pretrained.md). */
+  initVision: '',
+  /** The --init-vision checkpoint's input normalization: inception (mean = std = 0.5, the augreg ViTs) or imagenet (0.485/0.229, ...). */
+  initVisionNorm: 'inception',
+  /** Attention heads of the --init-vision checkpoint (0: width / 64, as in every standard ViT). */
+  initVisionHeads: 0,
+  /** Two-stage training from `npm run train`: an image-only and a tabular-only run (stage 1), then this fusion run initialized from their encoders (stage 2); each in its own run folder, rerun the command to resume. */
+  pretrainEncoders: false,
+  /** Stage 2 (or any run): the encoders' (vision.*, tabular.*) learning rate as a multiple of lr. */
+  encoderLrScale: 1,
+  /** Stage 2 (or any run): epochs at the start with the encoders frozen (fusion and head train alone first). */
+  encoderWarmupEpochs: 0,
   /** Early stopping: epochs without a better validation macro AUROC (0: off). */
   patience: 4,
   /** Samples per forward pass in evaluation. */
@@ -114,11 +126,12 @@ export const TRAIN_CHOICES: { readonly [K in keyof TrainConfig]?: readonly strin
   backend: ['auto', 'relaxed', 'simd', 'reference', 'webgpu'],
   progress: ['auto', 'bar', 'lines', 'none'],
   decoder: ['sharp', 'jpeg-js'],
+  initVisionNorm: ['inception', 'imagenet'],
 };
 
 /** Integer-valued options and their minimum (`threads 2.5` or `threads -1` is an error). */
 export const TRAIN_INTEGERS: { readonly [K in keyof TrainConfig]?: number } = {
-  synthPatients: 0, seed: 0, threads: 0, chunks: 1, epochs: 1, batch: 1, warmup: 0, patience: 0, evalBatch: 1, maxSteps: 0,
+  synthPatients: 0, seed: 0, threads: 0, chunks: 1, epochs: 1, batch: 1, warmup: 0, patience: 0, evalBatch: 1, maxSteps: 0, initVisionHeads: 0, encoderWarmupEpochs: 0,
 };
 
 /** The train command for the shared parser (src/cli/flags.ts); --help reads each key's comment from this file. */

@@ -14,6 +14,8 @@ import { Progress } from './progress.ts';
 import { permutation } from './random.ts';
 import { writeResumeState, writeStateJson } from './run-folder.ts';
 import { learningRate } from './schedule.ts';
+import type { EncoderRate } from './step.ts';
+import type { TrainConfig } from './config.ts';
 
 /** Why the loop returned: all epochs done, early stopping, Ctrl-C / the abort signal, or `--max-steps` reached. */
 export type StopReason = 'done' | 'early-stop' | 'interrupted' | 'step-limit';
@@ -71,7 +73,7 @@ async function epochSteps(ctx: RunContext, perEpoch: number, progress: Progress,
       normalizer: observedCount(ds.labels, rows, cfg.uncertain), seed: cfg.seed,
       dropout: { image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature },
       missImage: cfg.missImage, missTab: cfg.missTab,
-    }).catch((e: unknown) => {
+    }, encoderRate(cfg, state.step, perEpoch)).catch((e: unknown) => {
       progress.done();
       throw new Error(`step ${state.step + 1} (epoch ${state.epoch + 1}) failed: ${e instanceof Error ? e.message : String(e)}; ${survivors(ctx)}`);
     });
@@ -84,6 +86,17 @@ async function epochSteps(ctx: RunContext, perEpoch: number, progress: Progress,
     appendJsonLine(logFile, { step: state.step, epoch: state.epoch + 1, loss, gradNorm: norm, lr });
   }
   return undefined;
+}
+
+/**
+ * The encoders' rate at step t (two-stage training): frozen for the first encoderWarmupEpochs epochs, then
+ * encoderLrScale times the schedule, with AdamW counting their steps from the unfreeze. Undefined (every
+ * tensor alike, the bits of a run without these options) when neither option is set.
+ */
+export function encoderRate(cfg: Pick<TrainConfig, 'encoderLrScale' | 'encoderWarmupEpochs'>, t: number, perEpoch: number): EncoderRate | undefined {
+  if (cfg.encoderLrScale === 1 && cfg.encoderWarmupEpochs === 0) return undefined;
+  const frozenSteps = cfg.encoderWarmupEpochs * perEpoch;
+  return t < frozenSteps ? { scale: 0, t: 0 } : { scale: cfg.encoderLrScale, t: t - frozenSteps };
 }
 
 /** What a failed step leaves behind: the resume state if one was saved, else nothing to resume from. */

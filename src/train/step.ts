@@ -31,6 +31,22 @@ export interface StepInputs {
   missTab: number;
 }
 
+/**
+ * The encoders' (vision.*, tabular.*) learning rate in stage 2 of two-stage training: `scale` times the
+ * schedule's (0: frozen for this step: gradients zeroed, no AdamW update, moments untouched) and the AdamW
+ * step count `t` (0-based) their bias correction uses, counted from when they started moving, so encoders
+ * frozen for a warm-up start with the usual first-step size instead of an over-large one.
+ */
+export interface EncoderRate {
+  scale: number;
+  t: number;
+}
+
+/** Whether a tensor belongs to one of the unimodal encoders (what two-stage training pretrains). */
+export function isEncoderTensor(name: string): boolean {
+  return name.startsWith('vision.') || name.startsWith('tabular.');
+}
+
 export class DataParallelStep {
   /** Bumped each time new parameters are published; replicas re-read them when it changes. */
   version = 0;
@@ -94,9 +110,9 @@ export class DataParallelStep {
   /**
    * One step over `rows` (data set row indices) at 0-based step `t` with learning rate `lr`. Returns the
    * batch loss and the gradient norm before clipping; throws on a non-finite loss or norm, before any
-   * parameter changes.
+   * parameter changes. `enc` sets the encoders' rate (default: as every other tensor).
    */
-  async run(rows: Int32Array, t: number, lr: number, inp: StepInputs): Promise<{ loss: number; norm: number }> {
+  async run(rows: Int32Array, t: number, lr: number, inp: StepInputs, enc?: EncoderRate): Promise<{ loss: number; norm: number }> {
     const { model, P, slots } = this;
     const parts = cutChunks(rows, this.chunks);
     const outs = await Promise.all(parts.map((idx, slot) => this.runner.run<{ loss: number }>({
@@ -112,6 +128,8 @@ export class DataParallelStep {
     be.write(this.stage, slots.subarray(0, parts.length * P));
     be.sumBuffers(gPtr, this.stage, P, parts.length, P);
     for (const e of this.frozen) be.fill(gPtr + e.offset, e.size, 0);
+    const encFrozen = enc !== undefined && enc.scale === 0;
+    if (encFrozen) for (const e of model.layout) if (isEncoderTensor(e.name)) be.fill(gPtr + e.offset, e.size, 0);
     be.sumSquaresTo(this.normSq, gPtr, P);
     const norm = Math.sqrt(await be.readScalar(this.normSq));
     if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
@@ -120,7 +138,13 @@ export class DataParallelStep {
     const pPtr = model.paramPtr;
     for (const e of model.layout) {
       if (this.frozen.includes(e)) continue;
-      be.adamw(pPtr + e.offset, gPtr + e.offset, this.mPtr + e.offset, this.vPtr + e.offset, e.size, lr, o.beta1, o.beta2, o.eps, e.decay ? o.weightDecay : 0, t + 1);
+      let lrE = lr, tE = t;
+      if (enc && isEncoderTensor(e.name)) {
+        if (encFrozen) continue;
+        lrE = lr * enc.scale;
+        tE = enc.t;
+      }
+      be.adamw(pPtr + e.offset, gPtr + e.offset, this.mPtr + e.offset, this.vPtr + e.offset, e.size, lrE, o.beta1, o.beta2, o.eps, e.decay ? o.weightDecay : 0, tE + 1);
     }
     this.params.set(await model.paramDataAsync());
     this.version++;

@@ -23,10 +23,10 @@ import { createBackendAsync } from '../engine/index.ts';
 import type { AnyBackendKind } from '../engine/index.ts';
 import type { TrainConfig } from './config.ts';
 import type { RunContext } from './context.ts';
-import { checkpointMetadata, modelConfigFor, prepareData, shareDataset } from './data.ts';
+import { checkpointMetadata, prepareData, shareDataset } from './data.ts';
 import type { Logger } from './data.ts';
 import { makePredict, summaryLines, testBest } from './evaluation.ts';
-import { frozenEntries, initFromCheckpoints } from './init.ts';
+import { frozenEntries, initFromCheckpoints, initVisionFromTimm, initialModelConfig } from './init.ts';
 import { stepsPerEpoch, trainLoop } from './loop.ts';
 import type { StopReason } from './loop.ts';
 import { checkDropout } from './missing.ts';
@@ -77,6 +77,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   checkDropout({ image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature });
   if (cfg.chunks < 1 || !Number.isInteger(cfg.chunks)) throw new Error(`--chunks must be a positive integer, got ${cfg.chunks}`);
   if (cfg.batch < 1 || !Number.isInteger(cfg.batch)) throw new Error(`--batch must be a positive integer, got ${cfg.batch}`);
+  if (!(cfg.encoderLrScale >= 0 && Number.isFinite(cfg.encoderLrScale))) throw new Error(`--encoder-lr-scale must be a finite number >= 0, got ${cfg.encoderLrScale}`);
   const run = openRun(cfg);
   const seconds = () => (performance.now() - t0) / 1000;
   if (run.kind === 'finished') {
@@ -122,8 +123,9 @@ async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
     if (dropped) log(`log.jsonl: removed ${dropped} record(s) past the resume point (step ${state.step})`);
     log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
   }
-  const model = createModel(modelConfigFor(cfg, ds), { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: checkpointMetadata(ds) });
+  const model = createModel(initialModelConfig(cfg, ds), { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: checkpointMetadata(ds) });
   const P = model.numParams;
+  if (run.kind === 'new' && cfg.initVision) await initVisionFromTimm(model, cfg, ds, log);
   if (run.kind === 'new' && cfg.initFrom) await initFromCheckpoints(model, cfg.initFrom, log);
   const frozen = frozenEntries(model, cfg.freeze);
   const paramsSab = new SharedArrayBuffer(P * 4);

@@ -36,6 +36,48 @@ fn main(${GRID}) {
 }`,
 };
 
+// Exact GELU: Phi through the erfc Chebyshev fit of Numerical Recipes (section 6.2, fractional error < 1.2e-7),
+// the same formula as assembly/activation.ts (see there for why this one). exp's argument is clamped at -100
+// (0 in f32 either way) so x = +-1e30, where x * x is inf, cannot reach a driver's exp(-inf).
+const GELU_ERF_HEAD = /* wgsl */ `
+fn norm_cdf(x: f32) -> f32 {
+  let z = abs(x) * 0.7071067811865476;
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let q = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807
+    + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  let tail = 0.5 * t * exp(max(q - z * z, -100.0));
+  return select(tail, 1.0 - tail, x >= 0.0);
+}`;
+
+/** f32_gelu_erf_fwd__wgsl: out = x Phi(x), grid-stride over n. */
+export const GELU_ERF_FWD: KernelSource = {
+  name: 'gelu_erf_fwd',
+  params: 'o inp n',
+  code: /* wgsl */ `${GELU_ERF_HEAD}
+@compute @workgroup_size(${WG})
+fn main(${GRID}) {
+  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
+    let x = m[p.inp + i];
+    m[p.o + i] = x * norm_cdf(x);
+  }
+}`,
+};
+
+/** f32_gelu_erf_bwd__wgsl: dinp += (Phi(x) + x phi(x)) * dout. */
+export const GELU_ERF_BWD: KernelSource = {
+  name: 'gelu_erf_bwd',
+  params: 'dinp inp dout n',
+  code: /* wgsl */ `${GELU_ERF_HEAD}
+@compute @workgroup_size(${WG})
+fn main(${GRID}) {
+  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
+    let x = m[p.inp + i];
+    let pdf = 0.3989422804014327 * exp(max(-0.5 * x * x, -100.0));
+    m[p.dinp + i] = m[p.dinp + i] + (norm_cdf(x) + x * pdf) * m[p.dout + i];
+  }
+}`,
+};
+
 /** f32_softmax_fwd__wgsl: row softmax of inp [N,C], one 256-thread workgroup per row. */
 export const SOFTMAX_FWD: KernelSource = {
   name: 'softmax_fwd',

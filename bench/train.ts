@@ -20,8 +20,8 @@ import { bestWasmBuild, createBackendAsync, LABEL_NAMES } from '../src/engine/in
 import type { AnyBackendKind } from '../src/engine/index.ts';
 import { createRunner } from '../src/train/pool.ts';
 import type { SharedDataset } from '../src/train/replica.ts';
-import { DataParallelStep } from '../src/train/step.ts';
-import { observedCount } from '../src/train/batching.ts';
+import { DataParallelStep, stepBuffers } from '../src/train/step.ts';
+import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { mulberry32 } from '../src/eval/index.ts';
 import { measurePeak, row, summarize } from './util.ts';
 import type { BenchMain } from './util.ts';
@@ -54,12 +54,11 @@ export function fakeDataset(n: number, S: number, Fn: number, seed: number, imag
 export interface Run { sps: number; median: number; spreadPct: number }
 
 /** Median samples/s of optimizer steps through the real data-parallel path (exported for bench/webgpu.ts). */
-export async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, chunks: number, steps: number, backend: AnyBackendKind = 'auto'): Promise<Run> {
+export async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, microBatch: number, steps: number, backend: AnyBackendKind = 'auto'): Promise<Run> {
   const model = createModel(cfg, { seed: 0, backend: await createBackendAsync(backend) });
-  const P = model.numParams;
-  const params = new SharedArrayBuffer(P * 4), grads = new SharedArrayBuffer(P * 4 * chunks);
-  const runner = createRunner({ model: model.config, backend, data, params, grads }, threads);
-  const stepper = await DataParallelStep.create(model, runner, new Float32Array(params), new Float32Array(grads), chunks,
+  const buffers = stepBuffers(model, unitsPerBatch(batch, microBatch), []);
+  const runner = createRunner({ model: model.config, backend, data, ...buffers }, Math.min(threads, unitsPerBatch(batch, microBatch)));
+  const stepper = await DataParallelStep.create(model, runner, buffers, microBatch,
     { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
   const times: number[] = [];
   try {
@@ -82,7 +81,7 @@ export const main: BenchMain = async (args, emit) => {
   const N = args.threads || availableParallelism();
   const steps = args.steps || (args.quick ? 6 : 12);
   const preset: PresetName = args.preset;
-  const batch = 32, chunks = 4, Fn = 32;
+  const batch = 32, microBatch = 8, Fn = 32;
   const cfg: ModelConfig = { ...presetConfig(preset), numFeatures: Fn, catCardinalities: [] };
   const build = bestWasmBuild();
   const peak = measurePeak(build);
@@ -92,7 +91,7 @@ export const main: BenchMain = async (args, emit) => {
   const half = fakeDataset(256, cfg.imageSize, Fn, 1, 0.5);
   const results: Record<string, Run> = {};
   for (const [name, data, threads] of [['1 thread', full, 1], [`${N} threads`, full, N], [`${N} threads, half images missing`, half, N]] as const) {
-    const r = await timeTraining(cfg, data, threads, batch, chunks, steps);
+    const r = await timeTraining(cfg, data, threads, batch, microBatch, steps);
     results[name] = r;
     // FLOPs (and so MFU) only for complete samples: with images missing the work is smaller by design.
     const complete = data === full;

@@ -107,9 +107,17 @@ export class Replica {
   async grad(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number; ms: number }> {
     const t0 = performance.now();
     const { b, dropped } = this.batch(t);
-    const { loss, grads } = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
-    const slot = this.slot(t);
-    for (const e of this.model.layout) slot.set(grads[e.name], e.offset);
+    const slot = this.slot(t), be = this.model.backend;
+    let loss: number;
+    if ('synchronous' in be) {
+      // One copy from the arena straight into the slot (the asynchronous path reads a copy first).
+      loss = (this.model as Model<SyncBackend>).lossAndGrad(b, { normalizer: t.normalizer }).loss;
+      slot.set((be as SyncBackend).view(this.model.gradPtr, this.model.numParams));
+    } else {
+      const r = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
+      loss = r.loss;
+      for (const e of this.model.layout) slot.set(r.grads[e.name], e.offset);
+    }
     return { loss, droppedImage: dropped.image, droppedTab: dropped.tab, ms: performance.now() - t0 };
   }
 

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../src/data/index.ts';
 import { createModel, presetConfig } from '../src/model/index.ts';
-import { createBackendAsync } from '../src/engine/index.ts';
+import { createBackend, createBackendAsync } from '../src/engine/index.ts';
 import { TRAIN_DEFAULTS, applyOverrides, parseFlags } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
 import { createRunner, threadPlan } from '../src/train/pool.ts';
-import { DataParallelStep, stepBuffers } from '../src/train/step.ts';
+import { DataParallelStep, slicedOptimizer, stepBuffers } from '../src/train/step.ts';
 import { BLOCK, blockEdges, workerBlocks } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { fakeDataset } from '../bench/train.ts';
@@ -100,6 +100,11 @@ test('the sliced optimizer (1 and 3 workers) equals the whole-model step: same p
       if (clip > 0) assert.ok(whole.norms.every((n) => n > clip), 'clipping was exercised');
     }
   }
+});
+
+test('the workers run the optimizer on WebAssembly; the Float64 reference keeps the main-thread step (WebGPU: train-webgpu.test.ts)', () => {
+  assert.ok(slicedOptimizer(createBackend('auto')));
+  assert.not.ok(slicedOptimizer(createBackend('reference')));
 });
 
 test('block edges: fixed, covering, and at a multiple of 4 from the start of the tensor they cut', () => {

@@ -109,7 +109,7 @@ export class Replica {
     const { b, dropped } = this.batch(t);
     const slot = this.slot(t), be = this.model.backend;
     let loss: number;
-    if ('synchronous' in be) {
+    if (be.synchronous) {
       // One copy from the arena straight into the slot (the asynchronous path reads a copy first).
       loss = (this.model as Model<SyncBackend>).lossAndGrad(b, { normalizer: t.normalizer }).loss;
       slot.set((be as SyncBackend).view(this.model.gradPtr, this.model.numParams));
@@ -125,7 +125,7 @@ export class Replica {
   private shards?: ShardWorker;
   private shard(): ShardWorker {
     const o = this.init.optimizer, be = this.model.backend;
-    if (!o || !('synchronous' in be)) throw new Error('this replica was not set up for the sliced optimizer (it needs a synchronous backend)');
+    if (!o || !be.synchronous) throw new Error('this replica was not set up for the sliced optimizer (it needs a synchronous backend)');
     const frozen = this.model.layout.filter((e) => o.frozen.includes(e.name));
     return (this.shards ??= new ShardWorker(be as SyncBackend, this.model.layout, frozen, {
       params: this.params, grads: this.grads, reduced: new Float32Array(o.reduced), m: new Float32Array(o.m), v: new Float32Array(o.v),

@@ -61,7 +61,7 @@ export interface StepProfile {
 
 /** Whether a backend runs the sliced optimizer in the workers (Float32 and synchronous: WebAssembly). */
 export function slicedOptimizer(be: Backend): boolean {
-  return be.precision === 'f32' && 'synchronous' in be;
+  return be.precision === 'f32' && be.synchronous;
 }
 
 /** The shared buffers of a step for `maxUnits` units per batch, as ReplicaInit fields. */

@@ -2,8 +2,9 @@
  * One model replica over a shared data set: what a worker thread (or the main thread with --threads 1)
  * computes. Tasks name sample indices; the replica builds the batch itself from the shared arrays, applies
  * injection and dropout (pure functions of seed, step and sample id) and returns results. The parameters
- * come from a SharedArrayBuffer written by the main thread; gradients go to this task's slot of a shared
- * gradient buffer, so nothing big is copied through messages.
+ * come from a SharedArrayBuffer (written by the main thread, or by the workers' optimizer tasks); gradients go
+ * to this task's slot of a shared gradient buffer, so nothing big is copied through messages. The optimizer's
+ * reduce and update tasks (src/train/shards.ts) run on any replica: their state is all in shared memory.
  */
 import { makeBatch } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
@@ -103,7 +104,7 @@ export class Replica {
     return this.grads.subarray(t.slot * P, (t.slot + 1) * P);
   }
 
-  /** The chunk's gradient into its slot (on WebGPU the step runs on the device and is read back once). */
+  /** The unit's gradient into its slot (on WebGPU the step runs on the device and is read back once). */
   async grad(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number; ms: number }> {
     const t0 = performance.now();
     const { b, dropped } = this.batch(t);

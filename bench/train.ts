@@ -1,13 +1,37 @@
 /**
- * Training throughput through the real data-parallel path (Piscina replicas, fixed chunks, ordered
- * gradient sum, AdamW on the main thread): samples/s of the reference model (the `base` preset: 128 x 128
- * images, 16 x 16 patches, d 192, 3 heads, depths 4/2/2, 32 numeric features, batch 32) at 1 and N
- * threads, the scaling efficiency, and the speed-up when half the images are missing. Inputs mirror
- * ../shared/tools/torch_train_step.py: ~30% of tabular features masked, ~20% of labels unknown.
+ * Training throughput through the real data-parallel path (Piscina replicas, units of `--micro-batch`
+ * samples, the optimizer sliced over the workers): samples/s of the reference model (the `base` preset:
+ * 128 x 128 images, 16 x 16 patches, d 192, 3 heads, depths 4/2/2, 32 numeric features; batch 256,
+ * micro-batch 8 = 32 units) at 1 and N threads, the scaling efficiency, and the speed-up when half the
+ * images are missing. Inputs mirror ../shared/tools/torch_train_step.py: ~30% of tabular features masked,
+ * ~20% of labels unknown.
+ *
+ * Where a step's time goes (`train-profile`, medians over the timed steps of the N-thread run):
+ * - unit: one unit's forward + backward + copy into its gradient slot, timed inside its worker (c);
+ * - reduce+update: the optimizer's work summed over the workers (r: ordered sum of the unit slots, block
+ *   norms, clip, AdamW, copies to and from shared memory);
+ * - publish/wait: per phase, the wall time beyond the busiest worker's work (the grad phase's busiest
+ *   worker does ceil(U/N) units), summed over the three phases: task hand-out, messages, wake-ups;
+ * - main: the main thread's own work between phases (the block norms' sum, the finite checks);
+ * - serial fraction: (publish/wait + main) / the modelled 1-thread step.
+ *
+ * The projection (`train-projection`) models a step at W threads as
+ *   T(W) = ceil(U / W) * c + r / min(W, blocks) + main + (U + 2W) * d,
+ * where d is the measured publish/wait divided by the tasks handed out in the measured step (U grad tasks
+ * and 2N optimizer tasks): the main thread hands tasks out one after another, so that cost grows with the
+ * tasks. Efficiency E(W) = T(1) / (W * T(W)). The model assumes a unit's compute time does not grow with
+ * W (no shared memory-bandwidth or cache contention, no SMT siblings): it is an upper bound, to be checked
+ * against measured 4/8/16-thread runs on a machine with those cores.
+ *
+ * Memory (`train-memory`): the process's resident set after two steps, in a fresh child process per
+ * thread count (Node keeps freed memory mapped), at 2 and 8 workers (`--quick`: 1 and 2); the per-worker
+ * increment is their difference over the added workers. A W-thread run needs about
+ * rss(2) + (W - 2) * increment, plus the shared gradient slots (U * P * 4 bytes, already in rss(2)).
  *
  * `--torch` also runs that PyTorch script (Debian's python3-torch, an outside reference, never a
  * dependency) with the same thread count in the same sitting and prints the ratio.
- * `--threads N` (default: all cores), `--steps K` timed steps (default 12), `--preset` (default base).
+ * `--threads N` (default: all cores), `--steps K` timed steps (default 12), `--preset` (default base),
+ * `--batch` (default 256), `--micro-batch` (default 8).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -20,8 +44,10 @@ import { bestWasmBuild, createBackendAsync, LABEL_NAMES } from '../src/engine/in
 import type { AnyBackendKind } from '../src/engine/index.ts';
 import { createRunner } from '../src/train/pool.ts';
 import type { SharedDataset } from '../src/train/replica.ts';
-import { DataParallelStep } from '../src/train/step.ts';
-import { observedCount } from '../src/train/batching.ts';
+import { DataParallelStep, stepBuffers } from '../src/train/step.ts';
+import type { StepProfile } from '../src/train/step.ts';
+import { blockEdges } from '../src/train/shards.ts';
+import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { mulberry32 } from '../src/eval/index.ts';
 import { measurePeak, row, summarize } from './util.ts';
 import type { BenchMain } from './util.ts';
@@ -51,15 +77,16 @@ export function fakeDataset(n: number, S: number, Fn: number, seed: number, imag
   };
 }
 
-export interface Run { sps: number; median: number; spreadPct: number }
+export interface Run { sps: number; median: number; spreadPct: number; profiles: StepProfile[]; workers: number; blocks: number }
 
 /** Median samples/s of optimizer steps through the real data-parallel path (exported for bench/webgpu.ts). */
-export async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, chunks: number, steps: number, backend: AnyBackendKind = 'auto'): Promise<Run> {
+export async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, microBatch: number, steps: number, backend: AnyBackendKind = 'auto', beforeClose?: () => void): Promise<Run> {
   const model = createModel(cfg, { seed: 0, backend: await createBackendAsync(backend) });
-  const P = model.numParams;
-  const params = new SharedArrayBuffer(P * 4), grads = new SharedArrayBuffer(P * 4 * chunks);
-  const runner = createRunner({ model: model.config, backend, data, params, grads }, threads);
-  const stepper = await DataParallelStep.create(model, runner, new Float32Array(params), new Float32Array(grads), chunks,
+  const buffers = stepBuffers(model, unitsPerBatch(batch, microBatch), []);
+  const workers = Math.min(threads, unitsPerBatch(batch, microBatch));
+  const runner = createRunner({ model: model.config, backend, data, ...buffers }, workers);
+  const profiles: StepProfile[] = [];
+  const stepper = await DataParallelStep.create(model, runner, buffers, microBatch,
     { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
   const times: number[] = [];
   try {
@@ -69,39 +96,78 @@ export async function timeTraining(cfg: ModelConfig, data: SharedDataset, thread
       await stepper.run(rows, s, 1e-3, {
         normalizer: observedCount(data.labels, rows, 'ignore'), seed: 0, dropout: { image: 0, tab: 0, feature: 0 }, missImage: 0, missTab: 0,
       });
-      if (s >= 2) times.push((performance.now() - t0) / 1000);
+      if (s >= 2) {
+        times.push((performance.now() - t0) / 1000);
+        profiles.push(stepper.profile!);
+      }
     }
+    beforeClose?.();
   } finally {
     await runner.close();
   }
   const t = summarize(times);
-  return { sps: batch / t.median, median: t.median, spreadPct: t.spreadPct };
+  return { sps: batch / t.median, median: t.median, spreadPct: t.spreadPct, profiles, workers, blocks: blockEdges(model.layout, model.numParams).length - 1 };
+}
+
+const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : 0);
+
+/** The step's costs (ms) from the profiles of a run at `workers` workers: see the doc comment above. */
+export function stepCosts(run: Pick<Run, 'profiles' | 'workers' | 'blocks'>) {
+  const W = run.workers, ps = run.profiles, U = ps[0].units;
+  const unit = median(ps.flatMap((p) => p.unitMs));
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const reduceUpdate = median(ps.map((p) => sum(p.reduceMs) + sum(p.updateMs)));
+  const wait = median(ps.map((p) => Math.max(0, p.gradWallMs - Math.ceil(U / W) * unit)
+    + Math.max(0, p.reduceWallMs - Math.max(0, ...p.reduceMs)) + Math.max(0, p.updateWallMs - Math.max(0, ...p.updateMs))));
+  const main = median(ps.map((p) => p.mainMs));
+  const perTask = wait / (U + 2 * W);
+  const model = (w: number) => Math.ceil(U / w) * unit + reduceUpdate / Math.min(w, run.blocks) + main + (U + 2 * w) * perTask;
+  return { U, unit, reduceUpdate, wait, main, perTask, model, serialFraction: (wait + main) / model(1), efficiency: (w: number) => model(1) / (w * model(w)) };
+}
+
+/** Resident set (bytes) of a fresh process after two steps at `threads` workers (bench/train-memory.ts). */
+function rssAt(preset: PresetName, threads: number, batch: number, microBatch: number): number {
+  const script = fileURLToPath(new URL('./train-memory.ts', import.meta.url));
+  const out = execFileSync(process.execPath, ['--import', 'tsx', script, JSON.stringify({ preset, threads, batch, microBatch })], { encoding: 'utf8' });
+  return (JSON.parse(out.trim().split('\n').pop()!) as { rss: number }).rss;
 }
 
 export const main: BenchMain = async (args, emit) => {
   const N = args.threads || availableParallelism();
   const steps = args.steps || (args.quick ? 6 : 12);
   const preset: PresetName = args.preset;
-  const batch = 32, chunks = 4, Fn = 32;
+  const batch = args.batch || 256, microBatch = args.microBatch, Fn = 32;
   const cfg: ModelConfig = { ...presetConfig(preset), numFeatures: Fn, catCardinalities: [] };
   const build = bestWasmBuild();
   const peak = measurePeak(build);
   const flops = createModel(cfg).flopsPerSample({ training: true });
-  const shape = `${preset} S=${cfg.imageSize} B=${batch}`;
-  const full = fakeDataset(256, cfg.imageSize, Fn, 1, 0);
-  const half = fakeDataset(256, cfg.imageSize, Fn, 1, 0.5);
+  const shape = `${preset} S=${cfg.imageSize} B=${batch}/${microBatch}`;
+  const full = fakeDataset(Math.max(256, batch), cfg.imageSize, Fn, 1, 0);
+  const half = fakeDataset(Math.max(256, batch), cfg.imageSize, Fn, 1, 0.5);
   const results: Record<string, Run> = {};
   for (const [name, data, threads] of [['1 thread', full, 1], [`${N} threads`, full, N], [`${N} threads, half images missing`, half, N]] as const) {
-    const r = await timeTraining(cfg, data, threads, batch, chunks, steps);
+    const r = await timeTraining(cfg, data, threads, batch, microBatch, steps);
     results[name] = r;
     // FLOPs (and so MFU) only for complete samples: with images missing the work is smaller by design.
     const complete = data === full;
-    const line = row('train', build, `${shape} ${name}`, { median: r.median, spreadPct: r.spreadPct, runs: steps }, complete ? flops * batch : undefined, peak * threads);
+    const line = row('train', build, `${shape} ${name}`, { median: r.median, spreadPct: r.spreadPct, runs: steps }, complete ? flops * batch : undefined, peak * r.workers);
     line.samplesPerS = r.sps;
     emit(line);
   }
   const s1 = results['1 thread'].sps, sN = results[`${N} threads`].sps, sH = results[`${N} threads, half images missing`].sps;
-  emit({ bench: 'train-summary', build, shape, medianMs: 0, spreadPct: 0, scalingEfficiencyPct: (100 * sN) / (N * s1), halfImagesSpeedup: sH / sN });
+  const WN = results[`${N} threads`].workers;
+  emit({ bench: 'train-summary', build, shape, medianMs: 0, spreadPct: 0, workers: WN, scalingEfficiencyPct: (100 * sN) / (WN * s1), halfImagesSpeedup: sH / sN });
+  const c = stepCosts(results[`${N} threads`]);
+  emit({
+    bench: 'train-profile', build, shape: `${shape} ${WN} workers`, medianMs: results[`${N} threads`].median * 1e3, spreadPct: results[`${N} threads`].spreadPct,
+    units: c.U, unitMs: c.unit, reduceUpdateMs: c.reduceUpdate, publishWaitMs: c.wait, mainMs: c.main, serialFractionPct: 100 * c.serialFraction,
+  });
+  const projected: Record<string, number> = {};
+  for (const w of [2, 4, 8, 16, 32, 64]) projected[`eff${w}Pct`] = 100 * c.efficiency(w);
+  emit({ bench: 'train-projection', build, shape, medianMs: c.model(1), spreadPct: 0, ...projected });
+  const [lo, hi] = args.quick ? [1, 2] : [2, 8];
+  const rLo = rssAt(preset, lo, batch, microBatch), rHi = rssAt(preset, hi, batch, microBatch);
+  emit({ bench: 'train-memory', build, shape, medianMs: 0, spreadPct: 0, [`rss${lo}MiB`]: rLo / 2 ** 20, [`rss${hi}MiB`]: rHi / 2 ** 20, perWorkerMiB: (rHi - rLo) / (hi - lo) / 2 ** 20 });
   if (args.torch) {
     const script = fileURLToPath(new URL('../../shared/tools/torch_train_step.py', import.meta.url));
     if (!existsSync('/usr/bin/python3') || !existsSync(script)) {

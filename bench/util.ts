@@ -70,6 +70,8 @@ export const BENCH_DEFAULTS = {
   threads: 0,
   steps: 0,
   preset: 'base',
+  batch: 0,
+  microBatch: 8,
   torch: false,
   scale: 1,
   imageSize: 224,
@@ -84,6 +86,8 @@ const BENCH_DOCS: Record<keyof typeof BENCH_DEFAULTS, string> = {
   threads: 'train: worker threads of the multi-threaded runs (0: all cores)',
   steps: 'train: timed steps per run (0: 12, or 6 with --quick)',
   preset: 'train: model preset (tiny, small or base)',
+  batch: 'train: samples per optimizer step (0: 256)',
+  microBatch: 'train: samples per unit of parallel work',
   torch: 'train: also time the PyTorch reference step (needs python3-torch)',
   scale: 'data-scale: fraction of the MIMIC row counts to generate, in (0, 1] (--quick: 0.001)',
   imageSize: 'data-scale: image side S of the load',
@@ -97,7 +101,7 @@ export const BENCH_SPEC = {
   usage: `usage: npm run bench -- NAME [NAME ...] [options]\nnames: ${BENCH_NAMES.join(', ')} (run one after another, never two at once: they share the cores)`,
   defaults: BENCH_DEFAULTS, docs: BENCH_DOCS,
   choices: { build: ['relaxed', 'simd', 'both'], preset: ['tiny', 'small', 'base'], decoder: ['sharp', 'jpeg-js'] },
-  integers: { threads: 0, steps: 0, imageSize: 4 },
+  integers: { threads: 0, steps: 0, batch: 0, microBatch: 1, imageSize: 4 },
   positional: { what: 'benchmark', choices: BENCH_NAMES },
 };
 
@@ -110,6 +114,9 @@ export interface BenchArgs {
   threads: number;
   steps: number;
   preset: 'tiny' | 'small' | 'base';
+  /** train: samples per step (0: its default) and per unit. */
+  batch: number;
+  microBatch: number;
   torch: boolean;
   /** data-scale: the world's scale, image side, decoder, folder ('' = temporary) and whether to keep it. */
   scale: number;
@@ -126,7 +133,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs & { help: boolean } {
   const { cfg, positional, help } = parseArgs(BENCH_SPEC, argv);
   return {
     json: cfg.json, quick: cfg.quick, builds: cfg.build === 'both' ? ['relaxed', 'simd'] : [cfg.build as WasmBuild],
-    threads: cfg.threads, steps: cfg.steps, preset: cfg.preset as BenchArgs['preset'], torch: cfg.torch,
+    threads: cfg.threads, steps: cfg.steps, preset: cfg.preset as BenchArgs['preset'], batch: cfg.batch, microBatch: cfg.microBatch, torch: cfg.torch,
     scale: cfg.scale, imageSize: cfg.imageSize, decoder: cfg.decoder as BenchArgs['decoder'], dir: cfg.dir, keep: cfg.keep, names: positional, help,
   };
 }

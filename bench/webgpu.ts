@@ -149,15 +149,15 @@ export const main: BenchMain = async (args, emit) => {
   emit(rw);
   gpu.destroy();
   gpu.device.destroy();
-  // Training through the real data-parallel step (one replica, batch 32, 4 chunks): the reference model of
+  // Training through the real data-parallel step (one replica, batch 32, micro-batch 8): the reference model of
   // issue 3 on this host's GPU against the wasm engine on one thread and on every core.
   const preset = args.quick ? 'small' : 'base';
   const cfg = { ...presetConfig(preset), numFeatures: 32, catCardinalities: [] as number[] };
   const data = fakeDataset(256, cfg.imageSize, 32, 1, 0);
   const steps = args.quick ? 4 : 8;
   const tshape = `${preset} S=${cfg.imageSize} B=32 train step`;
-  const g = await timeTraining(cfg, data, 1, 32, 4, steps, 'webgpu');
-  const w = await timeTraining(cfg, data, 1, 32, 4, Math.max(3, steps / 2), 'auto');
+  const g = await timeTraining(cfg, data, 1, 32, 8, steps, 'webgpu');
+  const w = await timeTraining(cfg, data, 1, 32, 8, Math.max(3, steps / 2), 'auto');
   const rowG = row('webgpu-train', 'webgpu', tshape, { median: g.median, spreadPct: g.spreadPct, runs: steps });
   rowG.samplesPerS = g.sps;
   rowG.speedup = g.sps / w.sps;

@@ -5,7 +5,7 @@ import { applyDropout, checkDropout, injectMissing, injectedMissing } from '../s
 import { permutation, uniform } from '../src/train/random.ts';
 import { learningRate } from '../src/train/schedule.ts';
 import { TRAIN_DEFAULTS, applyOverrides, helpText, optionComments, parseFlags } from '../src/train/config.ts';
-import { cutChunks } from '../src/train/batching.ts';
+import { cutUnits } from '../src/train/batching.ts';
 
 function batch(B: number, Fn: number, Fc: number, fill: (i: number) => { img: boolean; tab: boolean }): Batch {
   const b: Batch = {
@@ -114,12 +114,14 @@ test('config: flags and JSON overrides are type-checked; unknown keys are errors
   assert.throws(() => applyOverrides(TRAIN_DEFAULTS, { strict: 'yes' }, 'x.json'), /x\.json.*true or false/);
 });
 
-test('chunks: fixed count, contiguous, sizes within one', () => {
+test('units: micro-batches of fixed size, contiguous, the last one shorter', () => {
   const rows = Int32Array.from({ length: 10 }, (_, i) => i);
-  const c = cutChunks(rows, 4);
-  assert.equal(c.map((x) => x.length), [2, 3, 2, 3]);
+  const c = cutUnits(rows, 4);
+  assert.equal(c.map((x) => x.length), [4, 4, 2]);
   assert.equal(c.flatMap((x) => [...x]), [...rows]);
-  assert.is(cutChunks(rows.subarray(0, 2), 4).length, 2);
+  assert.is(cutUnits(rows.subarray(0, 2), 4).length, 1);
+  assert.is(cutUnits(rows.subarray(0, 0), 4).length, 0);
+  assert.throws(() => cutUnits(rows, 0), /micro-batch must be a positive integer, got 0/);
 });
 
 test('--help lists every option with its default and a comment', () => {

@@ -1,4 +1,4 @@
-/** Row bookkeeping of the trainer: splits, chunks, label counts. */
+/** Row bookkeeping of the trainer: splits, units (micro-batches), label counts. */
 import type { PreparedDataset } from '../data/index.ts';
 import { LABEL_NAMES } from '../engine/batch.ts';
 import { readPixelRows } from '../data/pixel-store.ts';
@@ -34,16 +34,21 @@ export function splitRows(ds: Pick<PreparedDataset, 'n' | 'split'>, split: numbe
   return Int32Array.from(rows);
 }
 
-/** Cut rows into `chunks` contiguous parts (sizes differ by at most one; empty parts are dropped). */
-export function cutChunks(rows: Int32Array, chunks: number): Int32Array[] {
+/**
+ * Cut rows into units of `microBatch` contiguous rows (the last may be shorter): the units of parallel work
+ * of a step, fixed by the batch and the micro-batch alone, so gradient sums do not depend on --threads.
+ */
+export function cutUnits(rows: Int32Array, microBatch: number): Int32Array[] {
+  if (!(microBatch >= 1) || !Number.isInteger(microBatch)) throw new Error(`micro-batch must be a positive integer, got ${microBatch}`);
   const out: Int32Array[] = [];
-  for (let c = 0; c < chunks; c++) {
-    const a = Math.floor((c * rows.length) / chunks), b = Math.floor(((c + 1) * rows.length) / chunks);
-    if (b > a) out.push(rows.subarray(a, b));
-  }
+  for (let a = 0; a < rows.length; a += microBatch) out.push(rows.subarray(a, Math.min(a + microBatch, rows.length)));
   return out;
 }
 
+/** Units of a batch of `batch` samples. */
+export function unitsPerBatch(batch: number, microBatch: number): number {
+  return Math.ceil(batch / microBatch);
+}
 
 /** The early-fusion baseline's fill values from the training rows: mean normalized image, categorical modes. */
 export function imputeStats(ds: PreparedDataset, trainRows: Int32Array): { meanImage: Float32Array; catModes: Int32Array } {

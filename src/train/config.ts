@@ -34,10 +34,10 @@ export const TRAIN_DEFAULTS = {
   preset: 'small',
   /** Seed of initialization, shuffling, dropout and injected missingness. */
   seed: 0,
-  /** Worker threads (0: all cores). Results are bit-identical for any value. */
+  /** Worker threads (0: all cores). Results are bit-identical for any value; at most one per micro-batch of a batch works. */
   threads: 0,
-  /** Chunks each batch is cut into, whatever `threads` is: gradients are summed over chunks in order. */
-  chunks: 4,
+  /** Samples per unit of parallel work: a batch is cut into ceil(batch / microBatch) units whose gradients are summed in order. */
+  microBatch: 8,
   /** Training epochs. */
   epochs: 10,
   /** Samples per optimizer step. */
@@ -131,8 +131,21 @@ export const TRAIN_CHOICES: { readonly [K in keyof TrainConfig]?: readonly strin
 
 /** Integer-valued options and their minimum (`threads 2.5` or `threads -1` is an error). */
 export const TRAIN_INTEGERS: { readonly [K in keyof TrainConfig]?: number } = {
-  synthPatients: 0, seed: 0, threads: 0, chunks: 1, epochs: 1, batch: 1, warmup: 0, patience: 0, evalBatch: 1, maxSteps: 0, initVisionHeads: 0, encoderWarmupEpochs: 0,
+  synthPatients: 0, seed: 0, threads: 0, microBatch: 1, epochs: 1, batch: 1, warmup: 0, patience: 0, evalBatch: 1, maxSteps: 0, initVisionHeads: 0, encoderWarmupEpochs: 0,
 };
+
+/**
+ * Keys of older versions' config.json that a resume must not drop silently. `chunks` (a batch cut into a
+ * fixed number of parts) was replaced by `microBatch`; an old run cannot continue to the bits it would
+ * have had (the last, short batch of an epoch is cut differently), so resuming one is refused.
+ */
+export function checkLegacyConfig(saved: Record<string, unknown>, path: string): void {
+  if (!('chunks' in saved)) return;
+  const c = saved.chunks, b = saved.batch;
+  const same = typeof c === 'number' && typeof b === 'number' && b % c === 0 ? ` (--micro-batch ${b / c} cuts full batches the same way)` : '';
+  throw new Error(`--resume: ${path} was written with --chunks ${JSON.stringify(c)}, which this version replaced by --micro-batch; `
+    + `the run cannot continue to the same bits here. Finish it with the version that started it, or start a new run${same}`);
+}
 
 /** The train command for the shared parser (src/cli/flags.ts); --help reads each key's comment from this file. */
 export function trainSpec(comments: Record<string, string> = {}): CommandSpec<TrainConfig> {

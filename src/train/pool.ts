@@ -13,6 +13,23 @@ export interface TaskRunner {
   close(): Promise<void>;
 }
 
+/**
+ * How many workers a run uses: --threads N (0: all cores) capped at the units of a batch, since a step has
+ * no more parallel work than that. `line` says so at start and names the flag that changes it; `warning`
+ * is set when more threads than cores were asked for. Bad counts (negative, fractional) are errors.
+ */
+export function threadPlan(threads: number, batch: number, microBatch: number, cores: number): { workers: number; line: string; warning?: string } {
+  if (!Number.isInteger(threads) || threads < 0) throw new Error(`--threads must be a positive integer (or 0: all cores), got ${threads}`);
+  const asked = threads > 0 ? threads : cores;
+  const units = Math.ceil(batch / microBatch);
+  const workers = Math.min(asked, units);
+  const line = workers < asked
+    ? `threads: ${workers} of ${asked} can work (a batch of ${batch} is ${units} unit(s) of --micro-batch ${microBatch}; a smaller --micro-batch or a larger --batch gives each thread work)`
+    : `threads: ${workers} working on ${units} unit(s) of --micro-batch ${microBatch} per batch of ${batch}`;
+  const warning = asked > cores ? `warning: --threads ${asked} is more than the ${cores} cores here; the extra threads share cores and make steps slower` : undefined;
+  return { workers, line, warning };
+}
+
 export function createRunner(init: ReplicaInit, threads: number): TaskRunner {
   if (threads <= 1) {
     let replica: Promise<Replica> | undefined;
@@ -28,7 +45,7 @@ export function createRunner(init: ReplicaInit, threads: number): TaskRunner {
     maxThreads: threads,
     idleTimeout: 60_000,
     workerData: init,
-    // One task at a time per worker: chunks are the unit of balance.
+    // One task at a time per worker: units (and the optimizer's block ranges) are the unit of balance.
     concurrentTasksPerWorker: 1,
   });
   // A worker that dies or sends what Piscina cannot read surfaces as the pool's 'error' event, which would

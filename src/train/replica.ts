@@ -2,17 +2,20 @@
  * One model replica over a shared data set: what a worker thread (or the main thread with --threads 1)
  * computes. Tasks name sample indices; the replica builds the batch itself from the shared arrays, applies
  * injection and dropout (pure functions of seed, step and sample id) and returns results. The parameters
- * come from a SharedArrayBuffer written by the main thread; gradients go to this task's slot of a shared
- * gradient buffer, so nothing big is copied through messages.
+ * come from a SharedArrayBuffer (written by the main thread, or by the workers' optimizer tasks); gradients go
+ * to this task's slot of a shared gradient buffer, so nothing big is copied through messages. The optimizer's
+ * reduce and update tasks (src/train/shards.ts) run on any replica: their state is all in shared memory.
  */
 import { makeBatch } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
 import { createModel, sigmoidProbabilities } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
-import type { AnyBackendKind, Backend, Batch } from '../engine/index.ts';
+import type { AnyBackendKind, Backend, Batch, SyncBackend } from '../engine/index.ts';
 import { applyDropout, imputeBatch, injectMissing } from './missing.ts';
 import type { DropoutRates } from './missing.ts';
+import { ShardWorker } from './shards.ts';
+import type { ReduceTask, UpdateTask } from './shards.ts';
 
 /** The arrays of a PreparedDataset that workers need (all on SharedArrayBuffers), plus its scalars. */
 export type SharedDataset = Pick<PreparedDataset,
@@ -25,8 +28,13 @@ export interface ReplicaInit {
   data: SharedDataset;
   /** Float32 [P]: the current parameters, written by the main thread between steps. */
   params: SharedArrayBuffer;
-  /** Float32 [slots * P]: one gradient slot per chunk of a batch. */
+  /** Float32 [units * P]: one gradient slot per unit (micro-batch) of a batch. */
   grads: SharedArrayBuffer;
+  /**
+   * The sliced optimizer's shared state (src/train/shards.ts), when the workers run the reduction and AdamW:
+   * Float32 [P] reduced gradient and moments, Float64 [blocks] block norms, and the frozen tensors' names.
+   */
+  optimizer?: { reduced: SharedArrayBuffer; m: SharedArrayBuffer; v: SharedArrayBuffer; normParts: SharedArrayBuffer; frozen: string[] };
   /** The early-fusion baseline: training mean image [S*S] (normalized) and categorical modes. */
   impute?: { meanImage: Float32Array; catModes: Int32Array };
 }
@@ -55,7 +63,7 @@ export interface PredictTask {
   missTab: number;
 }
 
-export type Task = GradTask | PredictTask;
+export type Task = GradTask | PredictTask | ReduceTask | UpdateTask;
 
 export class Replica {
   readonly model: Model<Backend>;
@@ -82,7 +90,7 @@ export class Replica {
   }
 
   /** The task's batch, with injected missingness, training dropout and (for the baseline) imputation. */
-  private batch(t: Task): { b: Batch; dropped: { image: number; tab: number } } {
+  private batch(t: GradTask | PredictTask): { b: Batch; dropped: { image: number; tab: number } } {
     this.sync(t.version);
     const b = makeBatch(this.init.data as PreparedDataset, t.indices);
     injectMissing(b, t.indices, t.seed, t.missImage, t.missTab);
@@ -96,13 +104,34 @@ export class Replica {
     return this.grads.subarray(t.slot * P, (t.slot + 1) * P);
   }
 
-  /** The chunk's gradient into its slot (on WebGPU the step runs on the device and is read back once). */
-  async grad(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number }> {
+  /** The unit's gradient into its slot (on WebGPU the step runs on the device and is read back once). */
+  async grad(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number; ms: number }> {
+    const t0 = performance.now();
     const { b, dropped } = this.batch(t);
-    const { loss, grads } = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
-    const slot = this.slot(t);
-    for (const e of this.model.layout) slot.set(grads[e.name], e.offset);
-    return { loss, droppedImage: dropped.image, droppedTab: dropped.tab };
+    const slot = this.slot(t), be = this.model.backend;
+    let loss: number;
+    if (be.synchronous) {
+      // One copy from the arena straight into the slot (the asynchronous path reads a copy first).
+      loss = (this.model as Model<SyncBackend>).lossAndGrad(b, { normalizer: t.normalizer }).loss;
+      slot.set((be as SyncBackend).view(this.model.gradPtr, this.model.numParams));
+    } else {
+      const r = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
+      loss = r.loss;
+      for (const e of this.model.layout) slot.set(r.grads[e.name], e.offset);
+    }
+    return { loss, droppedImage: dropped.image, droppedTab: dropped.tab, ms: performance.now() - t0 };
+  }
+
+  /** The sliced optimizer's block work, on scratch allocated in this replica's arena at first use. */
+  private shards?: ShardWorker;
+  private shard(): ShardWorker {
+    const o = this.init.optimizer, be = this.model.backend;
+    if (!o || !be.synchronous) throw new Error('this replica was not set up for the sliced optimizer (it needs a synchronous backend)');
+    const frozen = this.model.layout.filter((e) => o.frozen.includes(e.name));
+    return (this.shards ??= new ShardWorker(be as SyncBackend, this.model.layout, frozen, {
+      params: this.params, grads: this.grads, reduced: new Float32Array(o.reduced), m: new Float32Array(o.m), v: new Float32Array(o.v),
+      normParts: new Float64Array(o.normParts),
+    }));
   }
 
   /** Probabilities [n,14]. */
@@ -113,8 +142,22 @@ export class Replica {
   /** Tasks run one at a time: a replica has one set of activations and gradients, and its calls yield. */
   private queue: Promise<unknown> = Promise.resolve();
   run(t: Task): Promise<unknown> {
-    const next = this.queue.then((): Promise<unknown> => (t.kind === 'grad' ? this.grad(t) : this.predict(t)));
+    const next = this.queue.then(async (): Promise<unknown> => {
+      switch (t.kind) {
+        case 'grad': return this.grad(t);
+        case 'predict': return this.predict(t);
+        case 'reduce': return timed(() => this.shard().reduce(t));
+        case 'update': return timed(() => this.shard().update(t));
+      }
+    });
     this.queue = next.catch(() => {});
     return next;
   }
+}
+
+/** Milliseconds `f` took (what the optimizer's tasks return, for the benchmark's profile). */
+function timed(f: () => void): number {
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
 }

@@ -1,17 +1,32 @@
 /**
- * One data-parallel optimizer step (shared by the trainer and the training benchmark): cut the batch into
- * a fixed number of chunks, have the replicas compute each chunk's gradient into its slot, sum the slots
- * in slot order, zero frozen tensors, clip the global norm, AdamW, publish the new parameters.
+ * One data-parallel optimizer step (shared by the trainer and the training benchmark).
+ *
+ * The batch is cut into units of `microBatch` samples (a number fixed by the config, never by the thread
+ * count); the replicas compute each unit's gradient into its slot of a shared buffer. Then, on the
+ * WebAssembly backend, the workers also run the optimizer (src/train/shards.ts), each on its range of
+ * fixed parameter blocks: reduce (sum the unit slots in unit order, zero frozen tensors, one sum of squares
+ * per block), then update (clip, AdamW) straight into the shared parameters and moments. The main thread
+ * only hands out tasks, adds the block norms in block order and checks that loss and norm are finite
+ * before any parameter changes. So the bits do not depend on --threads, and nothing per step is serial
+ * beyond that coordination.
+ *
+ * WebGPU and the Float64 reference backend keep the whole-model step on the main thread (`sliced` false):
+ * WebGPU's optimizer runs on the device, and the reference keeps its Float64 master copy in its arena.
  */
 import type { Model } from '../model/index.ts';
 import type { Backend } from '../engine/index.ts';
 import type { LayoutEntry } from '../model/index.ts';
 import type { Ptr } from '../engine/index.ts';
 import { SCALAR_FLOATS } from '../engine/index.ts';
-import { cutChunks } from './batching.ts';
+import { cutUnits } from './batching.ts';
 import type { DropoutRates } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
-import type { GradTask } from './replica.ts';
+import type { GradTask, ReplicaInit } from './replica.ts';
+import { blockEdges, isEncoderTensor, tensorRate, workerBlocks } from './shards.ts';
+import type { EncoderRate, ReduceTask, UpdateTask } from './shards.ts';
+
+export { isEncoderTensor } from './shards.ts';
+export type { EncoderRate } from './shards.ts';
 
 export interface OptimizerSettings {
   beta1: number;
@@ -31,74 +46,105 @@ export interface StepInputs {
   missTab: number;
 }
 
-/**
- * The encoders' (vision.*, tabular.*) learning rate in stage 2 of two-stage training: `scale` times the
- * schedule's (0: frozen for this step: gradients zeroed, no AdamW update, moments untouched) and the AdamW
- * step count `t` (0-based) their bias correction uses, counted from when they started moving, so encoders
- * frozen for a warm-up start with the usual first-step size instead of an over-large one.
- */
-export interface EncoderRate {
-  scale: number;
-  t: number;
+/** Where the last step's time went (milliseconds), for the benchmark. */
+export interface StepProfile {
+  units: number;
+  /** Each unit's forward + backward + copy to its slot, as its worker measured it. */
+  unitMs: number[];
+  /** Each worker's reduce and update task, as measured inside it (empty for the main-thread step). */
+  reduceMs: number[];
+  updateMs: number[];
+  /** Wall time of the three phases on the main thread (hand-out to last reply). */
+  gradWallMs: number;
+  reduceWallMs: number;
+  updateWallMs: number;
+  /** The main thread's own work between phases (norm, checks; the whole optimizer when not sliced). */
+  mainMs: number;
 }
 
-/** Whether a tensor belongs to one of the unimodal encoders (what two-stage training pretrains). */
-export function isEncoderTensor(name: string): boolean {
-  return name.startsWith('vision.') || name.startsWith('tabular.');
+/** Whether a backend runs the sliced optimizer in the workers (Float32 and synchronous: WebAssembly). */
+export function slicedOptimizer(be: Backend): boolean {
+  return be.precision === 'f32' && be.synchronous;
+}
+
+/** The shared buffers of a step for `maxUnits` units per batch, as ReplicaInit fields. */
+export function stepBuffers(model: Model<Backend>, maxUnits: number, frozen: readonly LayoutEntry[]): Pick<ReplicaInit, 'params' | 'grads' | 'optimizer'> {
+  const P = model.numParams;
+  const sab = (floats: number, bytes = 4) => new SharedArrayBuffer(floats * bytes);
+  return {
+    params: sab(P), grads: sab(P * maxUnits),
+    optimizer: slicedOptimizer(model.backend)
+      ? { reduced: sab(P), m: sab(P), v: sab(P), normParts: sab(blockEdges(model.layout, P).length - 1, 8), frozen: frozen.map((e) => e.name) }
+      : undefined,
+  };
 }
 
 export class DataParallelStep {
   /** Bumped each time new parameters are published; replicas re-read them when it changes. */
   version = 0;
+  /** The shared parameters (Float32 [P]) the replicas read. */
+  readonly params: Float32Array;
+  /** Time of the last step's phases. */
+  profile: StepProfile | undefined;
   private readonly P: number;
-  private readonly mPtr: Ptr;
-  private readonly vPtr: Ptr;
-  /** [chunks * P] the gradient slots copied into the arena, so the sum, norm and clip run as kernels. */
-  private readonly stage: Ptr;
-  /** Scalar slot of the squared gradient norm. */
-  private readonly normSq: Ptr;
+  private readonly slots: Float32Array;
+  private readonly sliced?: { m: Float32Array; v: Float32Array; normParts: Float64Array };
+  /** The main-thread step's arena state: moments, the slots' staging copy, the norm's scalar slot. */
+  private readonly whole?: { m: Ptr; v: Ptr; stage: Ptr; normSq: Ptr };
 
   /**
-   * `params` and `slots` are the SharedArrayBuffer views the replicas read and write; AdamW moments live
-   * in the model's arena (allocated here, zeroed; `moments()` gives them for checkpoints).
+   * `init` holds the shared buffers (made by `stepBuffers`) that the runner's replicas were given. With
+   * `init.optimizer` the workers run the optimizer; else the AdamW moments live in the model's arena.
    */
   constructor(
     private readonly model: Model<Backend>,
     private readonly runner: TaskRunner,
-    readonly params: Float32Array,
-    private readonly slots: Float32Array,
-    private readonly chunks: number,
+    init: Pick<ReplicaInit, 'params' | 'grads' | 'optimizer'>,
+    private readonly microBatch: number,
     private readonly opt: OptimizerSettings,
     private readonly frozen: readonly LayoutEntry[] = [],
   ) {
     this.P = model.numParams;
-    const be = model.backend;
-    this.mPtr = be.alloc(this.P);
-    this.vPtr = be.alloc(this.P);
-    this.stage = be.alloc(this.P * chunks);
-    this.normSq = be.alloc(SCALAR_FLOATS);
-    be.fill(this.mPtr, this.P, 0);
-    be.fill(this.vPtr, this.P, 0);
+    this.params = new Float32Array(init.params);
+    this.slots = new Float32Array(init.grads);
+    const o = init.optimizer;
+    if (o) {
+      this.sliced = { m: new Float32Array(o.m), v: new Float32Array(o.v), normParts: new Float64Array(o.normParts) };
+    } else {
+      const be = model.backend, P = this.P;
+      this.whole = { m: be.alloc(P), v: be.alloc(P), stage: be.alloc(this.slots.length), normSq: be.alloc(SCALAR_FLOATS) };
+      be.fill(this.whole.m, P, 0);
+      be.fill(this.whole.v, P, 0);
+    }
   }
 
   /** A step whose shared parameters start as the model's (read back asynchronously on WebGPU). */
   static async create(
-    model: Model<Backend>, runner: TaskRunner, params: Float32Array, slots: Float32Array, chunks: number,
+    model: Model<Backend>, runner: TaskRunner, init: Pick<ReplicaInit, 'params' | 'grads' | 'optimizer'>, microBatch: number,
     opt: OptimizerSettings, frozen: readonly LayoutEntry[] = [],
   ): Promise<DataParallelStep> {
-    const s = new DataParallelStep(model, runner, params, slots, chunks, opt, frozen);
-    params.set(await model.paramDataAsync());
+    const s = new DataParallelStep(model, runner, init, microBatch, opt, frozen);
+    s.params.set(await model.paramDataAsync());
     return s;
   }
 
+  /** Whether the workers run the optimizer (else the main thread does). */
+  get slicedOptimizer(): boolean { return this.sliced !== undefined; }
+
   /** The AdamW moments (first, second), read back. */
   async moments(): Promise<{ m: ArrayLike<number>; v: ArrayLike<number> }> {
-    const be = this.model.backend;
-    return { m: await be.read(this.mPtr, this.P), v: await be.read(this.vPtr, this.P) };
+    if (this.sliced) return { m: this.sliced.m.slice(), v: this.sliced.v.slice() };
+    const be = this.model.backend, w = this.whole!;
+    return { m: await be.read(w.m, this.P), v: await be.read(w.v, this.P) };
   }
   setMoments(m: ArrayLike<number>, v: ArrayLike<number>): void {
-    this.model.backend.write(this.mPtr, m);
-    this.model.backend.write(this.vPtr, v);
+    if (this.sliced) {
+      this.sliced.m.set(m);
+      this.sliced.v.set(v);
+      return;
+    }
+    this.model.backend.write(this.whole!.m, m);
+    this.model.backend.write(this.whole!.v, v);
   }
   /** Publish parameters (resume, init) to the replicas. */
   setParams(flat: ArrayLike<number>): void {
@@ -110,44 +156,79 @@ export class DataParallelStep {
   /**
    * One step over `rows` (data set row indices) at 0-based step `t` with learning rate `lr`. Returns the
    * batch loss and the gradient norm before clipping; throws on a non-finite loss or norm, before any
-   * parameter changes. `enc` sets the encoders' rate (default: as every other tensor).
+   * parameter changes.
    */
   async run(rows: Int32Array, t: number, lr: number, inp: StepInputs, enc?: EncoderRate): Promise<{ loss: number; norm: number }> {
-    const { model, P, slots } = this;
-    const parts = cutChunks(rows, this.chunks);
-    const outs = await Promise.all(parts.map((idx, slot) => this.runner.run<{ loss: number }>({
+    const units = cutUnits(rows, this.microBatch);
+    if (units.length * this.P > this.slots.length) throw new Error(`a batch of ${rows.length} samples needs ${units.length} gradient slots; the step has ${this.slots.length / this.P}`);
+    const t0 = performance.now();
+    const outs = await Promise.all(units.map((idx, slot) => this.runner.run<{ loss: number; ms: number }>({
       kind: 'grad', version: this.version, slot, indices: idx, normalizer: inp.normalizer, step: t, seed: inp.seed,
       dropout: inp.dropout, missImage: inp.missImage, missTab: inp.missTab,
     } satisfies GradTask)));
+    const t1 = performance.now();
     let loss = 0;
     for (const o of outs) loss += o.loss;
     if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
-    // Sum chunk gradients in slot order (fixed whatever the thread count), then clip and step. One copy
-    // brings the slots into the arena; the sum, norm and clip are SIMD kernels (a JS loop took ~3x longer).
-    const be = model.backend, gPtr = model.gradPtr;
-    be.write(this.stage, slots.subarray(0, parts.length * P));
-    be.sumBuffers(gPtr, this.stage, P, parts.length, P);
-    for (const e of this.frozen) be.fill(gPtr + e.offset, e.size, 0);
-    const encFrozen = enc !== undefined && enc.scale === 0;
-    if (encFrozen) for (const e of model.layout) if (isEncoderTensor(e.name)) be.fill(gPtr + e.offset, e.size, 0);
-    be.sumSquaresTo(this.normSq, gPtr, P);
-    const norm = Math.sqrt(await be.readScalar(this.normSq));
+    const profile: StepProfile = {
+      units: units.length, unitMs: outs.map((o) => o.ms), reduceMs: [], updateMs: [], gradWallMs: t1 - t0, reduceWallMs: 0, updateWallMs: 0, mainMs: 0,
+    };
+    const norm = this.sliced ? await this.slicedStep(units.length, t, lr, profile, enc) : await this.wholeStep(units.length, t, lr, profile, enc);
+    this.version++;
+    this.profile = profile;
+    return { loss, norm };
+  }
+
+  /** Reduce and update in the workers, each on its blocks; only the block norms' sum runs here. */
+  private async slicedStep(units: number, t: number, lr: number, profile: StepProfile, enc?: EncoderRate): Promise<number> {
+    const { runner, opt } = this, parts = this.sliced!.normParts, blocks = parts.length;
+    const workers = Math.min(runner.threads, blocks);
+    const ranges = Array.from({ length: workers }, (_, k) => workerBlocks(blocks, workers, k));
+    let t0 = performance.now();
+    profile.reduceMs = await Promise.all(ranges.map((r) => runner.run<number>({ kind: 'reduce', units, blocks: r, encodersFrozen: enc?.scale === 0 } satisfies ReduceTask)));
+    let t1 = performance.now();
+    profile.reduceWallMs = t1 - t0;
+    // Block order, whatever the thread count: the norm's bits are fixed.
+    let sq = 0;
+    for (let k = 0; k < blocks; k++) sq += parts[k];
+    const norm = Math.sqrt(sq);
     if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
-    const o = this.opt;
-    if (o.clip > 0 && norm > o.clip) be.scale(gPtr, P, o.clip / norm);
+    const scale = opt.clip > 0 && norm > opt.clip ? opt.clip / norm : 1;
+    t0 = performance.now();
+    profile.mainMs = t0 - t1;
+    profile.updateMs = await Promise.all(ranges.map((r) => runner.run<number>({
+      kind: 'update', blocks: r, scale, lr, t: t + 1, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, enc,
+    } satisfies UpdateTask)));
+    t1 = performance.now();
+    profile.updateWallMs = t1 - t0;
+    return norm;
+  }
+
+  /**
+   * The main-thread step (WebGPU, reference): one copy brings the slots into the arena; the sum, norm, clip
+   * and AdamW run as kernels there, then the parameters are published to the shared buffer.
+   */
+  private async wholeStep(units: number, t: number, lr: number, profile: StepProfile, enc?: EncoderRate): Promise<number> {
+    const { model, P, slots, opt } = this, w = this.whole!;
+    const t0 = performance.now();
+    const be = model.backend, gPtr = model.gradPtr;
+    be.write(w.stage, slots.subarray(0, units * P));
+    be.sumBuffers(gPtr, w.stage, P, units, P);
+    for (const e of model.layout) {
+      if (this.frozen.includes(e) || (enc?.scale === 0 && isEncoderTensor(e.name))) be.fill(gPtr + e.offset, e.size, 0);
+    }
+    be.sumSquaresTo(w.normSq, gPtr, P);
+    const norm = Math.sqrt(await be.readScalar(w.normSq));
+    if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
+    if (opt.clip > 0 && norm > opt.clip) be.scale(gPtr, P, opt.clip / norm);
     const pPtr = model.paramPtr;
     for (const e of model.layout) {
-      if (this.frozen.includes(e)) continue;
-      let lrE = lr, tE = t;
-      if (enc && isEncoderTensor(e.name)) {
-        if (encFrozen) continue;
-        lrE = lr * enc.scale;
-        tE = enc.t;
-      }
-      be.adamw(pPtr + e.offset, gPtr + e.offset, this.mPtr + e.offset, this.vPtr + e.offset, e.size, lrE, o.beta1, o.beta2, o.eps, e.decay ? o.weightDecay : 0, tE + 1);
+      const r = tensorRate(e, this.frozen, lr, t + 1, enc);
+      if (!r) continue;
+      be.adamw(pPtr + e.offset, gPtr + e.offset, w.m + e.offset, w.v + e.offset, e.size, r.lr, opt.beta1, opt.beta2, opt.eps, e.decay ? opt.weightDecay : 0, r.t);
     }
     this.params.set(await model.paramDataAsync());
-    this.version++;
-    return { loss, norm };
+    profile.mainMs = performance.now() - t0;
+    return norm;
   }
 }

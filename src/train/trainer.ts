@@ -2,10 +2,11 @@
  * The data-parallel trainer (docs/design.md, "Training").
  *
  * Each step: the batch (a slice of the epoch's seeded permutation of the training split) is cut into
- * `chunks` contiguous chunks, a number fixed by the config and not by the thread count; each chunk's
- * gradient (normalized by the whole batch's observed-label count) is computed by a replica and written to
- * its slot of a shared buffer; the main thread sums the slots in slot order, clips the global norm, and
- * takes an AdamW step. So the weights are bit-identical for any --threads with the same seed.
+ * units of `microBatch` samples, fixed by the config and not by the thread count; each unit's gradient
+ * (normalized by the whole batch's observed-label count) is computed by a replica and written to its slot
+ * of a shared buffer; the workers then sum the slots in unit order, clip the global norm and take the AdamW
+ * step, each on fixed parameter blocks (src/train/step.ts). So the weights are bit-identical for any
+ * --threads with the same seed.
  *
  * All randomness is a function of (seed, epoch, step, sample), so a run resumes from (epoch, batch, step)
  * alone, to the same bits as an uninterrupted run.
@@ -30,12 +31,13 @@ import { frozenEntries, initFromCheckpoints, initVisionFromTimm, initialModelCon
 import { stepsPerEpoch, trainLoop } from './loop.ts';
 import type { StopReason } from './loop.ts';
 import { checkDropout } from './missing.ts';
-import { createRunner } from './pool.ts';
+import { createRunner, threadPlan } from './pool.ts';
 import type { ReplicaInit } from './replica.ts';
 import { RESUME_FILE, checkStateRanges, createRunFolder, openRun, readJsonFile, trimLogForResume } from './run-folder.ts';
 import type { OpenRun, RunState } from './run-folder.ts';
-import { DataParallelStep } from './step.ts';
-import { imputeStats, splitRows } from './batching.ts';
+import { DataParallelStep, stepBuffers } from './step.ts';
+import { imputeStats, splitRows, unitsPerBatch } from './batching.ts';
+import { checkLegacyConfig } from './config.ts';
 
 export type { Logger } from './data.ts';
 export type { RunState } from './run-folder.ts';
@@ -75,7 +77,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const t0 = performance.now();
   const log = opts.log ?? console.log;
   checkDropout({ image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature });
-  if (cfg.chunks < 1 || !Number.isInteger(cfg.chunks)) throw new Error(`--chunks must be a positive integer, got ${cfg.chunks}`);
+  if (cfg.microBatch < 1 || !Number.isInteger(cfg.microBatch)) throw new Error(`--micro-batch must be a positive integer, got ${cfg.microBatch}`);
+  if (!Number.isInteger(cfg.threads) || cfg.threads < 0) throw new Error(`--threads must be a positive integer (or 0: all cores), got ${cfg.threads}`);
   if (cfg.batch < 1 || !Number.isInteger(cfg.batch)) throw new Error(`--batch must be a positive integer, got ${cfg.batch}`);
   if (!(cfg.encoderLrScale >= 0 && Number.isFinite(cfg.encoderLrScale))) throw new Error(`--encoder-lr-scale must be a finite number >= 0, got ${cfg.encoderLrScale}`);
   const run = openRun(cfg);
@@ -87,6 +90,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     for (const l of summaryLines({ runDir: run.runDir, state: run.state, test })) log(l);
     return { runDir: run.runDir, state: run.state, interrupted: false, stop: 'already-finished', seconds: seconds() };
   }
+  if (run.kind === 'resume') checkLegacyConfig(run.cfg, join(run.runDir, 'config.json'));
   cfg = run.cfg;
   log(`resolved config: ${JSON.stringify(cfg)}`);
   const ctx = await setUp(run, log);
@@ -111,6 +115,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
 /** Data, run folder, model, worker pool and optimizer state of an opened run. */
 async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
   const { cfg, runDir, state } = run;
+  const plan = threadPlan(cfg.threads, cfg.batch, cfg.microBatch, availableParallelism());
   const threads = cfg.threads > 0 ? cfg.threads : availableParallelism();
   const { ds } = await prepareData(cfg, threads, log);
   if (run.kind === 'new') createRunFolder(runDir, cfg);
@@ -128,15 +133,16 @@ async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
   if (run.kind === 'new' && cfg.initVision) await initVisionFromTimm(model, cfg, ds, log);
   if (run.kind === 'new' && cfg.initFrom) await initFromCheckpoints(model, cfg.initFrom, log);
   const frozen = frozenEntries(model, cfg.freeze);
-  const paramsSab = new SharedArrayBuffer(P * 4);
-  const gradsSab = new SharedArrayBuffer(P * 4 * cfg.chunks);
+  const buffers = stepBuffers(model, unitsPerBatch(cfg.batch, cfg.microBatch), frozen);
   const init: ReplicaInit = {
-    model: model.config, backend: cfg.backend as AnyBackendKind, data: shareDataset(ds), params: paramsSab, grads: gradsSab,
+    model: model.config, backend: cfg.backend as AnyBackendKind, data: shareDataset(ds), ...buffers,
     impute: cfg.impute ? imputeStats(ds, trainRows) : undefined,
   };
-  const runner = createRunner(init, threads);
+  if (plan.warning) log(plan.warning);
+  log(plan.line);
+  const runner = createRunner(init, plan.workers);
   try {
-    const stepper = await DataParallelStep.create(model, runner, new Float32Array(paramsSab), new Float32Array(gradsSab), cfg.chunks, cfg, frozen);
+    const stepper = await DataParallelStep.create(model, runner, buffers, cfg.microBatch, cfg, frozen);
     if (run.tensors) {
       const t = run.tensors;
       for (const name of ['params', 'm', 'v']) {
@@ -145,7 +151,7 @@ async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
       stepper.setParams(t.params.data);
       stepper.setMoments(t.m.data, t.v.data);
     }
-    log(`model: ${cfg.preset}, ${P} parameters, backend ${model.backend.name}, ${threads} thread(s), ${cfg.chunks} chunks per batch`);
+    log(`model: ${cfg.preset}, ${P} parameters, backend ${model.backend.name}, optimizer ${stepper.slicedOptimizer ? `in the ${plan.workers} worker(s)` : 'on the main thread'}`);
     return {
       cfg, runDir, state, ds, trainRows, valRows, testRows, model, stepper, runner, predict: makePredict(runner, stepper, cfg), log,
       savedStep: run.kind === 'resume' ? state.step : null,

@@ -19,9 +19,9 @@
  * Nothing inside a `throw` (error messages) or a template literal (log text) is mutated.
  * `--max N` samples N mutants (a seeded shuffle, `--seed`); `--lines a-b` keeps mutants on those lines;
  * `--filter RE` keeps mutants whose operator or change matches; `--list` prints the mutants without running.
- * Per file it prints killed / survived / timed out, the survivors (file:line, the change) and the score
- * killed / (killed + survived + timed out) (a timed-out mutant counts as not killed, so a hang never looks
- * like success); `--json` prints one JSON object instead.
+ * Per file it prints killed / survived / timed out, the survivors and hangs (file:line, the change) and the
+ * score (killed + timed out) / mutants: a mutant that makes the tests hang never gives a green run, so, as
+ * in Stryker, it counts as detected (timed-out mutants are still listed). `--json` prints one JSON object.
  *
  * Why a copy of the tree and not mutation in place: other work (an editor, a test run, another helper's
  * merge) may read the worktree while a run lasts minutes, and a killed process could leave a mutated file
@@ -291,12 +291,12 @@ function report(results: (Mutant & { outcome: Outcome })[], json: boolean): void
     const n = (o: Outcome) => rs.filter((r) => r.outcome === o).length;
     const killed = n('killed'), survived = n('survived'), timeout = n('timeout');
     return {
-      file: f, killed, survived, timeout, score: rs.length ? killed / rs.length : NaN,
+      file: f, killed, survived, timeout, score: rs.length ? (killed + timeout) / rs.length : NaN,
       survivors: rs.filter((r) => r.outcome !== 'killed').map((r) => ({ line: r.line, op: r.op, from: r.from, to: r.to, outcome: r.outcome })),
     };
   });
-  const killed = per.reduce((s, p) => s + p.killed, 0);
-  const total = { killed, mutants: results.length, score: results.length ? killed / results.length : NaN };
+  const killed = per.reduce((s, p) => s + p.killed, 0), timeout = per.reduce((s, p) => s + p.timeout, 0);
+  const total = { killed, timeout, mutants: results.length, score: results.length ? (killed + timeout) / results.length : NaN };
   if (json) {
     console.log(JSON.stringify({ files: per, total }, null, 2));
     return;
@@ -306,7 +306,7 @@ function report(results: (Mutant & { outcome: Outcome })[], json: boolean): void
     console.log(`${p.file}: killed ${p.killed}, survived ${p.survived}, timed out ${p.timeout}, score ${(100 * p.score).toFixed(1)}%`);
     for (const s of p.survivors) console.log(`  ${s.outcome === 'timeout' ? 'TIMEOUT ' : 'SURVIVED'} ${show({ ...s, file: p.file, start: 0, end: 0 })}`);
   }
-  console.log(`total: ${total.killed}/${total.mutants} killed, score ${(100 * total.score).toFixed(1)}%`);
+  console.log(`total: ${total.killed} killed + ${total.timeout} timed out of ${total.mutants}, score ${(100 * total.score).toFixed(1)}%`);
 }
 
 main().catch((e) => {

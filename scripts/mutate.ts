@@ -42,6 +42,8 @@ import ts from 'typescript';
 interface Mutant {
   file: string;
   line: number;
+  /** 1-based column of the change. */
+  col: number;
   op: string;
   /** Character range [start, end) of the original text and its replacement. */
   start: number;
@@ -83,7 +85,8 @@ function mutantsOf(file: string, text: string): Mutant[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const out: Mutant[] = [];
   const add = (op: string, start: number, end: number, to: string) => {
-    out.push({ file, line: sf.getLineAndCharacterOfPosition(start).line + 1, op, start, end, from: text.slice(start, end), to });
+    const at = sf.getLineAndCharacterOfPosition(start);
+    out.push({ file, line: at.line + 1, col: at.character + 1, op, start, end, from: text.slice(start, end), to });
   };
   const negate = (e: ts.Expression) => add('negate', e.getStart(sf), e.end, `!(${e.getText(sf)})`);
   const visit = (n: ts.Node): void => {
@@ -244,7 +247,7 @@ function select(repo: string, a: Args): Mutant[] {
   return picked.sort((x, y) => order.get(x)! - order.get(y)!);
 }
 
-const show = (m: Mutant) => `${m.file}:${m.line} [${m.op}] ${m.from.replace(/\s+/g, ' ').slice(0, 70)} -> ${m.to.replace(/\s+/g, ' ').slice(0, 70)}`;
+const show = (m: Mutant) => `${m.file}:${m.line}:${m.col} [${m.op}] ${m.from.replace(/\s+/g, ' ').slice(0, 70)} -> ${m.to.replace(/\s+/g, ' ').slice(0, 70)}`;
 
 async function main(): Promise<void> {
   const repo = resolve(dirname(new URL(import.meta.url).pathname), '..');
@@ -292,7 +295,7 @@ function report(results: (Mutant & { outcome: Outcome })[], json: boolean): void
     const killed = n('killed'), survived = n('survived'), timeout = n('timeout');
     return {
       file: f, killed, survived, timeout, score: rs.length ? (killed + timeout) / rs.length : NaN,
-      survivors: rs.filter((r) => r.outcome !== 'killed').map((r) => ({ line: r.line, op: r.op, from: r.from, to: r.to, outcome: r.outcome })),
+      survivors: rs.filter((r) => r.outcome !== 'killed').map((r) => ({ line: r.line, col: r.col, op: r.op, from: r.from, to: r.to, outcome: r.outcome })),
     };
   });
   const killed = per.reduce((s, p) => s + p.killed, 0), timeout = per.reduce((s, p) => s + p.timeout, 0);

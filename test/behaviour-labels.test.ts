@@ -85,6 +85,26 @@ test('uncertain labels alone: ignore gives loss 0 and no gradient; ones and zero
   }
 });
 
+test('the normalizer: must be positive when something is observed; nothing observed gives loss 0 and no gradient', () => {
+  const m = createModel({ ...CFG, uncertain: 'zeros' }, { seed: 6, backend: 'reference' });
+  const b = batch(2, 1);
+  for (const bad of [0, -3, NaN]) assert.throws(() => m.lossAndGrad(b, { normalizer: bad }), /normalizer must be positive/);
+  assert.throws(() => m.loss(b, { normalizer: 0 }), /normalizer must be positive/);
+  b.labels.fill(NaN);
+  for (const opts of [{}, { normalizer: 0 }, { normalizer: 5 }]) {
+    assert.is(m.loss(b, opts), 0);
+    const r = m.lossAndGrad(b, opts);
+    assert.is(r.loss, 0);
+    for (const v of m.gradData()) assert.is(v, 0);
+  }
+  // One observed entry: the loss is its BCE alone; the gradient reaches only its head row.
+  b.labels[3] = 1;
+  const logit = m.forward(b)[3];
+  close('one observed entry', [m.lossAndGrad(b).loss], [softplus(logit) - logit], 1e-6, 1e-6);
+  const hb = m.gradients()['head.bias'];
+  for (let j = 0; j < NUM_LABELS; j++) assert.is(hb[j] !== 0, j === 3, `head.bias[${j}] gradient ${hb[j]}`);
+});
+
 test('labelTargets: targets, weights and count per value and policy; bad labels name the entry', () => {
   const vals = [1, 0, -1, NaN, 0.5, 0.001, 0.999, -1];
   for (const policy of ['ignore', 'ones', 'zeros'] as const) {

@@ -131,6 +131,54 @@ test('masking off (the ablation) attends the zero tokens of a missing image, tab
   }
 });
 
+test('a sample without a table is exactly that sample in a model with no tabular features at all', () => {
+  const big = bigModel(5);
+  const noTab = createModel({ ...BIG, numFeatures: 0, catCardinalities: [] }, { backend: 'reference' });
+  const bp = big.parameters();
+  for (const [name, v] of Object.entries(noTab.parameters())) v.set(bp[name].subarray(0, v.length)); // tabular.num/cat are empty here
+  const { big: b } = pair(6, 12);
+  for (const s of [0, 2]) { b.numPresent.fill(0, s * 3, s * 3 + 3); b.catPresent.fill(0, s * 2, s * 2 + 2); }
+  const l = big.forward(b);
+  const S = BIG.imageSize;
+  const img: Batch = {
+    B: 2, S, image: new Float32Array(2 * S * S), hasImage: Uint8Array.from([1, 1]), num: new Float32Array(0), numPresent: new Uint8Array(0),
+    cat: new Int32Array(0), catPresent: new Uint8Array(0), labels: new Float32Array(2 * NUM_LABELS),
+  };
+  img.image.set(b.image.subarray(0, S * S), 0);
+  img.image.set(b.image.subarray(2 * S * S, 3 * S * S), S * S);
+  const want = noTab.forward(img);
+  close('image-only sample 0', l.subarray(0, NUM_LABELS), want.subarray(0, NUM_LABELS), 1e-7, 1e-6);
+  close('image-only sample 2', l.subarray(2 * NUM_LABELS, 3 * NUM_LABELS), want.subarray(NUM_LABELS), 1e-7, 1e-6);
+});
+
+test('nothing carries over from the previous call: logits and gradients equal a fresh model\'s (masking on and off)', () => {
+  for (const attentionMasking of [true, false]) {
+    const used = createModel({ ...BIG, attentionMasking }, { backend: 'reference' });
+    used.setParams(bigModel(6).paramData());
+    const fresh = createModel({ ...BIG, attentionMasking }, { backend: 'reference' });
+    fresh.setParams(used.paramData());
+    // First a batch where everything is present with other values, then one with a single image, lost tables and features.
+    const first = pair(6, 13).big;
+    first.hasImage.fill(1);
+    first.numPresent.fill(1);
+    first.catPresent.fill(1);
+    first.cat.fill(1);
+    used.lossAndGrad(first);
+    used.forward(first);
+    const { big: b } = pair(6, 14);
+    b.hasImage.fill(0);
+    b.hasImage[2] = 1;
+    b.numPresent.fill(0, 0, 6);
+    b.catPresent.fill(0, 0, 4);
+    b.cat[5 * 2 + 1] = 3;
+    const tag = `masking ${attentionMasking ? 'on' : 'off'}`;
+    close(`${tag}: logits after another batch`, used.forward(b), fresh.forward(b), 0);
+    const gu = used.lossAndGrad(b), gf = fresh.lossAndGrad(b);
+    close(`${tag}: loss after another batch`, [gu.loss], [gf.loss], 0);
+    for (const [name, g] of Object.entries(gf.grads)) close(`${tag}: grad ${name} after another batch`, gu.grads[name], g, 0);
+  }
+});
+
 test('a sample without any data gets the logits of the CLS token alone, whatever the batch around it', () => {
   const m = bigModel(4);
   const { big: b } = pair(6, 10);

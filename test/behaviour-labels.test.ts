@@ -103,6 +103,10 @@ test('the normalizer: must be positive when something is observed; nothing obser
   close('one observed entry', [m.lossAndGrad(b).loss], [softplus(logit) - logit], 1e-6, 1e-6);
   const hb = m.gradients()['head.bias'];
   for (let j = 0; j < NUM_LABELS; j++) assert.is(hb[j] !== 0, j === 3, `head.bias[${j}] gradient ${hb[j]}`);
+  assert.throws(() => m.lossAndGrad(b, { normalizer: 0 }), /normalizer must be positive/, 'one observed entry is enough to need a normalizer');
+  // loss() checks the batch like lossAndGrad.
+  assert.throws(() => m.loss({ ...b, S: 8 }), /image size 8/);
+  assert.throws(() => m.loss({ ...b, labels: b.labels.subarray(0, 5) }), /labels has 5 values/);
 });
 
 test('labelTargets: targets, weights and count per value and policy; bad labels name the entry', () => {

@@ -3,6 +3,15 @@
  * model without that feature computes (same logits, same gradients of the shared tensors), and the
  * "no masking" ablation must attend the zero-filled tokens of whatever is missing. Forcing any mask entry
  * to "present" (or dropping one from the plan) breaks the first equality.
+ *
+ * Mutants of scripts/mutate.ts argued equivalent (lines of src/model/model.ts at commit 2f9718b, Model.plan):
+ *   model.ts:441:67 `tab = g.tab && hasTab(b)` -> `||`: with masking a group with tab holds only samples with a table; in the
+ *                   ablation a table-less sample then runs the tabular encoder over all-absent (zero-filled) tokens, but its
+ *                   fusion rows keep fpresent 0, so maskRows zeroes them forward and their gradient backward: same logits, same grads.
+ *   model.ts:467:58 absent code `0` -> `1`: the token of an absent feature is zero-filled (maskRows) whatever row it gathered, and
+ *                   featureTokensBackward skips absent codes (catPresent).
+ *   model.ts:471:29 `j < k.Ft` -> `<=`: the extra write lands on the next sample's first tabular slot / CLS row, which that sample
+ *                   overwrites afterwards, or past the range sent to the backend (subarray(0, Bt*Ft) / (0, rows)).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -3,6 +3,12 @@
  * -1 (uncertain, per `uncertain: ignore | ones | zeros`) and NaN (blank), checked against BCE written out
  * by hand from the model's own logits, and the three label counts (model.observedCount, observedLabels,
  * the trainer's observedCount) agreeing. Mapping `ones` to target 0 (or `zeros` to 1) fails here.
+ *
+ * Mutants of scripts/mutate.ts argued equivalent:
+ *   src/train/batching.ts:9:23 (evalTargets) `j < L` -> `<=`: the extra entry written is the next row's first, which the next
+ *                   iteration overwrites; for the last row it lies past the array's end (a typed array ignores the write).
+ *   src/train/batching.ts:21:21 (observedCount) `r < rows.length` -> `<=`: rows[length] is undefined, so the index is NaN and
+ *                   labels[NaN] is undefined, never counted.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -136,8 +142,9 @@ test('labelTargets: targets, weights and count per value and policy; bad labels 
 
 test('the three label counts agree: model.observedCount, observedLabels and the trainer normalizer', () => {
   const r = rng(9), B = 7, vals = [1, 0, -1, NaN];
-  const labels = Float32Array.from({ length: B * NUM_LABELS }, () => vals[Math.floor(r() * 4)]);
-  const rows = Int32Array.from([0, 2, 3, 6]);
+  const rows = Int32Array.from([0, 2, 3, 5]);
+  // Rows outside the selection are all positive, so a count that strays into a neighbour row shows.
+  const labels = Float32Array.from({ length: B * NUM_LABELS }, (_, i) => (rows.includes(Math.floor(i / NUM_LABELS)) ? vals[Math.floor(r() * 4)] : 1));
   const sub = new Float32Array(rows.length * NUM_LABELS);
   rows.forEach((row, i) => sub.set(labels.subarray(row * NUM_LABELS, (row + 1) * NUM_LABELS), i * NUM_LABELS));
   for (const policy of ['ignore', 'ones', 'zeros'] as const) {
@@ -149,6 +156,7 @@ test('the three label counts agree: model.observedCount, observedLabels and the 
   assert.ok(observedCount(labels, rows, 'ones') > observedCount(labels, rows, 'ignore'));
   // Evaluation sees only certain labels: -1 and NaN become NaN, 0 and 1 stay.
   const et = evalTargets(labels, rows);
+  assert.is(et.length, rows.length * NUM_LABELS);
   et.forEach((v, i) => {
     const src = sub[i];
     if (src === 0 || src === 1) assert.is(v, src);

@@ -4,6 +4,17 @@
  * the imputation of the early-fusion baseline, and end to end: the availability flags the trainer stores
  * with its test predictions say what the model was actually given (a tabular flag drawn from the image
  * stream fails here).
+ *
+ * Mutants of scripts/mutate.ts argued equivalent (lines at commit 2f9718b):
+ *   src/train/missing.ts:22:12 `rate <= 0` -> `< 0`: at rate 0 the draw decides `u < 0`, false for every u in [0, 1).
+ *   src/train/missing.ts:23:12 `rate >= 1` -> `> 1`: at rate 1 the draw decides `u < 1`, true for every u in [0, 1).
+ *   src/train/missing.ts:55:21 `i < b.B` -> `<=`: sample B is past every array of the batch (typed arrays and views ignore the writes).
+ *   src/train/missing.ts:72:38 `r.image > 0` -> `>=` and 72:51 `r.tab > 0` -> `>=`: the guard only skips a draw; with both rates 0
+ *                   the draw drops nothing (u < 0 is false), and draws are counter-based, so skipping one changes no other.
+ *   src/train/missing.ts:101:43 (imputeBatch) `b.num.length / b.B` -> `*`: sample 0's loop then walks every sample's numeric
+ *                   features (same writes), and the other samples' loops fall past the arrays' ends.
+ *   src/train/random.ts:29:9 `init: 6` -> `0`: no code draws from Stream.init (it is unused), and 0 is still distinct.
+ *   src/train/random.ts:35:25 `i > 0` -> `>=`: the extra step swaps p[0] with itself (j = floor(u * 1) = 0).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -54,6 +65,10 @@ test('the counter-based draws are pinned (same seed, same bits across versions) 
   const seen = new Set<number>();
   for (let e = 0; e < 200; e++) seen.add(permutation(4, 9, e)[3]);
   assert.is(seen.size, 4);
+  // The last swap (i = 1) happens too: two elements come out in both orders.
+  const firsts = new Set<number>();
+  for (let e = 0; e < 50; e++) firsts.add(permutation(2, 9, e)[0]);
+  assert.is(firsts.size, 2);
 });
 
 test('injection: each modality its own stream, exactly u < rate, by sample id, 0 and 1 exact', () => {
@@ -120,6 +135,20 @@ test('modality dropout: image when u < p_image, table when p_image <= u < p_imag
   const z = full(B);
   assert.equal(applyDropout(z, id, 5, 9, { image: 0, tab: 0, feature: 0 }), { image: 0, tab: 0 });
   assert.equal(z, full(B));
+  // One rate alone still drops (the draw is not skipped when the other rate is 0).
+  for (const only of [{ image: 0.5, tab: 0, feature: 0 }, { image: 0, tab: 0.5, feature: 0 }]) {
+    const x = full(100), n = applyDropout(x, ids(100), 5, 9, only);
+    assert.ok(only.image ? n.image > 25 && n.tab === 0 : n.tab > 25 && n.image === 0, `rates ${JSON.stringify(only)} dropped ${JSON.stringify(n)}`);
+  }
+  // Exact boundaries: u equal to p_image keeps the image; u equal to p_image + p_tab keeps the table.
+  const u0 = uniform(5, Stream.dropModality, 9, id[0]);
+  const e1 = full(1);
+  assert.equal(applyDropout(e1, id, 5, 9, { image: u0, tab: 0, feature: 0 }), { image: 0, tab: 0 });
+  const e2 = full(1);
+  assert.equal(applyDropout(e2, id, 5, 9, { image: u0 / 2, tab: u0 / 2, feature: 0 }), { image: 0, tab: 0 });
+  assert.ok(u0 / 2 + u0 / 2 === u0);
+  const e3 = full(1);
+  assert.equal(applyDropout(e3, id, 5, 9, { image: u0 / 2, tab: u0, feature: 0 }), { image: 0, tab: 1 });
   // p_image + p_tab = 1: every complete sample loses exactly one modality.
   const one = full(50);
   const n = applyDropout(one, ids(50), 5, 9, { image: 0.5, tab: 0.5, feature: 0 });
@@ -161,6 +190,15 @@ test('feature dropout: each present feature masked when its own u < p; an image-
   applyDropout(all, ids(4), 8, 2, { image: 0, tab: 0, feature: 1 });
   assert.equal([...all.numPresent.subarray(0, Fn), ...all.catPresent.subarray(0, Fc)], [0, 1, 0, 0, 0]);
   assert.ok(!hasTab(all, 1));
+  // The first feature of the first sample (flat index 0) is kept back too, not a later one.
+  const first = full(1);
+  first.hasImage[0] = 0;
+  applyDropout(first, ids(1), 8, 2, { image: 0, tab: 0, feature: 1 });
+  assert.equal([...first.numPresent, ...first.catPresent], [1, 0, 0, 0, 0]);
+  // A feature exactly at its draw is kept (u < p drops).
+  const fu = uniform(8, Stream.dropFeature, 2, 1000, 0), at = full(1);
+  applyDropout(at, ids(1), 8, 2, { image: 0, tab: 0, feature: fu });
+  assert.is(at.numPresent[0], 1);
   // Feature dropout does not touch a sample whose table modality dropout removed.
   const md = full(30);
   applyDropout(md, ids(30), 8, 3, { image: 0, tab: 1, feature: 1 });
@@ -182,6 +220,8 @@ test('imputation (early-fusion baseline): missing image -> mean image, numeric -
   b.hasImage[1] = 0;
   b.numPresent[0 * Fn + 2] = 0;
   b.catPresent[2 * Fc + 1] = 0;
+  b.numPresent[1 * Fn + 0] = 0;
+  b.catPresent[1 * Fc + 0] = 0;
   const mean = Float32Array.from([9, 8, 7, 6]), modes = Int32Array.from([4, 5]);
   const ref = full(3);
   imputeBatch(b, mean, modes);
@@ -190,9 +230,11 @@ test('imputation (early-fusion baseline): missing image -> mean image, numeric -
   assert.equal(b.image.subarray(8, 12), ref.image.subarray(8, 12));
   assert.equal([...b.hasImage], [1, 1, 1]);
   assert.is(b.num[2], 0);
-  assert.equal([...b.num].filter((_, i) => i !== 2), [...ref.num].filter((_, i) => i !== 2));
+  assert.is(b.num[Fn], 0);
+  assert.equal([...b.num].filter((_, i) => i !== 2 && i !== Fn), [...ref.num].filter((_, i) => i !== 2 && i !== Fn));
   assert.is(b.cat[2 * Fc + 1], 5);
-  assert.equal([...b.cat].filter((_, i) => i !== 2 * Fc + 1), [...ref.cat].filter((_, i) => i !== 2 * Fc + 1));
+  assert.is(b.cat[Fc], 4);
+  assert.equal([...b.cat].filter((_, i) => i !== 2 * Fc + 1 && i !== Fc), [...ref.cat].filter((_, i) => i !== 2 * Fc + 1 && i !== Fc));
   assert.ok(b.numPresent.every((v) => v === 1) && b.catPresent.every((v) => v === 1));
 });
 

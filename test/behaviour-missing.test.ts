@@ -13,6 +13,8 @@
  *                   the draw drops nothing (u < 0 is false), and draws are counter-based, so skipping one changes no other.
  *   src/train/missing.ts:101:43 (imputeBatch) `b.num.length / b.B` -> `*`: sample 0's loop then walks every sample's numeric
  *                   features (same writes), and the other samples' loops fall past the arrays' ends.
+ *   src/train/missing.ts:107:23 (imputeBatch) `f < Fn` -> `<=`: the extra step imputes the next sample's first numeric feature
+ *                   early with the same value 0 (or falls past the array's end).
  *   src/train/random.ts:29:9 `init: 6` -> `0`: no code draws from Stream.init (it is unused), and 0 is still distinct.
  *   src/train/random.ts:35:25 `i > 0` -> `>=`: the extra step swaps p[0] with itself (j = floor(u * 1) = 0).
  */

@@ -126,6 +126,27 @@ test('a non-finite loss or gradient norm stops the step before any parameter cha
   assert.is(b.step.version, 0);
 });
 
+test('the step starts from the model\'s parameters and zero moments, even on reused arena memory', async () => {
+  const model = createModel(CFG, { seed: 4, backend: 'reference' });
+  const P = model.numParams, be = model.backend;
+  // Dirty the memory the step will allocate: allocate, fill with garbage, give it back.
+  const mark = be.mark();
+  be.fill(be.alloc(4 * P), 4 * P, 123);
+  be.release(mark);
+  const slots = new Float32Array(P), params = new Float32Array(P);
+  const grads = [Float32Array.from({ length: P }, (_, i) => ((i % 7) - 3) * 1e-3)];
+  const step = await DataParallelStep.create(model, fakeRunner(slots, grads, P), params, slots, 1, { ...OPT, clip: 0 });
+  close('published parameters', params, model.paramData(), 0);
+  const mom = await step.moments();
+  close('first moments start at zero', mom.m, new Float64Array(P), 0);
+  close('second moments start at zero', mom.v, new Float64Array(P), 0);
+  const p0 = Float64Array.from(params);
+  await step.run(Int32Array.from([0]), 0, 0.01, INP);
+  const p = Float64Array.from(p0), m = new Float64Array(P), v = new Float64Array(P);
+  adamwTwin(p, Float64Array.from(grads[0]), m, v, model.layout, 0.01, { ...OPT, clip: 0 }, 1, new Set());
+  close('parameters after one step from zero moments', params, p, 1e-7, 1e-5);
+});
+
 test('one task per chunk, fewer when the batch is smaller than the chunk count', async () => {
   const s = setup(3, 1, OPT);
   await s.step.run(Int32Array.from([4, 5]), 0, 0.01, INP);

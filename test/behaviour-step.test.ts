@@ -3,6 +3,10 @@
  * global norm reported before clipping, the gradient scaled to the clip norm only when above it (0: off),
  * then AdamW, checked against a float64 twin of the textbook update. Replicas are replaced by a runner
  * that writes known gradients into the slots, so only the step itself is under test.
+ *
+ * Mutants of scripts/mutate.ts argued equivalent (lines at commit 2f9718b):
+ *   src/train/step.ts:114:28 `norm > o.clip` -> `>=`: at norm = clip the scale factor clip / norm is exactly 1, so the
+ *                   gradient keeps every bit.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -145,6 +149,33 @@ test('the step starts from the model\'s parameters and zero moments, even on reu
   const p = Float64Array.from(p0), m = new Float64Array(P), v = new Float64Array(P);
   adamwTwin(p, Float64Array.from(grads[0]), m, v, model.layout, 0.01, { ...OPT, clip: 0 }, 1, new Set());
   close('parameters after one step from zero moments', params, p, 1e-7, 1e-5);
+});
+
+test('resume: setParams publishes to the model and the replicas, setMoments continues AdamW from the given moments', async () => {
+  const s = setup(2, 3, OPT);
+  const r = rng(41), P = s.P;
+  const flat = Float32Array.from({ length: P }, () => 0.1 * (2 * r() - 1));
+  const m0 = Float64Array.from({ length: P }, () => 1e-3 * (2 * r() - 1)), v0 = Float64Array.from({ length: P }, () => 1e-6 * r());
+  s.step.setParams(flat);
+  assert.is(s.step.version, 1, 'new parameters bump the version the replicas watch');
+  close('replica parameters', s.params, flat, 0);
+  close('model parameters', s.model.paramData(), flat, 0);
+  s.step.setMoments(m0, v0);
+  const mom = await s.step.moments();
+  close('first moments', mom.m, m0, 0);
+  close('second moments', mom.v, v0, 0);
+  // Step t = 4 (as after a resume) from these moments equals the twin.
+  const g = new Float64Array(P);
+  for (const c of s.grads) for (let i = 0; i < P; i++) g[i] += c[i];
+  let sq = 0;
+  for (const x of g) sq += x * x;
+  const norm = Math.sqrt(sq);
+  if (norm > OPT.clip) for (let i = 0; i < P; i++) g[i] *= OPT.clip / norm;
+  const p = Float64Array.from(flat), m = Float64Array.from(m0), v = Float64Array.from(v0);
+  adamwTwin(p, g, m, v, s.model.layout, 0.02, OPT, 5, new Set());
+  await s.step.run(Int32Array.from([0, 1, 2, 3]), 4, 0.02, INP);
+  close('parameters after a resumed step', s.params, p, 1e-7, 1e-5);
+  assert.is(s.step.version, 2);
 });
 
 test('one task per chunk, fewer when the batch is smaller than the chunk count', async () => {

@@ -17,6 +17,12 @@
  *   minmax   Math.min <-> Math.max
  *   stmt     an expression statement (a call, an assignment, x++) removed
  * Nothing inside a `throw` (error messages) or a template literal (log text) is mutated.
+ * `--patch 'FILE|FROM|TO'` (repeatable) adds a hand-written mutant: FROM, which must occur exactly once in FILE,
+ * becomes TO. The three bugs issue 11 names, each of which a test must catch:
+ *   npx tsx scripts/mutate.ts --tests "behaviour-" \
+ *     --patch 'src/model/model.ts|fmask[r + j] = masking ? tpresent[Bt * k.Ft + j] : 1|fmask[r + j] = 1' \
+ *     --patch "src/model/model.ts|if (policy === 'ones') { target = 1;|if (policy === 'ones') { target = 0;" \
+ *     --patch "src/train/trainer.ts|injectedMissing(cfg.seed, 'tab', r, tp.missTab)|injectedMissing(cfg.seed, 'image', r, tp.missTab)"
  * `--max N` samples N mutants (a seeded shuffle, `--seed`); `--lines a-b` keeps mutants on those lines;
  * `--filter RE` keeps mutants whose operator or change matches; `--list` prints the mutants without running.
  * Per file it prints killed / survived / timed out, the survivors and hangs (file:line, the change) and the
@@ -189,6 +195,7 @@ function runTests(cwd: string, pattern: string, ms: number): Promise<{ outcome: 
 interface Args {
   src: { file: string; lines?: [number, number] }[];
   tests: string;
+  patches: { file: string; from: string; to: string }[];
   max: number;
   seed: number;
   lines?: [number, number];
@@ -205,7 +212,7 @@ function parseRange(s: string, what: string): [number, number] {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { src: [], tests: '', max: Infinity, seed: 1, json: false, list: false };
+  const a: Args = { src: [], tests: '', patches: [], max: Infinity, seed: 1, json: false, list: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = () => {
       const x = argv[++i];
@@ -217,6 +224,10 @@ function parseArgs(argv: string[]): Args {
         const m = /^(.*?):(\d+-\d+)$/.exec(part);
         a.src.push(m ? { file: m[1], lines: parseRange(m[2], part) } : { file: part });
       }
+    } else if (k === '--patch') {
+      const parts = v().split('|');
+      if (parts.length !== 3 || !parts[1]) throw new Error(`mutate: --patch must be 'FILE|FROM|TO', got '${parts.join('|')}'`);
+      a.patches.push({ file: parts[0], from: parts[1], to: parts[2] });
     } else if (k === '--tests') a.tests = v();
     else if (k === '--max') a.max = Number(v());
     else if (k === '--seed') a.seed = Number(v());
@@ -227,7 +238,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--list') a.list = true;
     else throw new Error(`mutate: unknown option '${k}' (see the comment at the top of scripts/mutate.ts)`);
   }
-  if (a.src.length === 0 || (!a.tests && !a.list)) throw new Error('mutate: --src FILES and --tests PATTERN are required');
+  if ((a.src.length === 0 && a.patches.length === 0) || (!a.tests && !a.list)) throw new Error('mutate: --src FILES (or --patch) and --tests PATTERN are required');
   if (!(a.max > 0)) throw new Error(`mutate: --max must be a positive number, got ${a.max}`);
   return a;
 }
@@ -244,7 +255,19 @@ function select(repo: string, a: Args): Mutant[] {
   if (a.filter) all = all.filter((m) => a.filter!.test(`${m.op} ${m.from} -> ${m.to}`));
   const picked = Number.isFinite(a.max) ? shuffle(all, a.seed).slice(0, a.max) : all;
   const order = new Map(all.map((m, i) => [m, i]));
-  return picked.sort((x, y) => order.get(x)! - order.get(y)!);
+  return [...picked.sort((x, y) => order.get(x)! - order.get(y)!), ...a.patches.map((p) => patchMutant(repo, p))];
+}
+
+/** A hand-written mutant: the one occurrence of `from` in `file` replaced by `to`. */
+function patchMutant(repo: string, p: { file: string; from: string; to: string }): Mutant {
+  const path = resolve(repo, p.file);
+  if (!existsSync(path)) throw new Error(`mutate: --patch: no such file ${p.file}`);
+  const text = readFileSync(path, 'utf8'), start = text.indexOf(p.from);
+  if (start < 0 || text.indexOf(p.from, start + 1) >= 0) {
+    throw new Error(`mutate: --patch: '${p.from}' occurs ${start < 0 ? 'nowhere' : 'more than once'} in ${p.file}`);
+  }
+  const before = text.slice(0, start).split('\n');
+  return { file: p.file, line: before.length, col: before[before.length - 1].length + 1, op: 'patch', start, end: start + p.from.length, from: p.from, to: p.to };
 }
 
 const show = (m: Mutant) => `${m.file}:${m.line}:${m.col} [${m.op}] ${m.from.replace(/\s+/g, ' ').slice(0, 70)} -> ${m.to.replace(/\s+/g, ' ').slice(0, 70)}`;

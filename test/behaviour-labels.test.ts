@@ -113,6 +113,7 @@ test('the normalizer: must be positive when something is observed; nothing obser
   // loss() checks the batch like lossAndGrad.
   assert.throws(() => m.loss({ ...b, S: 8 }), /image size 8/);
   assert.throws(() => m.loss({ ...b, labels: b.labels.subarray(0, 5) }), /labels has 5 values/);
+  assert.throws(() => m.lossAndGrad({ ...b, labels: b.labels.subarray(0, 5) }), /labels has 5 values/);
 });
 
 test('labelTargets: targets, weights and count per value and policy; bad labels name the entry', () => {

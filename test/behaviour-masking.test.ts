@@ -12,6 +12,7 @@
  *                   featureTokensBackward skips absent codes (catPresent).
  *   model.ts:471:29 `j < k.Ft` -> `<=`: the extra write lands on the next sample's first tabular slot / CLS row, which that sample
  *                   overwrites afterwards, or past the range sent to the backend (subarray(0, Bt*Ft) / (0, rows)).
+ *   model.ts:605:14 (backward) `p.Bt > 0` -> `>=`: with Bt = 0 the tabular encoder's backward runs over 0 rows, a no-op.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

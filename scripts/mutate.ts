@@ -168,6 +168,9 @@ function copyTree(repo: string): string {
   return dir;
 }
 
+/** The process group of the test run in flight (killed on Ctrl-C: it runs detached, so the signal would miss it). */
+let inFlight: number | undefined;
+
 /** Run the tests in `cwd`; 'killed' on a failure, 'timeout' past `ms` (the whole process group is killed). */
 function runTests(cwd: string, pattern: string, ms: number): Promise<{ outcome: Outcome; ms: number; tail: string }> {
   return new Promise((done) => {
@@ -176,6 +179,7 @@ function runTests(cwd: string, pattern: string, ms: number): Promise<{ outcome: 
     const p = spawn(tsx, ['node_modules/uvu/bin.js', 'test', pattern, '--bail', '--color', 'false'], {
       cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
     });
+    inFlight = p.pid;
     let tail = '';
     const keep = (b: Buffer) => { tail = (tail + b.toString()).slice(-4000); };
     p.stdout.on('data', keep);
@@ -187,6 +191,7 @@ function runTests(cwd: string, pattern: string, ms: number): Promise<{ outcome: 
     }, ms);
     p.on('close', (code) => {
       clearTimeout(timer);
+      inFlight = undefined;
       done({ outcome: timedOut ? 'timeout' : code === 0 ? 'survived' : 'killed', ms: Date.now() - t0, tail });
     });
   });
@@ -283,7 +288,11 @@ async function main(): Promise<void> {
   }
   const dir = copyTree(repo);
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  process.on('SIGINT', () => { cleanup(); process.exit(130); });
+  process.on('SIGINT', () => {
+    if (inFlight) try { process.kill(-inFlight, 'SIGKILL'); } catch { /* already gone */ }
+    cleanup();
+    process.exit(130);
+  });
   try {
     const base = await runTests(dir, a.tests, a.timeout ?? 600_000);
     if (base.outcome !== 'survived') throw new Error(`mutate: the unmutated tests do not pass (${base.outcome}); fix them first:\n${base.tail}`);

@@ -11,7 +11,9 @@
  *   src/eval/metrics.ts:73  `tp += t` -> `-=`: recall and precision both change sign, their product (the AP term) does not.
  *   src/eval/metrics.ts:90  `i < s.length` -> `<=`: s[length] is undefined, so `p` is false and t[length] is falsy: no count changes.
  *   src/eval/metrics.ts:109 `thr = 0.5` -> `0`: the first tie group always sets thr (its F1 >= 0 > best = -1).
- *   src/eval/metrics.ts:47/112 `j < idx.length` -> `<=`: s[idx[length]] is s[undefined], undefined, never === a score.
+ *   src/eval/bootstrap.ts:38:75 and 38:77 `Math.min(sorted.length - 1, ...)` -> `+ 1` / `- 0`: floor(p (n - 1) + 0.5) <= n - 1
+ *                   for p <= 1, so the clamp never binds.
+ *   src/eval/metrics.ts:47/72/112 `j < idx.length` -> `<=`: s[idx[length]] is s[undefined], undefined, never === a score.
  *   src/eval/metrics.ts:167 `i < t.length` -> `<=`: t[length] is undefined, neither 0 nor 1.
  */
 import { test } from 'uvu';
@@ -171,6 +173,19 @@ test('bootstrap: each replicate draws as many patients as there are, the percent
   assert.is(wide.lo, sorted[Math.round(0.25 * (N - 1))]);
   assert.is(wide.hi, sorted[Math.round(0.75 * (N - 1))]);
   assert.ok(res.lo < wide.lo || res.hi > wide.hi, 'a smaller alpha widens the interval');
+  // The same rule on distinct replicate values, where a neighbouring rank would show.
+  const r = rng(3), vals = Array.from({ length: 40 }, () => r());
+  const ci = bootstrapCI(vals.map((_, i) => i), (ix) => ix.reduce((a, i) => a + vals[i], 0) / ix.length, { replicates: 300, seed: 2 });
+  const sd = [...ci.replicates].sort((a, b) => a - b), M = sd.length, lo = Math.round(0.025 * (M - 1)), hi = Math.round(0.975 * (M - 1));
+  assert.ok(sd[lo] !== sd[lo + 1] && sd[lo] !== sd[lo - 1] && sd[hi] !== sd[hi + 1] && sd[hi] !== sd[hi - 1], 'distinct neighbours');
+  assert.is(ci.lo, sd[lo]);
+  assert.is(ci.hi, sd[hi]);
+  // Few replicates: the 2.5% rank is the smallest one.
+  const few = bootstrapCI(vals.map((_, i) => i), (ix) => ix.reduce((a, i) => a + vals[i], 0) / ix.length, { replicates: 10, seed: 2 });
+  const fs = [...few.replicates].sort((a, b) => a - b);
+  assert.ok(fs[0] !== fs[1]);
+  assert.is(few.lo, fs[0]);
+  assert.is(few.hi, fs[9]);
   // Replicates where the statistic is undefined are dropped, not counted as values.
   let call = 0;
   const some = bootstrapCI(groups, () => (call++ % 2 ? NaN : call), { replicates: 10, seed: 1 });

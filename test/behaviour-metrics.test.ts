@@ -164,28 +164,34 @@ test('bootstrap: each replicate draws as many patients as there are, the percent
   }
   // Every patient gets drawn first sometimes (the draw covers the whole list).
   assert.is(new Set(drawn.slice(1).map((ix) => groups[ix[0]])).size, 3);
-  // Percentiles: sorted replicates at round(p (n - 1)), alpha 0.05 by default.
+  // Percentiles: R type 7 (linear between the order statistics around p (n - 1)), alpha 0.05 by default,
+  // the rule the protocols' paired bootstrap uses too (one rule, src/eval/bootstrap.ts).
+  const type7 = (v: number[], p: number) => {
+    const h = p * (v.length - 1), k = Math.floor(h);
+    return k + 1 < v.length ? v[k] + (h - k) * (v[k + 1] - v[k]) : v[k];
+  };
   const sorted = [...res.replicates].sort((a, b) => a - b), N = sorted.length;
   assert.is(N, 300);
-  assert.is(res.lo, sorted[Math.round(0.025 * (N - 1))]);
-  assert.is(res.hi, sorted[Math.round(0.975 * (N - 1))]);
+  assert.is(res.lo, type7(sorted, 0.025));
+  assert.is(res.hi, type7(sorted, 0.975));
   const wide = bootstrapCI(groups, (ix) => ix.length, { replicates: 300, seed: 5, alpha: 0.5 });
-  assert.is(wide.lo, sorted[Math.round(0.25 * (N - 1))]);
-  assert.is(wide.hi, sorted[Math.round(0.75 * (N - 1))]);
+  assert.is(wide.lo, type7(sorted, 0.25));
+  assert.is(wide.hi, type7(sorted, 0.75));
   assert.ok(res.lo < wide.lo || res.hi > wide.hi, 'a smaller alpha widens the interval');
-  // The same rule on distinct replicate values, where a neighbouring rank would show.
+  // The same rule on distinct replicate values, where nearest rank and interpolation differ.
   const r = rng(3), vals = Array.from({ length: 40 }, () => r());
   const ci = bootstrapCI(vals.map((_, i) => i), (ix) => ix.reduce((a, i) => a + vals[i], 0) / ix.length, { replicates: 300, seed: 2 });
-  const sd = [...ci.replicates].sort((a, b) => a - b), M = sd.length, lo = Math.round(0.025 * (M - 1)), hi = Math.round(0.975 * (M - 1));
-  assert.ok(sd[lo] !== sd[lo + 1] && sd[lo] !== sd[lo - 1] && sd[hi] !== sd[hi + 1] && sd[hi] !== sd[hi - 1], 'distinct neighbours');
-  assert.is(ci.lo, sd[lo]);
-  assert.is(ci.hi, sd[hi]);
-  // Few replicates: the 2.5% rank is the smallest one.
+  const sd = [...ci.replicates].sort((a, b) => a - b), M = sd.length, lo = Math.floor(0.025 * (M - 1)), hi = Math.floor(0.975 * (M - 1));
+  assert.ok(sd[lo] !== sd[lo + 1] && sd[hi] !== sd[hi + 1], 'distinct neighbours');
+  assert.is(ci.lo, type7(sd, 0.025));
+  assert.is(ci.hi, type7(sd, 0.975));
+  assert.ok(ci.lo > sd[lo] && ci.lo < sd[lo + 1], 'interpolated between the two order statistics');
+  // Few replicates: the 2.5% point lies between the two smallest.
   const few = bootstrapCI(vals.map((_, i) => i), (ix) => ix.reduce((a, i) => a + vals[i], 0) / ix.length, { replicates: 10, seed: 2 });
   const fs = [...few.replicates].sort((a, b) => a - b);
   assert.ok(fs[0] !== fs[1]);
-  assert.is(few.lo, fs[0]);
-  assert.is(few.hi, fs[9]);
+  assert.is(few.lo, type7(fs, 0.025));
+  assert.is(few.hi, type7(fs, 0.975));
   // Replicates where the statistic is undefined are dropped, not counted as values.
   let call = 0;
   const some = bootstrapCI(groups, () => (call++ % 2 ? NaN : call), { replicates: 10, seed: 1 });

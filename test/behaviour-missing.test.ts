@@ -31,6 +31,8 @@ import { Stream, permutation, uniform } from '../src/train/random.ts';
 import { generateSynthetic } from '../src/data/index.ts';
 import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
+import { testPointPredictions } from '../src/train/evaluation.ts';
+import type { TestPointOutputs } from '../src/train/evaluation.ts';
 
 const Fn = 3, Fc = 2;
 
@@ -247,8 +249,9 @@ test('trainer: the availability flags stored with test predictions are what the 
     await generateSynthetic({ out: data, patients: 400, seed: 5, imageSize: 32 });
     const cfg = applyOverrides(TRAIN_DEFAULTS, { data, out: join(root, 'runs'), name: 'r', preset: 'tiny', epochs: 1, threads: 1, progress: 'none', seed: 3 }, 'test');
     const points = [{ missImage: 0, missTab: 0 }, { missImage: 0, missTab: 0.5 }, { missImage: 0.5, missTab: 0 }];
-    const res = await train(cfg, { log: () => {}, testPoints: points });
-    const [base, noTab, noImg] = res.testPredictions!;
+    let outs: TestPointOutputs | undefined;
+    await train(cfg, { log: () => {}, afterTest: async (ctx) => { outs = await testPointPredictions(ctx, points); } });
+    const [base, noTab, noImg] = outs!.predictions;
     const n = base.hasImage.length;
     assert.ok(n > 20, `${n} test samples`);
     // Tabular injection leaves images alone and vice versa; flags only ever go from 1 to 0.

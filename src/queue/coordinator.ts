@@ -61,7 +61,8 @@ interface Run {
   todo: { method: MethodName; protocol: StressOptions['protocols'][number]; trainLevel: number; seed: number }[];
 }
 
-function openRun(o: StressOptions): Run {
+/** The run's settings and cells; `all`: every cell of the command (for --status), else those not yet stored. */
+function openRun(o: StressOptions, all = false): Run {
   const { grid } = checkOptions(o);
   const out = resolve(o.out);
   const settings = stressSettings(o, grid);
@@ -70,7 +71,7 @@ function openRun(o: StressOptions): Run {
   const todo: Run['todo'] = [];
   for (let seed = 0; seed < o.seeds; seed++) for (const trainLevel of o.levels) for (const protocol of o.protocols) for (const method of o.methods) {
     const key = { method, protocol, trainLevel, seed };
-    if (!store?.has(key)) todo.push(key);
+    if (all || !store?.has(key)) todo.push(key);
   }
   return { o, out, settings, grid, todo };
 }
@@ -124,7 +125,8 @@ async function stateOf(queue: Queue, n: Needed, done: (j: JobSpec) => boolean): 
     return { state: deps.every(done) ? 'absent' : 'blocked' };
   }
   const s = await job.getState();
-  if (s === 'completed') return { state: 'done', job };
+  // Fetched again: the job may have completed between the two calls, and its result is read from it.
+  if (s === 'completed') return { state: 'done', job: (await queue.getJob(n.id)) ?? job };
   if (s === 'failed') return { state: 'failed', job };
   if (s === 'active') return { state: 'running', job };
   return { state: 'waiting', job };
@@ -202,7 +204,7 @@ async function failedText(queue: Queue, s: Survey): Promise<string[]> {
  */
 export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<StressResult | undefined> {
   const log = o.log ?? console.log;
-  const run = openRun(o);
+  const run = openRun(o, q.status);
   const target = parseQueueUrl(q.queue);
   const connection = await connect(target);
   const queue = new Queue<QueueJobData, QueueJobResult>(QUEUE_NAME, { connection });
@@ -211,7 +213,7 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
   try {
     if (q.status) {
       const s = await survey(run, queue, texts, seconds, false, false, 0);
-      log(`queue run of ${run.out} on ${target.shown} (${run.todo.length} cell(s) to compute)`);
+      log(`queue run of ${run.out} on ${target.shown} (${run.todo.length} cell(s))`);
       log(progressLine(s, seconds, t0));
       for (const l of await failedText(queue, s)) log(l);
       return undefined;

@@ -7,9 +7,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,6 +213,30 @@ it('bad URLs, unreachable servers and passwords: one clear line each', async () 
     }
   } finally {
     await secured.stop();
+  }
+});
+
+it('TLS: rediss:// with REDIS_TLS_CA reaches a TLS server; without the CA the certificate is refused in one line', async () => {
+  const dir = join(root, 'tls'), cert = join(dir, 'cert.pem'), key = join(dir, 'key.pem');
+  mkdirSync(dir);
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { encoding: 'utf8' });
+  if (gen.status !== 0) {
+    console.log(`TLS test skipped: openssl could not make a certificate (${gen.error?.message ?? gen.stderr})`);
+    return;
+  }
+  const { freePort } = await import('./util/redis.ts');
+  const port = await freePort();
+  const tls = await startRedis(['--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no']);
+  if ('skip' in tls) throw new Error(tls.skip);
+  try {
+    const c = await connect(parseQueueUrl(`rediss://localhost:${port}`, { REDIS_TLS_CA: cert }));
+    const q = new Queue(QUEUE_NAME, { connection: c });
+    assert.is((await q.getJobCounts()).waiting, 0);
+    await q.close();
+    c.disconnect();
+    await rejects(connect(parseQueueUrl(`rediss://localhost:${port}`, {})), /^cannot reach the Redis server at rediss:\/\/localhost:\d+ \(self-signed certificate\)$/);
+  } finally {
+    await tls.stop();
   }
 });
 

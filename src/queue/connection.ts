@@ -3,6 +3,7 @@
  * password from the URL or REDIS_PASSWORD, TLS for `rediss://`, and a first connection with bounded retries
  * so that a bad URL or an unreachable server is one clear line, not an endless reconnect loop.
  */
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 
@@ -40,8 +41,17 @@ export function parseQueueUrl(url: string, env: NodeJS.ProcessEnv = process.env)
   if (u.username) options.username = decodeURIComponent(u.username);
   const password = u.password ? decodeURIComponent(u.password) : env.REDIS_PASSWORD;
   if (password) options.password = password;
-  // Node's default CAs; a private CA is added with NODE_EXTRA_CA_CERTS.
-  if (u.protocol === 'rediss:') options.tls = { servername: options.host };
+  if (u.protocol === 'rediss:') {
+    // Node's default CAs, or the PEM file REDIS_TLS_CA names (a private CA, or the server's own certificate).
+    options.tls = { servername: options.host };
+    if (env.REDIS_TLS_CA) {
+      try {
+        options.tls.ca = readFileSync(env.REDIS_TLS_CA);
+      } catch (e) {
+        throw new Error(`REDIS_TLS_CA ${env.REDIS_TLS_CA}: ${(e as Error).message}`);
+      }
+    }
+  }
   return { url, shown: redact(url), options };
 }
 

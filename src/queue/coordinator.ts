@@ -183,8 +183,9 @@ function progressLine(s: Survey, seconds: Map<string, number>, t0: number): stri
   const c = s.counts, left = s.total - c.done;
   const times = [...seconds.values()], mean = times.reduce((a, b) => a + b, 0) / Math.max(1, times.length);
   const eta = left === 0 ? '0 s' : times.length === 0 ? 'unknown' : formatSeconds((mean * left) / Math.max(1, c.running));
-  const waiting = c.waiting + c.blocked + c.absent;
-  return `queue: ${c.done}/${s.total}${s.choicePending ? '+' : ''} jobs done, ${c.running} running, ${waiting} waiting, ${c.failed} failed; ${s.workers} worker(s); elapsed ${formatSeconds((performance.now() - t0) / 1000)}, ETA ${eta}`;
+  // Absent jobs are enqueued at once by a waiting coordinator: only --status shows them as not queued.
+  const waiting = c.waiting + c.blocked, absent = c.absent ? `, ${c.absent} not queued yet` : '';
+  return `queue: ${c.done}/${s.total}${s.choicePending ? '+' : ''} jobs done, ${c.running} running, ${waiting} waiting${absent}, ${c.failed} failed; ${s.workers} worker(s); elapsed ${formatSeconds((performance.now() - t0) / 1000)}, ETA ${eta}`;
 }
 
 /** The failed jobs, each with its error and the end of its log. */

@@ -4,7 +4,7 @@
  * under the shared --out folder and returns the job's predictions through the queue. A job from another
  * version of the code is put back for another worker and this worker stops with the reason.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
@@ -62,6 +62,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const connection = await connect(target);
   const me = `${hostname()}:${process.pid}`;
   let refused: string | undefined;
+  let synthGate: Promise<unknown> | undefined;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((r) => { stop = r; });
 
@@ -81,7 +82,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const t0 = performance.now();
     log(`[${me}] job ${job.id}: ${d.name} (${d.why}), attempt ${job.attemptsMade + 1}`);
     const jobLog = (line: string) => { void job.log(line).catch(() => {}); };
-    const predictions = await trainOnThread({ data: d, runDir, threads: o.threads, synthDir: o.synthDir }, jobLog);
+    // A job on the built-in synthetic set generates it on first use: one job does that, the others wait.
+    const synthMissing = () => !d.settings.data && !existsSync(join(resolve(o.synthDir ?? 'data/synthetic'), 'mimic-cxr-jpg'));
+    if (synthMissing() && synthGate) await synthGate.catch(() => {});
+    const training = trainOnThread({ data: d, runDir, threads: o.threads, synthDir: o.synthDir }, jobLog);
+    if (synthMissing() && !synthGate) synthGate = training;
+    const predictions = await training;
     const seconds = (performance.now() - t0) / 1000;
     log(`[${me}] job ${job.id}: ${d.name} done in ${seconds.toFixed(1)} s`);
     return { predictions, worker: me, seconds };

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { threadId } from 'node:worker_threads';
 import { Queue } from 'bullmq';
 import { generateSynthetic } from '../src/data/index.ts';
 import type { StressOptions } from '../src/protocols/runner.ts';
@@ -21,7 +22,7 @@ import { planCell, planJobs } from '../src/protocols/methods.ts';
 import { QUEUE_NAME, connect, parseQueueUrl } from '../src/queue/connection.ts';
 import { runQueued } from '../src/queue/coordinator.ts';
 import { jobData, queueJobId } from '../src/queue/job-data.ts';
-import { startWorker } from '../src/queue/worker.ts';
+import { startWorker, trainOnThread } from '../src/queue/worker.ts';
 import { stressSettings } from '../src/protocols/runner.ts';
 import { startRedis } from './util/redis.ts';
 import type { RedisServer } from './util/redis.ts';
@@ -171,6 +172,29 @@ it('failed jobs keep error and log, stop the wait with the retry command, and --
   } finally {
     await w.close();
   }
+});
+
+it('a job trains on a thread of its own: the worker\'s event loop (lock renewal) is never blocked, also at --threads 1', async () => {
+  const o = opts(join(root, 'q5'));
+  const settings = stressSettings(o, [0.3]);
+  const job = planJobs(planCell('image-only', 'image', 0, 0, NaN))[0];
+  const runDir = join(root, 'shared5', 'run');
+  mkdirSync(runDir, { recursive: true });
+  let last = performance.now(), worst = 0;
+  const tick = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last); last = now; }, 10);
+  const t0 = performance.now();
+  let r: Awaited<ReturnType<typeof trainOnThread>>;
+  try {
+    r = await trainOnThread({ data: jobData(settings, job, 'test'), runDir, threads: 1 }, () => {});
+  } finally {
+    clearInterval(tick);
+  }
+  const took = performance.now() - t0, text = r.predictions;
+  assert.ok(r.threadId !== threadId, `trained on thread ${r.threadId}, not on the worker's own thread ${threadId}`);
+  assert.ok(worst < Math.max(250, took / 2), `the event loop stalled for ${worst.toFixed(0)} ms during a ${took.toFixed(0)} ms job`);
+  // The same job trained by the one-process run: the same predictions.
+  const strip = (t: string) => { const x = JSON.parse(t); delete x.seconds; return JSON.stringify(x); };
+  assert.is(strip(text), strip(readFileSync(join(LOCAL, 'runs', 'fusion-d0-img0-tab1-s0', 'stress-predictions.json'), 'utf8')));
 });
 
 it('a worker of another commit hands the job back and stops, saying why', async () => {

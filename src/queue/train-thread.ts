@@ -5,11 +5,11 @@
  * job is the same training run, bit for bit, as `npm run stress` would do.
  *
  * In: workerData {data: QueueJobData, out, threads, synthDir}. Out: messages {log} ... then {predictions}
- * (the job's stress-predictions.json text) or {error}.
+ * (the job's stress-predictions.json text, and the thread's id) or {error}.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { JOB_FILE } from '../protocols/job-files.ts';
 import { Jobs } from '../protocols/jobs.ts';
 import type { QueueJobData } from './job-data.ts';
@@ -43,7 +43,7 @@ export async function trainQueued(input: TrainThreadInput, log: (line: string) =
 if (parentPort && workerData?.data) {
   const port = parentPort;
   trainQueued(workerData as TrainThreadInput, (line) => port.postMessage({ log: line })).then(
-    (predictions) => port.postMessage({ predictions }),
+    (predictions) => port.postMessage({ predictions, threadId }),
     (e: unknown) => port.postMessage({ error: e instanceof Error ? e.message : String(e) }),
   );
 }

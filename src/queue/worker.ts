@@ -38,14 +38,17 @@ export interface RunningWorker {
   closed: Promise<string | undefined>;
 }
 
-/** Train one job on a worker thread, forwarding its log lines; resolves to its predictions file's text. */
-function trainOnThread(input: TrainThreadInput, log: (line: string) => void): Promise<string> {
+/**
+ * Train one job on a worker thread, forwarding its log lines; resolves to its predictions file's text and the
+ * id of the thread that trained it.
+ */
+export function trainOnThread(input: TrainThreadInput, log: (line: string) => void): Promise<{ predictions: string; threadId: number }> {
   return new Promise((resolveP, reject) => {
     const t = new Thread(new URL('./train-thread.mjs', import.meta.url), { workerData: input });
     let settled = false;
-    t.on('message', (m: { log?: string; predictions?: string; error?: string }) => {
+    t.on('message', (m: { log?: string; predictions?: string; threadId?: number; error?: string }) => {
       if (m.log !== undefined) log(m.log);
-      else if (m.predictions !== undefined) { settled = true; resolveP(m.predictions); void t.terminate(); }
+      else if (m.predictions !== undefined) { settled = true; resolveP({ predictions: m.predictions, threadId: m.threadId! }); void t.terminate(); }
       else if (m.error !== undefined) { settled = true; reject(new Error(m.error)); void t.terminate(); }
     });
     t.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
@@ -87,7 +90,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (synthMissing() && synthGate) await synthGate.catch(() => {});
     const training = trainOnThread({ data: d, runDir, threads: o.threads, synthDir: o.synthDir }, jobLog);
     if (synthMissing() && !synthGate) synthGate = training;
-    const predictions = await training;
+    const { predictions } = await training;
     const seconds = (performance.now() - t0) / 1000;
     log(`[${me}] job ${job.id}: ${d.name} done in ${seconds.toFixed(1)} s`);
     return { predictions, worker: me, seconds };

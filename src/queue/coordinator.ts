@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import type { Job } from 'bullmq';
 import { writeFileAtomic } from '../node/files.ts';
-import { JOB_FILE, checkSettings } from '../protocols/job-files.ts';
+import { JOB_FILE, checkSettings, dropUnusedSettings } from '../protocols/job-files.ts';
 import type { Selection, Settings } from '../protocols/job-files.ts';
 import { PROPOSED, USES_DROPOUT_CHOICE, jobKey, jobName, planCell, planJobs } from '../protocols/methods.ts';
 import type { JobSpec, MethodName } from '../protocols/methods.ts';
@@ -27,7 +27,7 @@ import { bestRate, checkOptions, runStress, stressSettings } from '../protocols/
 import type { StressOptions, StressResult } from '../protocols/runner.ts';
 import { formatSeconds } from '../train/evaluation.ts';
 import { QUEUE_NAME, connect, parseQueueUrl } from './connection.ts';
-import { jobData, queueJobId } from './job-data.ts';
+import { jobData, jobDeps, queueJobId } from './job-data.ts';
 import type { QueueJobData, QueueJobResult } from './job-data.ts';
 
 export interface QueueRunOptions {
@@ -121,8 +121,7 @@ function neededJobs(run: Run, texts: Map<string, string>): { needed: Needed[]; c
 async function stateOf(queue: Queue, n: Needed, done: (j: JobSpec) => boolean): Promise<{ state: State; job?: Job }> {
   const job = await queue.getJob(n.id);
   if (!job) {
-    const deps = n.job.init ? [n.job.init.vision, n.job.init.tabular] : [];
-    return { state: deps.every(done) ? 'absent' : 'blocked' };
+    return { state: jobDeps(n.job).every(done) ? 'absent' : 'blocked' };
   }
   const s = await job.getState();
   // Fetched again: the job may have completed between the two calls, and its result is read from it.
@@ -211,6 +210,7 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
   const queue = new Queue<QueueJobData, QueueJobResult>(QUEUE_NAME, { connection });
   const texts = new Map<string, string>(), seconds = new Map<string, number>();
   const t0 = performance.now();
+  let settingsWritten = false;
   try {
     if (q.status) {
       const s = await survey(run, queue, texts, seconds, false, false, 0);
@@ -221,6 +221,7 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
     }
     mkdirSync(run.out, { recursive: true });
     checkSettings(run.out, run.settings);
+    settingsWritten = true;
     if (q.retryFailed) {
       const s = await survey(run, queue, texts, seconds, true, false, 0);
       for (const { job } of s.failed) await job.retry('failed');
@@ -244,6 +245,10 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
       }
       await new Promise((r) => setTimeout(r, q.pollMs ?? 1000));
     }
+  } catch (e) {
+    // As runStress: a failed command leaves no settings that nothing was stored under.
+    if (settingsWritten) dropUnusedSettings(run.out);
+    throw e;
   } finally {
     await queue.close();
     connection.disconnect();

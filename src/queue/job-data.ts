@@ -89,6 +89,11 @@ export function resolvedConfig(job: JobSpec, settings: Settings, runsDir: string
   return { ...applyOverrides(TRAIN_DEFAULTS, jobOverrides(job, settings, runsDir, {}), `queue job ${jobName(job)}`) };
 }
 
+/** The jobs a job is initialised from (trained first, on any worker; their run folders must be shared). */
+export function jobDeps(job: JobSpec): JobSpec[] {
+  return job.init ? [job.init.vision, job.init.tabular] : [];
+}
+
 /** The data of a job the coordinator enqueues. */
 export function jobData(settings: Settings, job: JobSpec, why: string): QueueJobData {
   return {

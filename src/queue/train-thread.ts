@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { JOB_FILE } from '../protocols/job-files.ts';
 import { Jobs } from '../protocols/jobs.ts';
+import { jobDeps } from './job-data.ts';
 import type { QueueJobData } from './job-data.ts';
 
 /** What the worker passes to the thread. */
@@ -28,7 +29,7 @@ export async function trainQueued(input: TrainThreadInput, log: (line: string) =
   const { data, runDir } = input;
   const jobs = new Jobs({ threads: input.threads, synthDir: input.synthDir, verbose: true }, data.settings, runDir, log);
   // The dependencies ran on other workers: their predictions and checkpoints must be in the shared folder.
-  for (const dep of data.job.init ? [data.job.init.vision, data.job.init.tabular] : []) {
+  for (const dep of jobDeps(data.job)) {
     const dir = jobs.dir(dep);
     for (const f of [JOB_FILE, 'model.safetensors']) {
       if (!existsSync(join(dir, f))) {

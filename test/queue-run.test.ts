@@ -161,7 +161,7 @@ it('failed jobs keep error and log, stop the wait with the retry command, and --
   const o = opts(Q3, { data: later, methods: ['image-only'] });
   const w = await startWorker({ queue: url(2), out: join(root, 'shared3'), threads: 1, concurrency: 2, log: () => {} });
   try {
-    await rejects(runQueued(o, { queue: url(2), pollMs: 200, attempts: 1 }), /2 job\(s\) failed and nothing else can run[\s\S]*failed: fusion-d0-img0-tab1-s0[\s\S]*log: \[run 1\/1\] training[\s\S]*--retry-failed/);
+    await rejects(runQueued(o, { queue: url(2), pollMs: 200, attempts: 1 }), /2 job\(s\) failed and nothing else can run[\s\S]*failed: fusion-d0-img0-tab1-s0 .*the data folder \S+data-later \(the coordinator's --data\) does not exist on this machine[\s\S]*log: worker \S+, attempt 1, run folder[\s\S]*--retry-failed/);
     const status: string[] = [];
     await runQueued({ ...o, log: (l) => status.push(l) }, { queue: url(2), status: true });
     assert.match(status.join('\n'), /0\/2 jobs done, 0 running, 0 waiting, 2 failed/);

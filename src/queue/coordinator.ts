@@ -86,9 +86,10 @@ function valAuroc(text: string): number {
 
 /**
  * The jobs the run needs now: the dropout grid's (while the rate is unknown) and every job of a cell that
- * does not wait for the rate. `texts` holds the finished jobs' predictions (local files or queue results).
+ * does not wait for the rate. `done` maps each finished job's key to its validation macro AUROC (only that is
+ * kept: a job's predictions are megabytes on a real test split).
  */
-function neededJobs(run: Run, texts: Map<string, string>): { needed: Needed[]; chosen?: number; choicePending: boolean } {
+function neededJobs(run: Run, done: Map<string, number>): { needed: Needed[]; chosen?: number; choicePending: boolean } {
   const { settings, grid } = run;
   const needsChoice = run.todo.some((k) => USES_DROPOUT_CHOICE.has(k.method));
   const byKey = new Map<string, Needed>();
@@ -104,8 +105,7 @@ function neededJobs(run: Run, texts: Map<string, string>): { needed: Needed[]; c
       const plan = planCell(PROPOSED, 'image', 0, 0, d);
       const job = planJobs(plan)[0];
       need(job, `the dropout grid (d = ${d})`);
-      const t = texts.get(jobKey(job));
-      return { drop: d, valMacroAuroc: t === undefined ? undefined : valAuroc(t) };
+      return { drop: d, valMacroAuroc: done.get(jobKey(job)) };
     });
     if (rows.every((r) => r.valMacroAuroc !== undefined)) chosen = bestRate(rows as { drop: number; valMacroAuroc: number }[]).drop;
   }
@@ -144,21 +144,21 @@ interface Survey {
  * One look at the run: which needed jobs are done (copied into the output folder when `write`), running,
  * waiting, failed; absent ones whose dependencies are done are enqueued when `enqueue`.
  */
-async function survey(run: Run, queue: Queue, texts: Map<string, string>, seconds: Map<string, number>, write: boolean, enqueue: boolean, attempts: number): Promise<Survey> {
+async function survey(run: Run, queue: Queue, done: Map<string, number>, seconds: Map<string, number>, write: boolean, enqueue: boolean, attempts: number): Promise<Survey> {
   // Two rounds at most: a finished grid fixes the dropout rate, which adds that rate's jobs.
   for (let round = 0; ; round++) {
-    const { needed, choicePending } = neededJobs(run, texts);
+    const { needed, choicePending } = neededJobs(run, done);
     const counts: Record<State, number> = { done: 0, running: 0, waiting: 0, blocked: 0, failed: 0, absent: 0 };
     const failed: Survey['failed'] = [];
-    const doneKey = (j: JobSpec) => texts.has(jobKey(j));
+    const doneKey = (j: JobSpec) => done.has(jobKey(j));
     for (const n of needed) {
       const k = jobKey(n.job);
-      if (!texts.has(k) && existsSync(predictionsPath(run, n.job))) texts.set(k, readFileSync(predictionsPath(run, n.job), 'utf8'));
-      if (texts.has(k)) { counts.done++; continue; }
+      if (!done.has(k) && existsSync(predictionsPath(run, n.job))) done.set(k, valAuroc(readFileSync(predictionsPath(run, n.job), 'utf8')));
+      if (done.has(k)) { counts.done++; continue; }
       const { state, job } = await stateOf(queue, n, doneKey);
       if (state === 'done' && job) {
         const r = job.returnvalue as QueueJobResult;
-        texts.set(k, r.predictions);
+        done.set(k, valAuroc(r.predictions));
         if (job.processedOn && job.finishedOn) seconds.set(k, (job.finishedOn - job.processedOn) / 1000);
         if (write) {
           mkdirSync(join(run.out, 'runs', jobName(n.job)), { recursive: true });
@@ -173,7 +173,7 @@ async function survey(run: Run, queue: Queue, texts: Map<string, string>, second
       } else if (state === 'failed' && job) failed.push({ n, job });
       counts[state]++;
     }
-    const again = round === 0 && neededJobs(run, texts).needed.length !== needed.length;
+    const again = round === 0 && neededJobs(run, done).needed.length !== needed.length;
     if (!again) return { counts, failed, choicePending, total: needed.length, workers: (await queue.getWorkers()).length };
   }
 }
@@ -208,12 +208,12 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
   const target = parseQueueUrl(q.queue);
   const connection = await connect(target);
   const queue = new Queue<QueueJobData, QueueJobResult>(QUEUE_NAME, { connection });
-  const texts = new Map<string, string>(), seconds = new Map<string, number>();
+  const done = new Map<string, number>(), seconds = new Map<string, number>();
   const t0 = performance.now();
   let settingsWritten = false;
   try {
     if (q.status) {
-      const s = await survey(run, queue, texts, seconds, false, false, 0);
+      const s = await survey(run, queue, done, seconds, false, false, 0);
       log(`queue run of ${run.out} on ${target.shown} (${run.todo.length} cell(s))`);
       log(progressLine(s, seconds, t0));
       for (const l of await failedText(queue, s)) log(l);
@@ -223,7 +223,7 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
     checkSettings(run.out, run.settings);
     settingsWritten = true;
     if (q.retryFailed) {
-      const s = await survey(run, queue, texts, seconds, true, false, 0);
+      const s = await survey(run, queue, done, seconds, true, false, 0);
       for (const { job } of s.failed) await job.retry('failed');
       log(`retrying ${s.failed.length} failed job(s)`);
     }
@@ -234,7 +234,7 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
         log('stopped waiting; the queued jobs go on: run the same command again to attach');
         return { out: run.out, interrupted: true, trained: 0, cellsAdded: 0, cellsTotal: 0, artifacts: [], sanity: [], rows: [], comparisons: [] };
       }
-      const s = await survey(run, queue, texts, seconds, true, true, q.attempts ?? 3);
+      const s = await survey(run, queue, done, seconds, true, true, q.attempts ?? 3);
       const line = progressLine(s, seconds, t0);
       const counts = line.replace(/; elapsed.*/, '');
       if (counts !== last || performance.now() - lastAt > 60_000) { log(line); last = counts; lastAt = performance.now(); }

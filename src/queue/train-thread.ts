@@ -27,6 +27,9 @@ export interface TrainThreadInput {
 /** Train the job (or read its stored predictions) and return the predictions file's text. */
 export async function trainQueued(input: TrainThreadInput, log: (line: string) => void): Promise<string> {
   const { data, runDir } = input;
+  if (data.settings.data && !existsSync(data.settings.data)) {
+    throw new Error(`job ${data.name}: the data folder ${data.settings.data} (the coordinator's --data) does not exist on this machine; mount it at the same path on every worker`);
+  }
   const jobs = new Jobs({ threads: input.threads, synthDir: input.synthDir, verbose: true }, data.settings, runDir, log);
   // The dependencies ran on other workers: their predictions and checkpoints must be in the shared folder.
   for (const dep of jobDeps(data.job)) {

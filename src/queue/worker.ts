@@ -85,6 +85,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const t0 = performance.now();
     log(`[${me}] job ${job.id}: ${d.name} (${d.why}), attempt ${job.attemptsMade + 1}`);
     const jobLog = (line: string) => { void job.log(line).catch(() => {}); };
+    await job.log(`worker ${me}, attempt ${job.attemptsMade + 1}, run folder ${join(runDir, 'runs', d.name)}`);
     // A job on the built-in synthetic set generates it on first use: one job does that, the others wait.
     const synthMissing = () => !d.settings.data && !existsSync(join(resolve(o.synthDir ?? 'data/synthetic'), 'mimic-cxr-jpg'));
     if (synthMissing() && synthGate) await synthGate.catch(() => {});

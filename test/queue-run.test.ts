@@ -24,7 +24,7 @@ import { runQueued } from '../src/queue/coordinator.ts';
 import { jobData, queueJobId } from '../src/queue/job-data.ts';
 import { startWorker, trainOnThread } from '../src/queue/worker.ts';
 import { stressSettings } from '../src/protocols/runner.ts';
-import { startRedis } from './util/redis.ts';
+import { freePort, startRedis } from './util/redis.ts';
 import type { RedisServer } from './util/redis.ts';
 import { rejects } from './util/harness.ts';
 
@@ -219,10 +219,20 @@ it('bad URLs, unreachable servers and passwords: one clear line each', async () 
   assert.throws(() => parseQueueUrl('redis://127.0.0.1:6379/x'), /database number/);
   assert.throws(() => parseQueueUrl('nonsense'), /not a URL/);
   assert.ok(parseQueueUrl('rediss://h:1').options.tls, 'rediss: is TLS');
-  const { freePort } = await import('./util/redis.ts');
   const t0 = performance.now();
   await rejects(connect(parseQueueUrl(`redis://127.0.0.1:${await freePort()}`)), /^cannot reach the Redis server at redis:\/\/127\.0\.0\.1:\d+ \(.*ECONNREFUSED/);
   assert.ok(performance.now() - t0 < 10_000, 'bounded retries');
+  // Through the command lines: one line on stderr, exit code 1.
+  const dead = `redis://127.0.0.1:${await freePort()}`;
+  for (const [args, re] of [
+    [['src/cli/stress.ts', '--queue', 'http://x'], /^stress: --queue "http:\/\/x": scheme http: is not redis: or rediss:;[^\n]*\n$/],
+    [['src/cli/stress.ts', '--status'], /^stress: --status needs --queue URL\n$/],
+    [['src/cli/worker.ts', '--queue', dead, '--out', join(root, 'never')], /^worker: cannot reach the Redis server at redis:\/\/127\.0\.0\.1:\d+ \([^\n]*\)\n$/],
+  ] as [string[], RegExp][]) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.is(r.status, 1, args.join(' '));
+    assert.match(r.stderr, re);
+  }
   const secured = await startRedis(['--requirepass', 's3cret-word']);
   if ('skip' in secured) throw new Error(secured.skip);
   try {
@@ -248,7 +258,6 @@ it('TLS: rediss:// with REDIS_TLS_CA reaches a TLS server; without the CA the ce
     console.log(`TLS test skipped: openssl could not make a certificate (${gen.error?.message ?? gen.stderr})`);
     return;
   }
-  const { freePort } = await import('./util/redis.ts');
   const port = await freePort();
   const tls = await startRedis(['--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no']);
   if ('skip' in tls) throw new Error(tls.skip);

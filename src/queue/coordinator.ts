@@ -135,6 +135,7 @@ async function stateOf(queue: Queue, n: Needed, done: (j: JobSpec) => boolean): 
 interface Survey {
   counts: Record<State, number>;
   failed: { n: Needed; job: Job }[];
+  running: { n: Needed; job: Job }[];
   choicePending: boolean;
   total: number;
   workers: number;
@@ -149,7 +150,7 @@ async function survey(run: Run, queue: Queue, done: Map<string, number>, seconds
   for (let round = 0; ; round++) {
     const { needed, choicePending } = neededJobs(run, done);
     const counts: Record<State, number> = { done: 0, running: 0, waiting: 0, blocked: 0, failed: 0, absent: 0 };
-    const failed: Survey['failed'] = [];
+    const failed: Survey['failed'] = [], running: Survey['running'] = [];
     const doneKey = (j: JobSpec) => done.has(jobKey(j));
     for (const n of needed) {
       const k = jobKey(n.job);
@@ -171,10 +172,11 @@ async function survey(run: Run, queue: Queue, done: Map<string, number>, seconds
         counts.waiting++;
         continue;
       } else if (state === 'failed' && job) failed.push({ n, job });
+      else if (state === 'running' && job) running.push({ n, job });
       counts[state]++;
     }
     const again = round === 0 && neededJobs(run, done).needed.length !== needed.length;
-    if (!again) return { counts, failed, choicePending, total: needed.length, workers: (await queue.getWorkers()).length };
+    if (!again) return { counts, failed, running, choicePending, total: needed.length, workers: (await queue.getWorkers()).length };
   }
 }
 
@@ -216,6 +218,9 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
       const s = await survey(run, queue, done, seconds, false, false, 0);
       log(`queue run of ${run.out} on ${target.shown} (${run.todo.length} cell(s))`);
       log(progressLine(s, seconds, t0));
+      for (const { n, job } of s.running) {
+        log(`  running: ${jobName(n.job)} on ${job.processedBy ?? 'a worker'} for ${formatSeconds((Date.now() - (job.processedOn ?? Date.now())) / 1000)}`);
+      }
       for (const l of await failedText(queue, s)) log(l);
       return undefined;
     }

@@ -98,7 +98,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   };
 
   const worker = new Worker<QueueJobData, QueueJobResult>(QUEUE_NAME, processor, {
-    connection, concurrency: o.concurrency,
+    connection, concurrency: o.concurrency, name: me,
     lockDuration: o.lockMs ?? 30_000, stalledInterval: o.stalledMs ?? 30_000,
     // A job whose worker died is retried (not failed) up to twice more.
     maxStalledCount: 2,

@@ -130,7 +130,8 @@ it('a worker killed mid-job: its job is retried by another once its lock expires
   const Q2 = join(root, 'q2'), S2 = join(root, 'shared2');
   const fast = ['--lock-ms', '1000', '--stalled-ms', '500'];
   const lines: string[] = [];
-  const run = runQueued(opts(Q2, { log: (l) => lines.push(l) }), { queue: url(1), pollMs: 200 });
+  const ac = new AbortController();
+  const run = runQueued(opts(Q2, { log: (l) => lines.push(l), signal: ac.signal }), { queue: url(1), pollMs: 200 });
   const doomed = spawnWorker(1, S2, fast);
   let other: ReturnType<typeof spawnWorker> | undefined;
   try {
@@ -151,6 +152,47 @@ it('a worker killed mid-job: its job is retried by another once its lock expires
     const p1 = runFiles(S1, 'stress-predictions.json'), p2 = runFiles(S2, 'stress-predictions.json');
     for (const [j, b] of p1) assert.is(withoutSeconds(b), withoutSeconds(p2.get(j)!), `${j}: predictions`);
   } finally {
+    ac.abort();
+    await run.catch(() => {});
+    await stop(doomed.child, 'SIGKILL');
+    if (other) await stop(other.child);
+  }
+});
+
+it('a worker killed after an epoch: another worker resumes the run from the shared folder, to the same bytes', async () => {
+  const o = (out: string) => opts(out, { methods: ['image-only'], levels: [0], epochs: 2 });
+  const ref = join(root, 'resume-local'), Q6 = join(root, 'q6'), S6 = join(root, 'shared6');
+  await runStress(o(ref));
+  const fast = ['--lock-ms', '1000', '--stalled-ms', '500'];
+  const ac = new AbortController();
+  const run = runQueued({ ...o(Q6), signal: ac.signal }, { queue: url(6), pollMs: 200 });
+  const doomed = spawnWorker(6, S6, fast);
+  let other: ReturnType<typeof spawnWorker> | undefined;
+  try {
+    // Killed once the first epoch is saved (state.json, not finished) and before the job is done.
+    const state = () => (existsSync(S6) ? readdirSync(S6) : []).map((r) => join(S6, r, 'runs', 'fusion-d0-img0-tab1-s0', 'state.json')).find(existsSync);
+    for (let i = 0; i < 600; i++) {
+      const f = state();
+      if (f && JSON.parse(readFileSync(f, 'utf8')).epoch >= 1) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await stop(doomed.child, 'SIGKILL');
+    assert.not.match(doomed.text(), / done in /, 'killed before the job was done');
+    other = spawnWorker(6, S6, fast);
+    await run;
+    assert.is(csv(Q6), csv(ref));
+    const c = await connect(parseQueueUrl(url(6)));
+    const q = new Queue(QUEUE_NAME, { connection: c });
+    const id = queueJobId(stressSettings(o(Q6), [0.3]), planJobs(planCell('image-only', 'image', 0, 0, NaN))[0]);
+    const { logs } = await q.getJobLogs(id);
+    await q.close();
+    c.disconnect();
+    assert.ok(logs.some((l) => /resuming fusion-d0-img0-tab1-s0/.test(l)), `the second worker resumed: ${logs.join(' | ')}`);
+    const model = runFiles(S6, 'model.safetensors').get('fusion-d0-img0-tab1-s0')!;
+    assert.ok(model.equals(readFileSync(join(ref, 'runs', 'fusion-d0-img0-tab1-s0', 'model.safetensors'))), 'model bytes');
+  } finally {
+    ac.abort();
+    await run.catch(() => {});
     await stop(doomed.child, 'SIGKILL');
     if (other) await stop(other.child);
   }

@@ -210,6 +210,9 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
   const target = parseQueueUrl(q.queue);
   const connection = await connect(target);
   const queue = new Queue<QueueJobData, QueueJobResult>(QUEUE_NAME, { connection });
+  // A Redis outage during the wait: one line per distinct error while the client reconnects.
+  let lastError = '';
+  queue.on('error', (e: Error) => { if (e.message !== lastError) log(`queue: ${(lastError = e.message)} (reconnecting)`); });
   const done = new Map<string, number>(), seconds = new Map<string, number>();
   const t0 = performance.now();
   let settingsWritten = false;

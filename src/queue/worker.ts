@@ -106,7 +106,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   worker.on('failed', (job, err) => {
     if (job && !(err instanceof DelayedError)) log(`[${me}] job ${job.id}: ${job.data.name} failed: ${err.message}`);
   });
-  worker.on('error', (e) => log(`[${me}] queue error: ${e.message}`));
+  // A Redis outage: one line per distinct error while the client reconnects.
+  let lastError = '';
+  worker.on('error', (e) => { if (e.message !== lastError) log(`[${me}] queue error: ${(lastError = e.message)} (reconnecting)`); });
   await worker.waitUntilReady();
   log(`worker ${me} on ${target.shown}, queue ${QUEUE_NAME}: ${o.concurrency} job(s) at a time, ${o.threads || 'all'} thread(s) each, output ${out}`);
   const close = async () => {

@@ -8,7 +8,8 @@ import { DEFAULT_GRID, DEFAULT_LEVELS, runStress, SANITY_GAP } from '../protocol
 import { METHODS, METHOD_DEFINITIONS } from '../protocols/methods.ts';
 import type { MethodName } from '../protocols/methods.ts';
 import type { Protocol } from '../protocols/results.ts';
-import { helpText, parseArgs, runMain } from './flags.ts';
+import { runQueued } from '../queue/coordinator.ts';
+import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
 
 /** What --quick sets (each can still be overridden by its own flag). Measured: see README "Results". */
 const QUICK = { preset: 'tiny', levels: [0, 0.25, 0.5, 0.75, 1], seeds: 3, epochs: 10 } as const;
@@ -16,6 +17,7 @@ const QUICK = { preset: 'tiny', levels: [0, 0.25, 0.5, 0.75, 1], seeds: 3, epoch
 const DEFAULTS = {
   protocol: 'both', levels: DEFAULT_LEVELS, methods: METHODS as readonly string[], seeds: 3, preset: 'small', epochs: 10, data: '',
   synthDir: 'data/synthetic', out: '', threads: 0, grid: DEFAULT_GRID, replicates: 2000, batch: 0, lr: 0, quick: false, verbose: false,
+  queue: '', status: false, retryFailed: false,
 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
   protocol: 'image: the image missing rate is raised; tabular: the tabular one; both',
@@ -34,6 +36,9 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   lr: 'peak learning rate of every training run (0: the trainer\'s default)',
   quick: `preset ${QUICK.preset}, levels ${QUICK.levels.join(',')}, ${QUICK.seeds} seeds, ${QUICK.epochs} epochs (about 6-10 minutes on 2 cores); each can still be given`,
   verbose: 'show every training run\'s own log',
+  queue: 'run the training jobs on queue workers through Redis: redis://[:PASSWORD@]HOST:PORT[/DB] or rediss:// (docs/queue.md)',
+  status: 'with --queue: print the queue run\'s state (done, running, waiting, failed with their logs) and exit',
+  retryFailed: 'with --queue: retry the run\'s failed jobs, then wait for the run as usual',
 };
 
 const SPEC = {
@@ -78,7 +83,8 @@ async function main(): Promise<number> {
     console.error('\nstopping after saving the current run (Ctrl-C again to quit at once) ...');
     ac.abort();
   });
-  const r = await runStress({
+  if ((cfg.status || cfg.retryFailed) && !cfg.queue) throw new UsageError(`--${cfg.status ? 'status' : 'retry-failed'} needs --queue URL`);
+  const o = {
     out: cfg.out || (cfg.quick ? 'runs/stress-quick' : `runs/stress-${preset}`),
     protocols, levels: [...pick('levels')], methods: cfg.methods as MethodName[],
     seeds: pick('seeds'), preset, epochs: pick('epochs'),
@@ -87,8 +93,9 @@ async function main(): Promise<number> {
     command: ['npm run stress --', ...argv].join(' '),
     verbose: cfg.verbose,
     signal: ac.signal,
-  });
-  return r.interrupted ? 130 : 0;
+  };
+  const r = cfg.queue ? await runQueued(o, { queue: cfg.queue, status: cfg.status, retryFailed: cfg.retryFailed }) : await runStress(o);
+  return r?.interrupted ? 130 : 0;
 }
 
 runMain('stress', main);

@@ -44,6 +44,26 @@ export function jobPoints(job: JobSpec, levels: readonly number[], grid: readonl
   return pts.sort((a, b) => a.missImage - b.missImage || a.missTab - b.missTab);
 }
 
+/**
+ * The trainer overrides of a job: the folder's settings, the job's own overrides, and where its run folder
+ * and its dependencies' checkpoints are (under runsDir). The queue coordinator resolves the same overrides
+ * into the configuration a job carries.
+ */
+export function jobOverrides(job: JobSpec, s: Settings, runsDir: string, o: JobOptions): Record<string, unknown> {
+  const over: Record<string, unknown> = {
+    data: s.data, out: runsDir, name: jobName(job), preset: s.preset, epochs: s.epochs, seed: job.seed,
+    threads: o.threads ?? 0, progress: o.verbose ? 'lines' : 'none',
+    missImage: job.missImage, missTab: job.missTab, ...s.train, ...job.overrides,
+  };
+  if (o.synthDir) over.synthDir = o.synthDir;
+  if (job.init) {
+    const v = join(runsDir, jobName(job.init.vision), 'model.safetensors'), t = join(runsDir, jobName(job.init.tabular), 'model.safetensors');
+    if (/[;=]/.test(v + t)) throw new Error(`run ${jobName(job)}: checkpoint paths may not contain ';' or '=' (${v}, ${t}); use another --out`);
+    over.initFrom = `${v}=vision.;${t}=tabular.`;
+  }
+  return over;
+}
+
 /** The runner's options that shape its training runs (a subset of StressOptions). */
 export interface JobOptions {
   threads?: number;
@@ -118,18 +138,8 @@ export class Jobs {
 
   /** The trainer config of a job: the folder's settings, the job's own overrides, resume if it was interrupted. */
   private jobConfig(job: JobSpec): { cfg: TrainConfig; resumed: boolean } {
-    const s = this.settings, name = jobName(job), dir = this.dir(job);
-    const over: Record<string, unknown> = {
-      data: s.data, out: this.runsDir, name, preset: s.preset, epochs: s.epochs, seed: job.seed,
-      threads: this.o.threads ?? 0, progress: this.o.verbose ? 'lines' : 'none',
-      missImage: job.missImage, missTab: job.missTab, ...s.train, ...job.overrides,
-    };
-    if (this.o.synthDir) over.synthDir = this.o.synthDir;
-    if (job.init) {
-      const v = join(this.dir(job.init.vision), 'model.safetensors'), t = join(this.dir(job.init.tabular), 'model.safetensors');
-      if (/[;=]/.test(v + t)) throw new Error(`run ${name}: checkpoint paths may not contain ';' or '=' (${v}, ${t}); use another --out`);
-      over.initFrom = `${v}=vision.;${t}=tabular.`;
-    }
+    const name = jobName(job), dir = this.dir(job);
+    const over = jobOverrides(job, this.settings, this.runsDir, this.o);
     let resumed = false;
     if (existsSync(join(dir, 'state.json'))) {
       const st = readJsonFile(join(dir, 'state.json'), 'state file') as { finished?: boolean } | null;

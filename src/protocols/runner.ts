@@ -102,8 +102,8 @@ function checkLevels(levels: readonly number[], what: string): void {
 }
 
 
-/** Checked options with defaults filled in. */
-function checkOptions(o: StressOptions): { grid: number[]; replicates: number } {
+/** Checked options with defaults filled in (the queue coordinator checks them before it enqueues anything). */
+export function checkOptions(o: StressOptions): { grid: number[]; replicates: number } {
   checkLevels(o.levels, '--levels');
   const grid = o.grid ?? [...DEFAULT_GRID];
   if (grid.length === 0 || grid.some((d) => !(d >= 0 && d <= 0.5))) throw new Error(`--grid: rates must be in [0, 0.5] (dropImage + dropTab <= 1), got ${grid.join(',')}`);
@@ -113,6 +113,24 @@ function checkOptions(o: StressOptions): { grid: number[]; replicates: number } 
   if (o.protocols.length === 0) throw new Error('no protocol given');
   if (o.methods.length === 0) throw new Error('no method given');
   return { grid, replicates: o.replicates ?? 2000 };
+}
+
+/** The settings that fix what a cell means (stress.json); also what a queue run's jobs carry. */
+export function stressSettings(o: StressOptions, grid: readonly number[]): Settings {
+  return {
+    format: SETTINGS_FORMAT, preset: o.preset, epochs: o.epochs,
+    data: o.data ? resolve(o.data) : '', levels: [...o.levels], grid: [...grid], train: { ...(o.train ?? {}) },
+  };
+}
+
+/**
+ * The grid rate chosen on validation: the highest validation macro AUROC, the first of equals (a NaN never
+ * wins). Shared with the queue coordinator, which must pick the same rate before the report does.
+ */
+export function bestRate<T extends { valMacroAuroc: number }>(rows: readonly T[]): T {
+  let best = rows[0];
+  for (const r of rows) if (r.valMacroAuroc > best.valMacroAuroc) best = r;
+  return best;
 }
 
 /** What one invocation works on: its settings, cell store, the cells it covers and those still to compute. */
@@ -139,10 +157,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const { grid, replicates } = checkOptions(o);
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
-  const settings: Settings = {
-    format: SETTINGS_FORMAT, preset: o.preset, epochs: o.epochs,
-    data: o.data ? resolve(o.data) : '', levels: [...o.levels], grid: [...grid], train: { ...(o.train ?? {}) },
-  };
+  const settings = stressSettings(o, grid);
   checkSettings(out, settings);
   const ss = openSession(o, out, log, settings, grid);
   let interrupted = false;
@@ -231,8 +246,7 @@ async function chooseDropout(ss: Session): Promise<Selection> {
     const r = await ss.jobs.ensure(plan.job, `the dropout grid (d = ${d})`);
     rows.push({ drop: d, valMacroAuroc: r.validation.macroAuroc, run: r.name });
   }
-  let best = rows[0];
-  for (const r of rows) if (r.valMacroAuroc > best.valMacroAuroc) best = r;
+  const best = bestRate(rows);
   const selection: Selection = { format: 'resilient-fusion-stress-selection/1', level: 0, seed: ss.seeds[0], grid: rows, chosen: best.drop };
   writeFileAtomic(ss.selPath, JSON.stringify(selection, null, 2) + '\n');
   ss.log(`modality dropout chosen on validation: d = ${best.drop} (${rows.map((r) => `${r.drop}: ${fixed(r.valMacroAuroc, 4)}`).join(', ')})`);

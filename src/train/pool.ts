@@ -30,6 +30,73 @@ export function threadPlan(threads: number, batch: number, microBatch: number, c
   return { workers, line, warning };
 }
 
+/** What the pool's workers receive: the task, its run, and the run's replica settings (workers/train.ts). */
+export interface PoolTask {
+  run: number;
+  init: ReplicaInit;
+  task: Task;
+}
+
+/**
+ * One pool of training threads for the whole process, reused by run after run (the protocols train hundreds
+ * of models in one process). Why: every new worker thread loads the TypeScript sources through tsx, whose
+ * loader leaves about 70 file descriptors open per thread; a fresh pool per run exhausted the descriptor
+ * limit after ~145 runs of `npm run stress -- --quick` (EMFILE). Reused threads cost nothing per run.
+ */
+interface SharedPool {
+  pool: Piscina;
+  threads: number;
+  users: number;
+  /** Rejects the tasks in flight of the runner now using the pool (a dead worker, an unreadable message). */
+  fail: (e: unknown) => void;
+  idle?: ReturnType<typeof setTimeout>;
+}
+let shared: SharedPool | undefined;
+let runs = 0;
+/** A released pool waits this long for the next run before its threads are stopped. */
+const KEEP_MS = 2000;
+
+function acquirePool(threads: number): SharedPool {
+  if (shared && shared.threads === threads && shared.users === 0) {
+    clearTimeout(shared.idle);
+    shared.users = 1;
+    return shared;
+  }
+  if (shared && shared.users === 0) {
+    clearTimeout(shared.idle);
+    void shared.pool.destroy();
+    shared = undefined;
+  }
+  const pool = new Piscina({
+    filename: new URL('../../workers/train.ts', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+    // One task at a time per worker: units (and the optimizer's block ranges) are the unit of balance.
+    concurrentTasksPerWorker: 1,
+  });
+  const entry: SharedPool = { pool, threads, users: 1, fail: () => {} };
+  // A worker that dies or sends what Piscina cannot read surfaces as the pool's 'error' event, which would
+  // otherwise end the process: one listener, which rejects the current runner's tasks in flight.
+  pool.on('error', (e: unknown) => entry.fail(e));
+  // A pool already in use by another run in this process (rare: concurrent trainings) is not shared.
+  if (!shared) shared = entry;
+  return entry;
+}
+
+function releasePool(entry: SharedPool): Promise<void> {
+  entry.users--;
+  entry.fail = () => {};
+  if (entry !== shared) return entry.pool.destroy();
+  entry.idle = setTimeout(() => {
+    if (shared === entry && entry.users === 0) {
+      shared = undefined;
+      void entry.pool.destroy();
+    }
+  }, KEEP_MS);
+  return Promise.resolve();
+}
+
 export function createRunner(init: ReplicaInit, threads: number): TaskRunner {
   if (threads <= 1) {
     let replica: Promise<Replica> | undefined;
@@ -39,27 +106,22 @@ export function createRunner(init: ReplicaInit, threads: number): TaskRunner {
       close: async () => {},
     };
   }
-  const pool = new Piscina({
-    filename: new URL('../../workers/train.ts', import.meta.url).href,
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 60_000,
-    workerData: init,
-    // One task at a time per worker: units (and the optimizer's block ranges) are the unit of balance.
-    concurrentTasksPerWorker: 1,
-  });
-  // A worker that dies or sends what Piscina cannot read surfaces as the pool's 'error' event, which would
-  // otherwise end the process: turn it into a rejection of every task in flight.
-  let fail: (e: unknown) => void = () => {};
-  const failure = new Promise<never>((_, reject) => { fail = reject; });
+  const entry = acquirePool(threads), run = ++runs;
+  let failure = new Promise<never>((_, reject) => { entry.fail = reject; });
   failure.catch(() => {});
-  pool.on('error', (e: unknown) => fail(e));
+  let closed = false;
   return {
     threads,
     run: <T>(task: Task) =>
-      Promise.race([pool.run(task), failure]).catch((e: unknown) => {
+      Promise.race([entry.pool.run({ run, init, task } satisfies PoolTask), failure]).catch((e: unknown) => {
         throw new Error(`a training worker failed: ${e instanceof Error ? e.message : String(e)}`);
       }) as Promise<T>,
-    close: () => pool.destroy(),
+    close: () => {
+      if (closed) return Promise.resolve();
+      closed = true;
+      failure = Promise.reject(new Error('the run closed its worker pool'));
+      failure.catch(() => {});
+      return releasePool(entry);
+    },
   };
 }

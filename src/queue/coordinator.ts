@@ -102,9 +102,11 @@ function neededJobs(run: Run, done: Map<string, number>): { needed: Needed[]; ch
   if (existsSync(selPath)) chosen = (JSON.parse(readFileSync(selPath, 'utf8')) as Selection).chosen;
   else if (needsChoice) {
     const rows = grid.map((d) => {
-      const plan = planCell(PROPOSED, 'image', 0, 0, d);
-      const job = planJobs(plan)[0];
-      need(job, `the dropout grid (d = ${d})`);
+      // The grid's model and the jobs it is initialised from (the cell's unimodal runs, for a pretrained
+      // proposed): its validation score is the model's own, the last job of its plan.
+      const jobs = planJobs(planCell(PROPOSED, 'image', 0, 0, d));
+      for (const j of jobs) need(j, `the dropout grid (d = ${d})`);
+      const job = jobs[jobs.length - 1];
       return { drop: d, valMacroAuroc: done.get(jobKey(job)) };
     });
     if (rows.every((r) => r.valMacroAuroc !== undefined)) chosen = bestRate(rows as { drop: number; valMacroAuroc: number }[]).drop;

@@ -5,21 +5,21 @@
  * Design: per sample, the indices of the present tokens are compacted (`idx`, n of them), and per head the
  * present rows of Q, K, V (and dO) are packed into the scratch `ws`. Masked tokens are never read, so they
  * cost no flops and their values (NaN included) cannot reach any output bit. Every matrix product then runs
- * on the packed n x n problem through the engine's one GEMM (`matmul` below: f32_gemm, whose 3x12
- * microkernel is the only one in the engine; its packing scratch follows this file's in `ws`). Tails:
- * packed buffers have their rows padded to a multiple of 4 and their columns to a multiple of 8; the
- * reduction (K) length is always exact, so the padding (never initialised) only reaches padded outputs,
- * which are never read back.
+ * on the packed n x n problem through one register-tiled micro-kernel, `f32_gemm_4x8__wasmsimd`
+ * (its own, not a copy of assembly/gemm.ts's 3x12 one: on these small unpacked n x n products it needs no
+ * packing pass, and routing them through f32_gemm measured 6-15% slower in `npm run bench -- attention`)
+ * (C = A·B, A row-major, B row-major; 4 rows x 8 columns of C in 8 f32x4 accumulators, `madd` = fused
+ * multiply-add in the relaxed build). Tails: packed buffers have their rows padded to a multiple of 4 and
+ * their columns to a multiple of 8; the reduction (K) length is always exact, so the padding (never
+ * initialised) only reaches padded outputs, which are never read back.
  * Forward: S = Q·Kᵀ (Kᵀ packed), row softmax with a vectorised exp (Cephes expf polynomial, ~1 ulp),
  * P scattered into att (zeros elsewhere), O = P·V scattered into out (masked query rows zero).
  * Backward (Vaswani et al. 2017 attention, gradients as in llm.c's attention_backward):
  * dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(dP∘P)), dQ = dS·K, dK = dSᵀ·Q, added into dqkv.
  * Work depends only on the sample's own data, in a fixed order: results are bit-identical whatever the
- * rest of the batch is. If a shape needs more scratch than WS_FLOATS (with the GEMM's), the naive kernels
- * below are used.
+ * rest of the batch is. If a shape needs more scratch than WS_FLOATS, the naive kernels below are used.
  */
 import { madd } from './simd';
-import { f32_gemm, GEMM_WS_FLOATS } from './gemm';
 
 /** Floats of `ws` the kernels may use (src/engine/wasm.ts WORKSPACE_FLOATS). */
 const WS_FLOATS: i32 = 1 << 21;
@@ -32,14 +32,41 @@ const WS_FLOATS: i32 = 1 << 21;
 @inline function rup8(x: i32): i32 { return (x + 7) & ~7; }
 
 /**
- * C[M,N] = A[M,K]·B[K,N] (row strides lda, ldb, ldc in floats) through the engine's one GEMM, f32_gemm and its
- * 3x12 microkernel (assembly/gemm.ts), with its packing scratch at `gws`. Every C element is the chain
- * acc = madd(a_k, b_k, acc), k = 0..K-1 from 0, as in the 4x8 microkernel this file once had, so the bits are
- * the same. M and N may include padding rows/columns (garbage in, garbage only in padded C entries); K is exact.
+ * C[M,N] = A[M,K]·B[K,N]; row strides lda, ldb, ldc in floats. M must be a multiple of 4 and N of 8
+ * (callers pad their buffers; rows/columns of padding hold garbage that reaches only padded C entries).
+ * K is exact. Tile 4x8: per k, two B vectors, four broadcast A scalars, eight multiply-adds.
  */
-// @ts-ignore: decorator
-@inline function matmul(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, gws: usize): void {
-  f32_gemm(c, a, b, 0, M, N, K, lda, ldb, ldc, 0, gws);
+function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32): void {
+  const sa = (<usize>lda) << 2, sb = (<usize>ldb) << 2, sc = (<usize>ldc) << 2;
+  for (let i = 0; i < M; i += 4) {
+    const a0 = a + (<usize>i) * sa, a1 = a0 + sa, a2 = a1 + sa, a3 = a2 + sa;
+    const c0 = c + (<usize>i) * sc, c1 = c0 + sc, c2 = c1 + sc, c3 = c2 + sc;
+    for (let j = 0; j < N; j += 8) {
+      let vacc0x0123 = f32x4.splat(0), vacc0x4567 = f32x4.splat(0);
+      let vacc1x0123 = f32x4.splat(0), vacc1x4567 = f32x4.splat(0);
+      let vacc2x0123 = f32x4.splat(0), vacc2x4567 = f32x4.splat(0);
+      let vacc3x0123 = f32x4.splat(0), vacc3x4567 = f32x4.splat(0);
+      let pb = b + ((<usize>j) << 2);
+      for (let k = 0; k < K; k++) {
+        const ko = (<usize>k) << 2;
+        const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
+        const va0 = v128.load32_splat(a0 + ko);
+        const va1 = v128.load32_splat(a1 + ko);
+        const va2 = v128.load32_splat(a2 + ko);
+        const va3 = v128.load32_splat(a3 + ko);
+        vacc0x0123 = madd(va0, vb0123, vacc0x0123); vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+        vacc1x0123 = madd(va1, vb0123, vacc1x0123); vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+        vacc2x0123 = madd(va2, vb0123, vacc2x0123); vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+        vacc3x0123 = madd(va3, vb0123, vacc3x0123); vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+        pb += sb;
+      }
+      const jo = (<usize>j) << 2;
+      v128.store(c0 + jo, vacc0x0123); v128.store(c0 + jo, vacc0x4567, 16);
+      v128.store(c1 + jo, vacc1x0123); v128.store(c1 + jo, vacc1x4567, 16);
+      v128.store(c2 + jo, vacc2x0123); v128.store(c2 + jo, vacc2x4567, 16);
+      v128.store(c3 + jo, vacc3x0123); v128.store(c3 + jo, vacc3x4567, 16);
+    }
+  }
 }
 
 /**
@@ -108,16 +135,13 @@ function packCols(dst: usize, ldd: i32, src: usize, lds: i32, idx: usize, n: i32
   }
 }
 
-/** Scratch floats the fast kernels' own buffers need for one head of n <= T present tokens (a multiple of 4). */
+/** Scratch floats the fast kernels need for one head of n <= T present tokens. */
 function wsNeed(T: i32, hd: i32): i32 {
   const np = rup8(T), hdp = rup8(hd);
   const f = 4 * np * hdp + np * np;
   const b = 7 * np * hdp + 4 * np * np;
-  return rup4((f > b ? f : b) + np);
+  return (f > b ? f : b) + np;
 }
-/** Whether the fast path's buffers and the GEMM's packing scratch fit in ws. */
-// @ts-ignore: decorator
-@inline function fits(T: i32, hd: i32): bool { return wsNeed(T, hd) + GEMM_WS_FLOATS <= WS_FLOATS; }
 
 /**
  * Forward. out [B,T,d] = softmax(scale·Q·Kᵀ over present keys)·V per head, masked query rows 0;
@@ -125,8 +149,7 @@ function wsNeed(T: i32, hd: i32): i32 {
  */
 export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
   const hd = d / H, C3 = 3 * d;
-  if (!fits(T, hd)) { attention_fwd_naive(out, att, qkv, mask, B, T, d, H); return; }
-  const gws = at(ws, wsNeed(T, hd));
+  if (wsNeed(T, hd) > WS_FLOATS) { attention_fwd_naive(out, att, qkv, mask, B, T, d, H); return; }
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   const np = rup8(T), hdp = rup8(hd);
   // ws: idx [np] | Q [np,hd] | Kt [hd,np] | V [np,hdp] | O [np,hdp] | S [np,np]
@@ -148,7 +171,7 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
       packCols(Kt, ns, at(xb, d + h * hd), C3, idx, n, hd);
       packRows(Vp, hdp, at(xb, 2 * d + h * hd), C3, idx, n, hd);
       // S = Q·Kᵀ (raw dots; scale is applied inside the softmax)
-      matmul(S, ns, Qp, hd, Kt, ns, mp, ns, hd, gws);
+      f32_gemm_4x8__wasmsimd(S, ns, Qp, hd, Kt, ns, mp, ns, hd);
       const ab = at(att, (b * H + h) * T * T);
       for (let i = 0; i < n; i++) {
         const srow = at(S, i * ns);
@@ -158,7 +181,7 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
         for (let j = 0; j < n; j++) store<f32>(at(arow, load<i32>(at(idx, j))), load<f32>(at(srow, j)));
       }
       // O = P·V
-      matmul(Op, hdp, S, ns, Vp, hdp, mp, hdp, n, gws);
+      f32_gemm_4x8__wasmsimd(Op, hdp, S, ns, Vp, hdp, mp, hdp, n);
       for (let i = 0; i < n; i++) {
         const o = at(ob, load<i32>(at(idx, i)) * d + h * hd), src = at(Op, i * hdp);
         let e = 0;
@@ -206,8 +229,7 @@ function softmaxRow(row: usize, n: i32, scale: f32): void {
  */
 export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
   const hd = d / H, C3 = 3 * d;
-  if (!fits(T, hd)) { attention_bwd_naive(dqkv, dout, qkv, att, mask, B, T, d, H, ws); return; }
-  const gws = at(ws, wsNeed(T, hd));
+  if (wsNeed(T, hd) > WS_FLOATS) { attention_bwd_naive(dqkv, dout, qkv, att, mask, B, T, d, H, ws); return; }
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   const np = rup8(T), hdp = rup8(hd), A = np * hdp, P2 = np * np;
   // ws: idx | Q, K, dO [np,hdp] | Vt [hd,np] | dQ, dK, dV [np,hdp] | P, Pt, dS, dSt [np,np]
@@ -233,14 +255,14 @@ export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usi
       }
       transpose4(Pt, P, ns, n);
       // out = P·V  ->  dV = Pᵀ·dO, dP = dO·Vᵀ
-      matmul(dV, hdp, Pt, ns, dOp, hdp, mp, hdp, n, gws);
-      matmul(dS, ns, dOp, hdp, Vt, ns, mp, ns, hd, gws);
+      f32_gemm_4x8__wasmsimd(dV, hdp, Pt, ns, dOp, hdp, mp, hdp, n);
+      f32_gemm_4x8__wasmsimd(dS, ns, dOp, hdp, Vt, ns, mp, ns, hd);
       // P = softmax(S)  ->  dS = P∘(dP − rowsum(P∘dP)), times scale (S = scale·Q·Kᵀ)
       for (let i = 0; i < n; i++) dsRow(at(dS, i * ns), at(P, i * ns), n, scale);
       transpose4(dSt, dS, ns, n);
       // S = scale·Q·Kᵀ  ->  dQ = dS·K, dK = dSᵀ·Q
-      matmul(dQ, hdp, dS, ns, Kp, hdp, mp, hdp, n, gws);
-      matmul(dK, hdp, dSt, ns, Qp, hdp, mp, hdp, n, gws);
+      f32_gemm_4x8__wasmsimd(dQ, hdp, dS, ns, Kp, hdp, mp, hdp, n);
+      f32_gemm_4x8__wasmsimd(dK, hdp, dSt, ns, Qp, hdp, mp, hdp, n);
       for (let i = 0; i < n; i++) {
         const g = at(gb, load<i32>(at(idx, i)) * C3 + h * hd), o = i * hdp;
         addRow(g, at(dQ, o), hd);

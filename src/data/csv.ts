@@ -161,6 +161,16 @@ class LineSplitter {
       this.skipLf = false;
     }
     let nl = s.indexOf('\n', pos), cr = s.indexOf('\r', pos);
+    if (cr < 0) {
+      // No carriage return in this piece (the usual file): cut at each \n only, one indexOf per line.
+      while (nl >= 0) {
+        this.emit(s.slice(pos, nl));
+        pos = nl + 1;
+        nl = s.indexOf('\n', pos);
+      }
+      if (pos < n) this.hold(s.slice(pos));
+      return;
+    }
     while (pos < n) {
       if (nl >= 0 && nl < pos) nl = s.indexOf('\n', pos);
       if (cr >= 0 && cr < pos) cr = s.indexOf('\r', pos);

@@ -4,7 +4,8 @@
  * trained by the one-process runner's own Jobs class in the run folder under the shared --out, so a queued
  * job is the same training run, bit for bit, as `npm run stress` would do.
  *
- * In: workerData {data: QueueJobData, out, threads, synthDir}. Out: messages {log} ... then {predictions}
+ * In: workerData {data: QueueJobData, out, threads, synthDir}, or, for a thread kept between jobs
+ * (workerData {persistent: true}), one such input per message. Out: messages {log} ... then {predictions}
  * (the job's stress-predictions.json text, and the thread's id) or {error}.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -44,10 +45,13 @@ export async function trainQueued(input: TrainThreadInput, log: (line: string) =
   return readFileSync(join(jobs.dir(data.job), JOB_FILE), 'utf8');
 }
 
-if (parentPort && workerData?.data) {
+if (parentPort && (workerData?.data || workerData?.persistent)) {
   const port = parentPort;
-  trainQueued(workerData as TrainThreadInput, (line) => port.postMessage({ log: line })).then(
+  const run = (input: TrainThreadInput) => trainQueued(input, (line) => port.postMessage({ log: line })).then(
     (predictions) => port.postMessage({ predictions, threadId }),
     (e: unknown) => port.postMessage({ error: e instanceof Error ? e.message : String(e) }),
   );
+  // A kept thread (src/queue/worker.ts) takes one job per message, one at a time; a one-job thread its workerData.
+  if (workerData.data) void run(workerData as TrainThreadInput);
+  else port.on('message', (input: TrainThreadInput) => { void run(input); });
 }

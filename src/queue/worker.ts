@@ -39,20 +39,45 @@ export interface RunningWorker {
 }
 
 /**
- * Train one job on a worker thread, forwarding its log lines; resolves to its predictions file's text and the
- * id of the thread that trained it.
+ * Training threads kept between jobs. Why: every new thread loads the TypeScript sources through tsx, whose
+ * loader leaves ~70 file descriptors open per thread, and the trainer's own worker pool inside it would be
+ * new per job too: a worker running hundreds of jobs with a fresh thread each ran out of descriptors. A
+ * thread that finished a job (or failed one with a message) waits, unref'd, for the next.
+ */
+const idleThreads: Thread[] = [];
+
+/** Stop the idle training threads (a worker that closes). */
+export async function closeTrainingThreads(): Promise<void> {
+  await Promise.all(idleThreads.splice(0).map((t) => t.terminate()));
+}
+
+/**
+ * Train one job on a training thread (a kept one, or a new one), forwarding its log lines; resolves to its
+ * predictions file's text and the id of the thread that trained it.
  */
 export function trainOnThread(input: TrainThreadInput, log: (line: string) => void): Promise<{ predictions: string; threadId: number }> {
   return new Promise((resolveP, reject) => {
-    const t = new Thread(new URL('./train-thread.mjs', import.meta.url), { workerData: input });
+    const t = idleThreads.pop() ?? new Thread(new URL('./train-thread.mjs', import.meta.url), { workerData: { persistent: true } });
+    t.ref();
     let settled = false;
-    t.on('message', (m: { log?: string; predictions?: string; threadId?: number; error?: string }) => {
+    const done = (keep: boolean) => {
+      settled = true;
+      t.off('message', onMessage);
+      t.off('error', onError);
+      t.off('exit', onExit);
+      if (keep) { t.unref(); idleThreads.push(t); } else void t.terminate();
+    };
+    const onMessage = (m: { log?: string; predictions?: string; threadId?: number; error?: string }) => {
       if (m.log !== undefined) log(m.log);
-      else if (m.predictions !== undefined) { settled = true; resolveP({ predictions: m.predictions, threadId: m.threadId! }); void t.terminate(); }
-      else if (m.error !== undefined) { settled = true; reject(new Error(m.error)); void t.terminate(); }
-    });
-    t.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
-    t.on('exit', (code) => { if (!settled) { settled = true; reject(new Error(`the training thread exited with code ${code}`)); } });
+      else if (m.predictions !== undefined) { done(true); resolveP({ predictions: m.predictions, threadId: m.threadId! }); }
+      else if (m.error !== undefined) { done(true); reject(new Error(m.error)); }
+    };
+    const onError = (e: Error) => { if (!settled) { done(false); reject(e); } };
+    const onExit = (code: number) => { if (!settled) { done(false); reject(new Error(`the training thread exited with code ${code}`)); } };
+    t.on('message', onMessage);
+    t.on('error', onError);
+    t.on('exit', onExit);
+    t.postMessage(input);
   });
 }
 
@@ -113,6 +138,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   log(`worker ${me} on ${target.shown}, queue ${QUEUE_NAME}: ${o.concurrency} job(s) at a time, ${o.threads || 'all'} thread(s) each, output ${out}`);
   const close = async () => {
     await worker.close();
+    await closeTrainingThreads();
     connection.disconnect();
   };
   const closed = stopped.then(async () => {

@@ -10,6 +10,7 @@ import {
   DEFAULT_FEATURE_SPEC, encodeGrayJpeg, decodeGray, resizeGray, iterativeStratification, checksum32, Rng,
 } from '../src/data/index.ts';
 import type { NumericFeature, CategoricalFeature } from '../src/data/index.ts';
+import { rejects as rejectsWith } from './util/harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rf-data-csv-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,16 +28,7 @@ async function rows(file: string, required: string[] = []): Promise<{ header: st
   return { header, rows: out, lines };
 }
 
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, DataError);
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${re}`);
-}
+const rejects = (p: Promise<unknown>, re: RegExp) => rejectsWith(p, re, DataError);
 
 test('splitCsvRecord: plain, quoted commas, doubled quotes, empty fields, unfinished quote, bad quoting', () => {
   assert.equal(splitCsvRecord('a,b,,d'), ['a', 'b', '', 'd']);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DataError, numericValue, parseNumber, readCsv } from '../src/data/index.ts';
 import type { CsvLimits, NumericFeature } from '../src/data/index.ts';
+import { rejects as rejectsWith } from './util/harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'rf-data-hostile-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,16 +26,7 @@ async function read(file: string, limits?: Partial<CsvLimits>): Promise<{ rows: 
   return { rows, lines };
 }
 
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, DataError);
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${re}`);
-}
+const rejects = (p: Promise<unknown>, re: RegExp) => rejectsWith(p, re, DataError);
 
 test('an unclosed quote: linear time without caps, the line it opened on; caps on lines and characters', async () => {
   const rows = ['a,b,c'];

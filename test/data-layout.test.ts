@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DataError, formatReport, generateSynthetic, inspectDataset, loadDataset } from '../src/data/index.ts';
 import type { LoadOptions, PreparedDataset } from '../src/data/index.ts';
+import { rejects } from './util/harness.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'rf-data-layout-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -80,15 +81,6 @@ test('explicit cxrDir, mimicIvDir, mimicIvEdDir (with or without a data folder) 
   await rejects(loadDataset(FLAT, opts('c-ex', { mimicIvEdDir: join(pn, 'mimiciv') })), /no edstays\.csv\[\.gz\] or triage\.csv\[\.gz\] here/);
 });
 
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.match((e as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected ${re}`);
-}
 
 test('two versions of a source, a missing folder, no CXR tables: errors that say what to do', async () => {
   const two = physionetTree(mkdtempSync(join(root, 'two-')), 'physionet.org/files');

@@ -82,10 +82,11 @@ export function sameBits(label: string, a: Float32Array, b: Float32Array): void 
 }
 
 /** Assert that a promise rejects with a message matching `re` (uvu's assert has no async variant). */
-export async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
+export async function rejects(p: Promise<unknown>, re: RegExp, cls?: new (...args: never[]) => Error): Promise<void> {
   try {
     await p;
   } catch (e) {
+    if (cls && !(e instanceof cls)) throw new Error(`rejected with ${String(e)}, expected a ${cls.name}`);
     const msg = e instanceof Error ? e.message : String(e);
     if (!re.test(msg)) throw new Error(`rejected with '${msg}', expected ${re}`);
     return;

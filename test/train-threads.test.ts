@@ -17,6 +17,7 @@ import { TRAIN_DEFAULTS, applyOverrides, parseFlags } from '../src/train/config.
 import { train } from '../src/train/trainer.ts';
 import { createRunner, threadPlan } from '../src/train/pool.ts';
 import { DataParallelStep, slicedOptimizer, stepBuffers } from '../src/train/step.ts';
+import type { EncoderRate } from '../src/train/step.ts';
 import { BLOCK, blockEdges, workerBlocks } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { fakeDataset } from '../bench/train.ts';
@@ -61,7 +62,7 @@ test('a run folder of --chunks (before micro-batches) is refused on --resume, na
 });
 
 /** Three steps of a DataParallelStep; returns its final parameters, moments and norms. */
-async function steps(sliced: boolean, threads: number, frozenPrefix: string, clip: number) {
+async function steps(sliced: boolean, threads: number, frozenPrefix: string, clip: number, enc?: (t: number) => EncoderRate | undefined) {
   const mc = { ...presetConfig('tiny'), numFeatures: 6, catCardinalities: [] };
   const ds = fakeDataset(40, mc.imageSize, 6, 3, 0.5);
   const model = createModel(mc, { seed: 1, backend: await createBackendAsync('auto') });
@@ -76,7 +77,7 @@ async function steps(sliced: boolean, threads: number, frozenPrefix: string, cli
     for (let t = 0; t < 3; t++) {
       const rows = Int32Array.from({ length: 13 }, (_, i) => (t * 13 + i) % ds.n);
       const inp = { normalizer: observedCount(ds.labels, rows, 'ignore'), seed: 0, dropout: { image: 0, tab: 0, feature: 0 }, missImage: 0, missTab: 0 };
-      norms.push((await step.run(rows, t, 1e-2, inp)).norm);
+      norms.push((await step.run(rows, t, 1e-2, inp, enc?.(t))).norm);
     }
     const { m, v } = await step.moments();
     return { params: step.params.slice(), m: Float32Array.from(m), v: Float32Array.from(v), norms, numParams: model.numParams };
@@ -99,6 +100,21 @@ test('the sliced optimizer (1 and 3 workers) equals the whole-model step: same p
       for (let i = 0; i < 3; i++) assert.ok(Math.abs(s.norms[i] - whole.norms[i]) <= 1e-12 * whole.norms[i], `norm ${s.norms[i]} vs ${whole.norms[i]}`);
       if (clip > 0) assert.ok(whole.norms.every((n) => n > clip), 'clipping was exercised');
     }
+  }
+});
+
+test('two-stage encoder rates in the sliced optimizer equal the whole-model step: frozen first (out of the clip norm too), then scaled', async () => {
+  // Step 0: encoders frozen (warm-up); steps 1, 2: half the rate, their AdamW count from the unfreeze.
+  const enc = (t: number): EncoderRate => (t === 0 ? { scale: 0, t: 0 } : { scale: 0.5, t: t - 1 });
+  const whole = await steps(false, 1, 'fusion.modality.', 0.05, enc);
+  const plain = await steps(false, 1, 'fusion.modality.', 0.05);
+  assert.ok(whole.norms[0] < plain.norms[0], 'a frozen step leaves the encoders out of the clip norm');
+  for (const threads of [1, 3]) {
+    const s = await steps(true, threads, 'fusion.modality.', 0.05, enc);
+    sameBits(`params (${threads} worker(s))`, s.params, whole.params);
+    sameBits('m', s.m, whole.m);
+    sameBits('v', s.v, whole.v);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(s.norms[i] - whole.norms[i]) <= 1e-12 * whole.norms[i], `norm ${s.norms[i]} vs ${whole.norms[i]}`);
   }
 });
 

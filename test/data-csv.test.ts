@@ -197,4 +197,19 @@ test('checksum32 sees a single flipped bit, aligned or not', () => {
   assert.is(checksum32(a.subarray(1)), checksum32(a.slice(1)));
 });
 
+test('readCsv: a plain file of several read chunks: every row whole, across chunk edges, the last without a newline', async () => {
+  // ~3 MB: lines cross the reader's 1 MiB chunks; no carriage return anywhere (the splitter's fast path).
+  const n = 60000, rows = Array.from({ length: n }, (_, i) => `${i},${'x'.repeat(i % 37)},${(i * 7) % 1000}`);
+  const file = join(dir, 'chunks.csv');
+  writeFileSync(file, 'id,pad,v\n' + rows.join('\n'));
+  let count = 0;
+  await readCsv(file, ['id', 'pad', 'v'], () => (f, line) => {
+    const i = count++;
+    if (f[0] !== String(i) || f[1].length !== i % 37 || f[2] !== String((i * 7) % 1000) || line !== i + 2) {
+      assert.unreachable(`row ${i} at line ${line}: ${f.join(',')}`);
+    }
+  });
+  assert.is(count, n);
+});
+
 test.run();

@@ -6,22 +6,28 @@
  * images are missing. Inputs mirror ../shared/tools/torch_train_step.py: ~30% of tabular features masked,
  * ~20% of labels unknown.
  *
- * Where a step's time goes (`train-profile`, medians over the timed steps of the N-thread run):
- * - unit: one unit's forward + backward + copy into its gradient slot, timed inside its worker (c);
- * - reduce+update: the optimizer's work summed over the workers (r: ordered sum of the unit slots, block
+ * Where a step's time goes (`train-profile`, medians over the timed steps of the N-thread run). A step is
+ * three phases of tasks: grad (one task per worker; each takes units from a shared counter until none are
+ * left), reduce and update (one task per worker, each on its range of parameter blocks). Every task reports
+ * its span inside the worker; the main thread notes when it began and finished handing a phase's tasks out
+ * and when each reply arrived (wall-clock times, comparable between threads).
+ * - unit c: one unit's batch + forward + backward + copy into its slot, timed inside its worker; c_max: the
+ *   slowest unit of a step (the first unit a worker takes after new parameters also copies them in);
+ * - reduce+update r: the optimizer's work summed over the workers (ordered sum of the unit slots, block
  *   norms, clip, AdamW, copies to and from shared memory);
- * - publish/wait: per phase, the wall time beyond the busiest worker's work (the grad phase's busiest
- *   worker does ceil(U/N) units), summed over the three phases: task hand-out, messages, wake-ups;
+ * - publish/wait: per phase, the wall time (first hand-out to last reply) beyond the busiest task's span,
+ *   summed over the three phases: what coordination costs at the measured thread count;
+ * - hand-out h: the main thread's time to hand one task out (structured clone, Piscina's queue), and
+ *   latency L: a task's start minus its hand-out plus its reply's arrival minus its end (wake-ups, messages);
  * - main: the main thread's own work between phases (the block norms' sum, the finite checks);
  * - serial fraction: (publish/wait + main) / the modelled 1-thread step.
  *
  * The projection (`train-projection`) models a step at W threads as
- *   T(W) = ceil(U / W) * c + r / min(W, blocks) + main + (U + 2W) * d,
- * where d is the measured publish/wait divided by the tasks handed out in the measured step (U grad tasks
- * and 2N optimizer tasks): the main thread hands tasks out one after another, so that cost grows with the
- * tasks. Efficiency E(W) = T(1) / (W * T(W)). The model assumes a unit's compute time does not grow with
- * W (no shared memory-bandwidth or cache contention, no SMT siblings): it is an upper bound, to be checked
- * against measured 4/8/16-thread runs on a machine with those cores.
+ *   T(W) = (ceil(U / W) - 1) * c + c_max + r / min(W, blocks) + main + 3 * L + (min(W, U) + 2 * min(W, blocks)) * h
+ * (the main thread hands each phase's tasks out one after another; a worker runs ceil(U / W) units). Efficiency
+ * E(W) = T(1) / (W * T(W)). The model assumes a unit's compute time does not grow with W (no shared
+ * memory-bandwidth or cache contention, no SMT siblings) and that L and h do not grow with W: it is an upper
+ * bound, to be checked against measured 4/8/16-thread runs on a machine with those cores.
  *
  * Memory (`train-memory`): the process's resident set after two steps, in a fresh child process per
  * thread count (Node keeps freed memory mapped), at 2 and 8 workers (`--quick`: 1 and 2); the per-worker
@@ -45,7 +51,7 @@ import type { AnyBackendKind } from '../src/engine/index.ts';
 import { createRunner } from '../src/train/pool.ts';
 import type { SharedDataset } from '../src/train/replica.ts';
 import { DataParallelStep, stepBuffers } from '../src/train/step.ts';
-import type { StepProfile } from '../src/train/step.ts';
+import type { PhaseTiming, StepProfile } from '../src/train/step.ts';
 import { blockEdges } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { mulberry32 } from '../src/eval/index.ts';
@@ -113,16 +119,21 @@ const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a -
 
 /** The step's costs (ms) from the profiles of a run at `workers` workers: see the doc comment above. */
 export function stepCosts(run: Pick<Run, 'profiles' | 'workers' | 'blocks'>) {
-  const W = run.workers, ps = run.profiles, U = ps[0].units;
-  const unit = median(ps.flatMap((p) => p.unitMs));
+  const ps = run.profiles, U = ps[0].units, blocks = run.blocks;
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  const reduceUpdate = median(ps.map((p) => sum(p.reduceMs) + sum(p.updateMs)));
-  const wait = median(ps.map((p) => Math.max(0, p.gradWallMs - Math.ceil(U / W) * unit)
-    + Math.max(0, p.reduceWallMs - Math.max(0, ...p.reduceMs)) + Math.max(0, p.updateWallMs - Math.max(0, ...p.updateMs))));
+  const phases = (p: StepProfile): PhaseTiming[] => [p.grad, p.reduce, p.update].filter((x): x is PhaseTiming => x !== undefined);
+  const unit = median(ps.flatMap((p) => p.unitMs)), unitMax = median(ps.map((p) => Math.max(...p.unitMs)));
+  const reduceUpdate = median(ps.map((p) => sum([p.reduce, p.update].flatMap((x) => x?.tasks.map((t) => t.work) ?? []))));
+  const wait = median(ps.map((p) => sum(phases(p).map((x) => Math.max(0, x.done - x.sent - Math.max(...x.tasks.map((t) => t.end - t.start)))))));
   const main = median(ps.map((p) => p.mainMs));
-  const perTask = wait / (U + 2 * W);
-  const model = (w: number) => Math.ceil(U / w) * unit + reduceUpdate / Math.min(w, run.blocks) + main + (U + 2 * w) * perTask;
-  return { U, unit, reduceUpdate, wait, main, perTask, model, serialFraction: (wait + main) / model(1), efficiency: (w: number) => model(1) / (w * model(w)) };
+  const handOut = median(ps.flatMap((p) => phases(p).map((x) => (x.handedOut - x.sent) / x.tasks.length)));
+  const latency = median(ps.flatMap((p) => phases(p).flatMap((x) => x.tasks.map((t) => Math.max(0, t.start - x.sent) + Math.max(0, t.received - t.end)))));
+  const model = (w: number) => (Math.ceil(U / w) - 1) * unit + unitMax + reduceUpdate / Math.min(w, blocks) + main
+    + 3 * latency + (Math.min(w, U) + 2 * Math.min(w, blocks)) * handOut;
+  return {
+    U, unit, unitMax, reduceUpdate, wait, main, handOut, latency, model,
+    serialFraction: (wait + main) / model(1), efficiency: (w: number) => model(1) / (w * model(w)),
+  };
 }
 
 /** Resident set (bytes) of a fresh process after two steps at `threads` workers (bench/train-memory.ts). */
@@ -160,7 +171,8 @@ export const main: BenchMain = async (args, emit) => {
   const c = stepCosts(results[`${N} threads`]);
   emit({
     bench: 'train-profile', build, shape: `${shape} ${WN} workers`, medianMs: results[`${N} threads`].median * 1e3, spreadPct: results[`${N} threads`].spreadPct,
-    units: c.U, unitMs: c.unit, reduceUpdateMs: c.reduceUpdate, publishWaitMs: c.wait, mainMs: c.main, serialFractionPct: 100 * c.serialFraction,
+    units: c.U, unitMs: c.unit, unitMaxMs: c.unitMax, reduceUpdateMs: c.reduceUpdate, publishWaitMs: c.wait, handOutMs: c.handOut, latencyMs: c.latency,
+    mainMs: c.main, serialFractionPct: 100 * c.serialFraction,
   });
   const projected: Record<string, number> = {};
   for (const w of [2, 4, 8, 16, 32, 64]) projected[`eff${w}Pct`] = 100 * c.efficiency(w);

@@ -16,36 +16,48 @@ import type { LayoutEntry, Model } from '../src/model/index.ts';
 import { DataParallelStep } from '../src/train/step.ts';
 import type { OptimizerSettings, StepInputs } from '../src/train/step.ts';
 import type { TaskRunner } from '../src/train/pool.ts';
+import type { Task } from '../src/train/replica.ts';
+import { cutUnits } from '../src/train/batching.ts';
 import { close, rejects, rng } from './util/harness.ts';
 
 const CFG = { ...presetConfig('tiny'), imageSize: 16, numFeatures: 1, catCardinalities: [] as number[] };
 const OPT: OptimizerSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 };
 const INP: StepInputs = { normalizer: 1, seed: 0, dropout: { image: 0, tab: 0, feature: 0 }, missImage: 0, missTab: 0 };
 
-/** A runner whose chunk `slot` gradient is `grads[slot]` (scaled by `scale`), with loss `loss` per chunk. */
-function fakeRunner(slots: Float32Array, grads: Float32Array[], P: number, loss = 0.5): TaskRunner & { tasks: number } {
+/**
+ * A runner whose unit `u` gradient is `grads[u]`, with loss `loss` per unit. Its grad tasks take units from
+ * the step's shared counter like the replicas do, so a unit handed to no task or to two shows.
+ */
+function fakeRunner(slots: Float32Array, grads: Float32Array[], P: number, next: SharedArrayBuffer, loss = 0.5, threads = 1): TaskRunner & { tasks: number; taken: number[] } {
+  const counter = new Int32Array(next);
   const r = {
-    threads: 1, tasks: 0,
-    run: async <T>(task: { slot: number }) => {
+    threads, tasks: 0, taken: [] as number[],
+    run: async <T>(task: Task) => {
       r.tasks++;
-      slots.set(grads[task.slot], task.slot * P);
-      return { loss } as T;
+      if (task.kind !== 'grad') throw new Error(`the fake runner only runs grad tasks, got ${task.kind}`);
+      const n = cutUnits(task.rows, task.microBatch).length, units = [];
+      for (let u = Atomics.add(counter, 0, 1); u < n; u = Atomics.add(counter, 0, 1)) {
+        r.taken.push(u);
+        slots.set(grads[u], u * P);
+        units.push({ unit: u, loss, ms: 0 });
+      }
+      return { units, start: 0, end: 0 } as T;
     },
     close: async () => {},
   };
-  return r as TaskRunner & { tasks: number };
+  return r;
 }
 
-function setup(chunks: number, gradScale: number, opt: OptimizerSettings, frozen: (m: Model) => LayoutEntry[] = () => [], loss = 0.5) {
+function setup(chunks: number, gradScale: number, opt: OptimizerSettings, frozen: (m: Model) => LayoutEntry[] = () => [], loss = 0.5, threads = 1) {
   const model = createModel(CFG, { seed: 2, backend: 'reference' });
   const P = model.numParams, r = rng(31);
   const grads = Array.from({ length: chunks }, () => Float32Array.from({ length: P }, () => gradScale * (2 * r() - 1) / Math.sqrt(P)));
   // Units of one sample (--micro-batch 1), so a batch of `chunks` rows is `chunks` units: the reference
   // backend keeps the main-thread (whole-model) optimizer step, which this file checks against its twin.
-  const init = { params: new SharedArrayBuffer(4 * P), grads: new SharedArrayBuffer(4 * chunks * P) };
+  const init = { params: new SharedArrayBuffer(4 * P), grads: new SharedArrayBuffer(4 * chunks * P), next: new SharedArrayBuffer(4) };
   const slots = new Float32Array(init.grads), params = new Float32Array(init.params);
   params.set(model.paramData());
-  const runner = fakeRunner(slots, grads, P, loss);
+  const runner = fakeRunner(slots, grads, P, init.next, loss, threads);
   const step = new DataParallelStep(model, runner, init, 1, opt, frozen(model));
   return { model, P, grads, params, runner, step, p0: Float64Array.from(params) };
 }
@@ -141,10 +153,10 @@ test('the step starts from the model\'s parameters and zero moments, even on reu
   const mark = be.mark();
   be.fill(be.alloc(4 * P), 4 * P, 123);
   be.release(mark);
-  const init = { params: new SharedArrayBuffer(4 * P), grads: new SharedArrayBuffer(4 * P) };
+  const init = { params: new SharedArrayBuffer(4 * P), grads: new SharedArrayBuffer(4 * P), next: new SharedArrayBuffer(4) };
   const slots = new Float32Array(init.grads), params = new Float32Array(init.params);
   const grads = [Float32Array.from({ length: P }, (_, i) => ((i % 7) - 3) * 1e-3)];
-  const step = await DataParallelStep.create(model, fakeRunner(slots, grads, P), init, 1, { ...OPT, clip: 0 });
+  const step = await DataParallelStep.create(model, fakeRunner(slots, grads, P, init.next), init, 1, { ...OPT, clip: 0 });
   close('published parameters', params, model.paramData(), 0);
   const mom = await step.moments();
   close('first moments start at zero', mom.m, new Float64Array(P), 0);
@@ -183,10 +195,15 @@ test('resume: setParams publishes to the model and the replicas, setMoments cont
   assert.is(s.step.version, 2);
 });
 
-test('one task per chunk, fewer when the batch is smaller than the chunk count', async () => {
-  const s = setup(3, 1, OPT);
+test('one grad task per thread that can work, every unit taken exactly once, again each step', async () => {
+  const s = setup(3, 1, OPT, () => [], 0.5, 4);
   await s.step.run(Int32Array.from([4, 5]), 0, 0.01, INP);
-  assert.is(s.runner.tasks, 2);
+  assert.is(s.runner.tasks, 2, 'a batch of 2 units gives 2 of the 4 threads a task');
+  assert.equal([...s.runner.taken].sort(), [0, 1]);
+  const s3 = setup(3, 1, OPT, () => [], 0.5, 2);
+  for (let t = 0; t < 2; t++) await s3.step.run(Int32Array.from([4, 5, 6]), t, 0.01, INP);
+  assert.is(s3.runner.tasks, 4, '2 tasks per step');
+  assert.equal([...s3.runner.taken].sort(), [0, 0, 1, 1, 2, 2], 'the counter starts again at 0 each step');
 });
 
 test.run();

@@ -15,6 +15,7 @@ import type { AnyBackendKind, Backend, Batch, SyncBackend } from '../engine/inde
 import { applyDropout, imputeBatch, injectMissing } from './missing.ts';
 import type { DropoutRates } from './missing.ts';
 import { ShardWorker } from './shards.ts';
+import { cutUnits } from './batching.ts';
 import type { ReduceTask, UpdateTask } from './shards.ts';
 
 /** The arrays of a PreparedDataset that workers need (all on SharedArrayBuffers), plus its scalars. */
@@ -31,6 +32,12 @@ export interface ReplicaInit {
   /** Float32 [units * P]: one gradient slot per unit (micro-batch) of a batch. */
   grads: SharedArrayBuffer;
   /**
+   * Int32 [1]: the next unit of the current step to take. The main thread sets it to 0 before a step's grad
+   * tasks; each task takes units with Atomics.add until none are left (so a worker never waits for a
+   * hand-out between units, and a slower worker simply takes fewer). Absent in a prediction-only replica.
+   */
+  next?: SharedArrayBuffer;
+  /**
    * The sliced optimizer's shared state (src/train/shards.ts), when the workers run the reduction and AdamW:
    * Float32 [P] reduced gradient and moments, Float64 [blocks] block norms, and the frozen tensors' names.
    */
@@ -43,9 +50,10 @@ export interface GradTask {
   kind: 'grad';
   /** Bumped by the main thread each time it writes new parameters. */
   version: number;
-  slot: number;
-  indices: Int32Array;
-  /** Observed-label count of the whole batch: chunk gradients then sum to the batch gradient. */
+  /** The batch's rows: unit u is cutUnits(rows, microBatch)[u], and its gradient goes to slot u. */
+  rows: Int32Array;
+  microBatch: number;
+  /** Observed-label count of the whole batch: unit gradients then sum to the batch gradient. */
   normalizer: number;
   step: number;
   seed: number;
@@ -64,6 +72,27 @@ export interface PredictTask {
 }
 
 export type Task = GradTask | PredictTask | ReduceTask | UpdateTask;
+
+/** When a task ran inside its worker: wall-clock milliseconds (timeOrigin + now, comparable across threads). */
+export interface TaskSpan {
+  start: number;
+  end: number;
+}
+
+/** What a grad task returns: the units it took (in the order it took them) and its span. */
+export interface GradResult extends TaskSpan {
+  units: { unit: number; loss: number; ms: number }[];
+}
+
+/** What an optimizer task returns: its work (ms) and span. */
+export interface ShardResult extends TaskSpan {
+  ms: number;
+}
+
+/** Wall-clock milliseconds, comparable between threads. */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 export class Replica {
   readonly model: Model<Backend>;
@@ -90,36 +119,45 @@ export class Replica {
   }
 
   /** The task's batch, with injected missingness, training dropout and (for the baseline) imputation. */
-  private batch(t: GradTask | PredictTask): { b: Batch; dropped: { image: number; tab: number } } {
+  private batch(t: GradTask | PredictTask, indices: Int32Array): Batch {
     this.sync(t.version);
-    const b = makeBatch(this.init.data as PreparedDataset, t.indices);
-    injectMissing(b, t.indices, t.seed, t.missImage, t.missTab);
-    const dropped = t.kind === 'grad' ? applyDropout(b, t.indices, t.seed, t.step, t.dropout) : { image: 0, tab: 0 };
+    const b = makeBatch(this.init.data as PreparedDataset, indices);
+    injectMissing(b, indices, t.seed, t.missImage, t.missTab);
+    if (t.kind === 'grad') applyDropout(b, indices, t.seed, t.step, t.dropout);
     if (this.init.impute) imputeBatch(b, this.init.impute.meanImage, this.init.impute.catModes);
-    return { b, dropped };
+    return b;
   }
 
-  private slot(t: GradTask): Float32Array {
-    const P = this.model.numParams;
-    return this.grads.subarray(t.slot * P, (t.slot + 1) * P);
+  /**
+   * The step's units, taken one at a time from the shared counter until none are left; each unit's gradient
+   * goes into its slot (on WebGPU the step runs on the device and is read back once).
+   */
+  async grad(t: GradTask): Promise<GradResult> {
+    const start = wallNow();
+    if (!this.init.next) throw new Error('this replica has no unit counter (ReplicaInit.next): it was set up for prediction only');
+    const units = cutUnits(t.rows, t.microBatch), next = new Int32Array(this.init.next);
+    const out: GradResult['units'] = [];
+    for (let u = Atomics.add(next, 0, 1); u < units.length; u = Atomics.add(next, 0, 1)) {
+      out.push({ unit: u, ...(await this.unit(t, units[u], u)) });
+    }
+    return { units: out, start, end: wallNow() };
   }
 
-  /** The unit's gradient into its slot (on WebGPU the step runs on the device and is read back once). */
-  async grad(t: GradTask): Promise<{ loss: number; droppedImage: number; droppedTab: number; ms: number }> {
+  private async unit(t: GradTask, indices: Int32Array, slot: number): Promise<{ loss: number; ms: number }> {
     const t0 = performance.now();
-    const { b, dropped } = this.batch(t);
-    const slot = this.slot(t), be = this.model.backend;
+    const b = this.batch(t, indices);
+    const P = this.model.numParams, grads = this.grads.subarray(slot * P, (slot + 1) * P), be = this.model.backend;
     let loss: number;
     if (be.synchronous) {
       // One copy from the arena straight into the slot (the asynchronous path reads a copy first).
       loss = (this.model as Model<SyncBackend>).lossAndGrad(b, { normalizer: t.normalizer }).loss;
-      slot.set((be as SyncBackend).view(this.model.gradPtr, this.model.numParams));
+      grads.set((be as SyncBackend).view(this.model.gradPtr, P));
     } else {
       const r = await this.model.lossAndGradAsync(b, { normalizer: t.normalizer });
       loss = r.loss;
-      for (const e of this.model.layout) slot.set(r.grads[e.name], e.offset);
+      for (const e of this.model.layout) grads.set(r.grads[e.name], e.offset);
     }
-    return { loss, droppedImage: dropped.image, droppedTab: dropped.tab, ms: performance.now() - t0 };
+    return { loss, ms: performance.now() - t0 };
   }
 
   /** The sliced optimizer's block work, on scratch allocated in this replica's arena at first use. */
@@ -136,7 +174,7 @@ export class Replica {
 
   /** Probabilities [n,14]. */
   async predict(t: PredictTask): Promise<Float32Array> {
-    return sigmoidProbabilities(await this.model.forwardAsync(this.batch(t).b));
+    return sigmoidProbabilities(await this.model.forwardAsync(this.batch(t, t.indices)));
   }
 
   /** Tasks run one at a time: a replica has one set of activations and gradients, and its calls yield. */
@@ -155,9 +193,9 @@ export class Replica {
   }
 }
 
-/** Milliseconds `f` took (what the optimizer's tasks return, for the benchmark's profile). */
-function timed(f: () => void): number {
-  const t0 = performance.now();
+/** `f`'s work and span (what the optimizer's tasks return, for the benchmark's profile). */
+function timed(f: () => void): ShardResult {
+  const start = wallNow(), t0 = performance.now();
   f();
-  return performance.now() - t0;
+  return { ms: performance.now() - t0, start, end: wallNow() };
 }

@@ -2,7 +2,9 @@
  * One data-parallel optimizer step (shared by the trainer and the training benchmark).
  *
  * The batch is cut into units of `microBatch` samples (a number fixed by the config, never by the thread
- * count); the replicas compute each unit's gradient into its slot of a shared buffer. Then, on the
+ * count); each worker gets one task, which takes units from a shared counter until none are left and
+ * computes each unit's gradient into that unit's slot of a shared buffer (no hand-out per unit, and the
+ * balance adapts to units of unequal cost, e.g. with images missing). Then, on the
  * WebAssembly backend, the workers also run the optimizer (src/train/shards.ts), each on its range of
  * fixed parameter blocks: reduce (sum the unit slots in unit order, zero frozen tensors, one sum of squares
  * per block), then update (clip, AdamW) straight into the shared parameters and moments. The main thread
@@ -18,10 +20,11 @@ import type { Backend } from '../engine/index.ts';
 import type { LayoutEntry } from '../model/index.ts';
 import type { Ptr } from '../engine/index.ts';
 import { SCALAR_FLOATS } from '../engine/index.ts';
-import { cutUnits } from './batching.ts';
+import { unitsPerBatch } from './batching.ts';
 import type { DropoutRates } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
-import type { GradTask, ReplicaInit } from './replica.ts';
+import { wallNow } from './replica.ts';
+import type { GradResult, GradTask, ReplicaInit, ShardResult, Task, TaskSpan } from './replica.ts';
 import { blockEdges, isEncoderTensor, tensorRate, workerBlocks } from './shards.ts';
 import type { EncoderRate, ReduceTask, UpdateTask } from './shards.ts';
 
@@ -46,20 +49,41 @@ export interface StepInputs {
   missTab: number;
 }
 
-/** Where the last step's time went (milliseconds), for the benchmark. */
+/**
+ * One phase of a step (the units' gradients, reduce, update) as the main thread saw it, for the benchmark.
+ * Times are wall-clock milliseconds (`wallNow`, comparable between threads).
+ */
+export interface PhaseTiming {
+  /** When the main thread began handing the phase's tasks out, and when it had handed them all out. */
+  sent: number;
+  handedOut: number;
+  /** Each task: its span inside the worker, its work (ms), and when its reply reached the main thread. */
+  tasks: { start: number; end: number; work: number; received: number }[];
+  /** When the last reply had arrived. */
+  done: number;
+}
+
+/** Where the last step's time went, for the benchmark (bench/train.ts). */
 export interface StepProfile {
   units: number;
-  /** Each unit's forward + backward + copy to its slot, as its worker measured it. */
+  /** Each unit's batch + forward + backward + copy to its slot, as its worker measured it (ms). */
   unitMs: number[];
-  /** Each worker's reduce and update task, as measured inside it (empty for the main-thread step). */
-  reduceMs: number[];
-  updateMs: number[];
-  /** Wall time of the three phases on the main thread (hand-out to last reply). */
-  gradWallMs: number;
-  reduceWallMs: number;
-  updateWallMs: number;
-  /** The main thread's own work between phases (norm, checks; the whole optimizer when not sliced). */
+  grad: PhaseTiming;
+  /** The optimizer's two phases in the workers (absent for the main-thread step). */
+  reduce?: PhaseTiming;
+  update?: PhaseTiming;
+  /** The main thread's own work between phases (norm, checks; the whole optimizer when not sliced), ms. */
   mainMs: number;
+}
+
+/** Hand `tasks` out, wait for every reply, and time the phase. */
+async function phase<R extends TaskSpan>(runner: TaskRunner, tasks: Task[], work: (r: R) => number): Promise<{ results: R[]; timing: PhaseTiming }> {
+  const sent = wallNow(), received: number[] = [];
+  const replies = tasks.map((t, i) => runner.run<R>(t).then((r) => { received[i] = wallNow(); return r; }));
+  const handedOut = wallNow();
+  const results = await Promise.all(replies);
+  const done = wallNow();
+  return { results, timing: { sent, handedOut, done, tasks: results.map((r, i) => ({ start: r.start, end: r.end, work: work(r), received: received[i] })) } };
 }
 
 /** Whether a backend runs the sliced optimizer in the workers (Float32 and synchronous: WebAssembly). */
@@ -67,12 +91,15 @@ export function slicedOptimizer(be: Backend): boolean {
   return be.precision === 'f32' && be.synchronous;
 }
 
+/** The shared buffers of a step, as ReplicaInit fields. */
+export type StepBuffers = Pick<ReplicaInit, 'params' | 'grads' | 'optimizer'> & { next: SharedArrayBuffer };
+
 /** The shared buffers of a step for `maxUnits` units per batch, as ReplicaInit fields. */
-export function stepBuffers(model: Model<Backend>, maxUnits: number, frozen: readonly LayoutEntry[]): Pick<ReplicaInit, 'params' | 'grads' | 'optimizer'> {
+export function stepBuffers(model: Model<Backend>, maxUnits: number, frozen: readonly LayoutEntry[]): StepBuffers {
   const P = model.numParams;
   const sab = (floats: number, bytes = 4) => new SharedArrayBuffer(floats * bytes);
   return {
-    params: sab(P), grads: sab(P * maxUnits),
+    params: sab(P), grads: sab(P * maxUnits), next: sab(1),
     optimizer: slicedOptimizer(model.backend)
       ? { reduced: sab(P), m: sab(P), v: sab(P), normParts: sab(blockEdges(model.layout, P).length - 1, 8), frozen: frozen.map((e) => e.name) }
       : undefined,
@@ -88,6 +115,8 @@ export class DataParallelStep {
   profile: StepProfile | undefined;
   private readonly P: number;
   private readonly slots: Float32Array;
+  /** The shared unit counter the grad tasks take units from (ReplicaInit.next). */
+  private readonly next: Int32Array;
   private readonly sliced?: { m: Float32Array; v: Float32Array; normParts: Float64Array };
   /** The main-thread step's arena state: moments, the slots' staging copy, the norm's scalar slot. */
   private readonly whole?: { m: Ptr; v: Ptr; stage: Ptr; normSq: Ptr };
@@ -99,7 +128,7 @@ export class DataParallelStep {
   constructor(
     private readonly model: Model<Backend>,
     private readonly runner: TaskRunner,
-    init: Pick<ReplicaInit, 'params' | 'grads' | 'optimizer'>,
+    init: StepBuffers,
     private readonly microBatch: number,
     private readonly opt: OptimizerSettings,
     private readonly frozen: readonly LayoutEntry[] = [],
@@ -107,6 +136,7 @@ export class DataParallelStep {
     this.P = model.numParams;
     this.params = new Float32Array(init.params);
     this.slots = new Float32Array(init.grads);
+    this.next = new Int32Array(init.next);
     const o = init.optimizer;
     if (o) {
       this.sliced = { m: new Float32Array(o.m), v: new Float32Array(o.v), normParts: new Float64Array(o.normParts) };
@@ -120,7 +150,7 @@ export class DataParallelStep {
 
   /** A step whose shared parameters start as the model's (read back asynchronously on WebGPU). */
   static async create(
-    model: Model<Backend>, runner: TaskRunner, init: Pick<ReplicaInit, 'params' | 'grads' | 'optimizer'>, microBatch: number,
+    model: Model<Backend>, runner: TaskRunner, init: StepBuffers, microBatch: number,
     opt: OptimizerSettings, frozen: readonly LayoutEntry[] = [],
   ): Promise<DataParallelStep> {
     const s = new DataParallelStep(model, runner, init, microBatch, opt, frozen);
@@ -159,21 +189,25 @@ export class DataParallelStep {
    * parameter changes.
    */
   async run(rows: Int32Array, t: number, lr: number, inp: StepInputs, enc?: EncoderRate): Promise<{ loss: number; norm: number }> {
-    const units = cutUnits(rows, this.microBatch);
-    if (units.length * this.P > this.slots.length) throw new Error(`a batch of ${rows.length} samples needs ${units.length} gradient slots; the step has ${this.slots.length / this.P}`);
-    const t0 = performance.now();
-    const outs = await Promise.all(units.map((idx, slot) => this.runner.run<{ loss: number; ms: number }>({
-      kind: 'grad', version: this.version, slot, indices: idx, normalizer: inp.normalizer, step: t, seed: inp.seed,
+    const units = unitsPerBatch(rows.length, this.microBatch);
+    if (units * this.P > this.slots.length) throw new Error(`a batch of ${rows.length} samples needs ${units} gradient slots; the step has ${this.slots.length / this.P}`);
+    // One task per worker that can work; each takes units from the shared counter until none are left.
+    Atomics.store(this.next, 0, 0);
+    const task: GradTask = {
+      kind: 'grad', version: this.version, rows, microBatch: this.microBatch, normalizer: inp.normalizer, step: t, seed: inp.seed,
       dropout: inp.dropout, missImage: inp.missImage, missTab: inp.missTab,
-    } satisfies GradTask)));
-    const t1 = performance.now();
-    let loss = 0;
-    for (const o of outs) loss += o.loss;
-    if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
-    const profile: StepProfile = {
-      units: units.length, unitMs: outs.map((o) => o.ms), reduceMs: [], updateMs: [], gradWallMs: t1 - t0, reduceWallMs: 0, updateWallMs: 0, mainMs: 0,
     };
-    const norm = this.sliced ? await this.slicedStep(units.length, t, lr, profile, enc) : await this.wholeStep(units.length, t, lr, profile, enc);
+    const g = await phase<GradResult>(this.runner, Array.from({ length: Math.min(this.runner.threads, units) }, () => task), (r) => r.end - r.start);
+    const losses = new Float64Array(units).fill(NaN), unitMs = new Array<number>(units);
+    let taken = 0;
+    for (const r of g.results) for (const u of r.units) { losses[u.unit] = u.loss; unitMs[u.unit] = u.ms; taken++; }
+    if (taken !== units) throw new Error(`the grad tasks computed ${taken} units of a batch of ${units}`);
+    // Unit order, whatever worker took which unit: the loss's bits are fixed.
+    let loss = 0;
+    for (let u = 0; u < units; u++) loss += losses[u];
+    if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
+    const profile: StepProfile = { units, unitMs, grad: g.timing, mainMs: 0 };
+    const norm = this.sliced ? await this.slicedStep(units, t, lr, profile, enc) : await this.wholeStep(units, t, lr, profile, enc);
     this.version++;
     this.profile = profile;
     return { loss, norm };
@@ -184,23 +218,20 @@ export class DataParallelStep {
     const { runner, opt } = this, parts = this.sliced!.normParts, blocks = parts.length;
     const workers = Math.min(runner.threads, blocks);
     const ranges = Array.from({ length: workers }, (_, k) => workerBlocks(blocks, workers, k));
-    let t0 = performance.now();
-    profile.reduceMs = await Promise.all(ranges.map((r) => runner.run<number>({ kind: 'reduce', units, blocks: r, encodersFrozen: enc?.scale === 0 } satisfies ReduceTask)));
-    let t1 = performance.now();
-    profile.reduceWallMs = t1 - t0;
+    const r = await phase<ShardResult>(runner, ranges.map((b) => ({ kind: 'reduce', units, blocks: b, encodersFrozen: enc?.scale === 0 } satisfies ReduceTask)), (x) => x.ms);
+    profile.reduce = r.timing;
+    const t0 = performance.now();
     // Block order, whatever the thread count: the norm's bits are fixed.
     let sq = 0;
     for (let k = 0; k < blocks; k++) sq += parts[k];
     const norm = Math.sqrt(sq);
     if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
     const scale = opt.clip > 0 && norm > opt.clip ? opt.clip / norm : 1;
-    t0 = performance.now();
-    profile.mainMs = t0 - t1;
-    profile.updateMs = await Promise.all(ranges.map((r) => runner.run<number>({
-      kind: 'update', blocks: r, scale, lr, t: t + 1, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, enc,
-    } satisfies UpdateTask)));
-    t1 = performance.now();
-    profile.updateWallMs = t1 - t0;
+    profile.mainMs = performance.now() - t0;
+    const u = await phase<ShardResult>(runner, ranges.map((b) => ({
+      kind: 'update', blocks: b, scale, lr, t: t + 1, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, enc,
+    } satisfies UpdateTask)), (x) => x.ms);
+    profile.update = u.timing;
     return norm;
   }
 

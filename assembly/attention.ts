@@ -31,15 +31,29 @@ const WS_FLOATS: i32 = 1 << 21;
 // @ts-ignore: decorator
 @inline function rup8(x: i32): i32 { return (x + 7) & ~7; }
 
+/** Store lanes [0, cnt) of v at p (cnt in 0..4). */
+// @ts-ignore: decorator
+@inline function storeLanes(p: usize, v: v128, cnt: i32): void {
+  if (cnt >= 4) { v128.store(p, v); return; }
+  if (cnt >= 2) { v128.store64_lane(p, v, 0); if (cnt == 3) v128.store32_lane(p, v, 2, 8); return; }
+  if (cnt == 1) v128.store32_lane(p, v, 0);
+}
+
 /**
- * C[M,N] = A[M,K]·B[K,N]; row strides lda, ldb, ldc in floats. M must be a multiple of 4 and N of 8
- * (callers pad their buffers; rows/columns of padding hold garbage that reaches only padded C entries).
- * K is exact. Tile 4x8: per k, two B vectors, four broadcast A scalars, eight multiply-adds.
+ * C[M,N] = op(A)·B[K,N]: A row-major [M,K] (tA false) or stored [K,M] and used transposed (tA true, so
+ * Pᵀ·dO and dSᵀ·Q need no transpose pass); B row-major; row strides lda, ldb, ldc in floats. M must be a
+ * multiple of 4 and N of 8 (callers pad their buffers; rows/columns of padding hold garbage that reaches
+ * only padded C entries); only columns j < nv of C are stored, so C may be a live tensor (att, out) whose
+ * rows are exactly nv wide. K is exact. Tile 4x8: per k, two B vectors, four broadcast A scalars, eight
+ * multiply-adds; every C element is the chain acc = madd(a_k, b_k, acc), k = 0..K-1 in order, from 0, so
+ * tA and nv never change a bit.
  */
-function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32): void {
+function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, tA: bool, b: usize, ldb: i32, M: i32, N: i32, K: i32, nv: i32): void {
   const sa = (<usize>lda) << 2, sb = (<usize>ldb) << 2, sc = (<usize>ldc) << 2;
+  // A element (row r, step k) is at a + r*ar + k*ak.
+  const ar: usize = tA ? 4 : sa, ak: usize = tA ? sa : 4;
   for (let i = 0; i < M; i += 4) {
-    const a0 = a + (<usize>i) * sa, a1 = a0 + sa, a2 = a1 + sa, a3 = a2 + sa;
+    const a0 = a + (<usize>i) * ar, a1 = a0 + ar, a2 = a1 + ar, a3 = a2 + ar;
     const c0 = c + (<usize>i) * sc, c1 = c0 + sc, c2 = c1 + sc, c3 = c2 + sc;
     for (let j = 0; j < N; j += 8) {
       let vacc0x0123 = f32x4.splat(0), vacc0x4567 = f32x4.splat(0);
@@ -47,8 +61,8 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize
       let vacc2x0123 = f32x4.splat(0), vacc2x4567 = f32x4.splat(0);
       let vacc3x0123 = f32x4.splat(0), vacc3x4567 = f32x4.splat(0);
       let pb = b + ((<usize>j) << 2);
+      let ko: usize = 0;
       for (let k = 0; k < K; k++) {
-        const ko = (<usize>k) << 2;
         const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
         const va0 = v128.load32_splat(a0 + ko);
         const va1 = v128.load32_splat(a1 + ko);
@@ -59,12 +73,21 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize
         vacc2x0123 = madd(va2, vb0123, vacc2x0123); vacc2x4567 = madd(va2, vb4567, vacc2x4567);
         vacc3x0123 = madd(va3, vb0123, vacc3x0123); vacc3x4567 = madd(va3, vb4567, vacc3x4567);
         pb += sb;
+        ko += ak;
       }
       const jo = (<usize>j) << 2;
-      v128.store(c0 + jo, vacc0x0123); v128.store(c0 + jo, vacc0x4567, 16);
-      v128.store(c1 + jo, vacc1x0123); v128.store(c1 + jo, vacc1x4567, 16);
-      v128.store(c2 + jo, vacc2x0123); v128.store(c2 + jo, vacc2x4567, 16);
-      v128.store(c3 + jo, vacc3x0123); v128.store(c3 + jo, vacc3x4567, 16);
+      if (j + 8 <= nv) {
+        v128.store(c0 + jo, vacc0x0123); v128.store(c0 + jo, vacc0x4567, 16);
+        v128.store(c1 + jo, vacc1x0123); v128.store(c1 + jo, vacc1x4567, 16);
+        v128.store(c2 + jo, vacc2x0123); v128.store(c2 + jo, vacc2x4567, 16);
+        v128.store(c3 + jo, vacc3x0123); v128.store(c3 + jo, vacc3x4567, 16);
+      } else {
+        const n0 = nv - j, n1 = nv - j - 4;
+        storeLanes(c0 + jo, vacc0x0123, n0); storeLanes(c0 + jo + 16, vacc0x4567, n1);
+        storeLanes(c1 + jo, vacc1x0123, n0); storeLanes(c1 + jo + 16, vacc1x4567, n1);
+        storeLanes(c2 + jo, vacc2x0123, n0); storeLanes(c2 + jo + 16, vacc2x4567, n1);
+        storeLanes(c3 + jo, vacc3x0123, n0); storeLanes(c3 + jo + 16, vacc3x4567, n1);
+      }
     }
   }
 }
@@ -127,9 +150,35 @@ function packRows(dst: usize, ldd: i32, src: usize, lds: i32, idx: usize, n: i32
   }
 }
 
-/** dst[e*ldd + i] = src row idx[i] column e (a transposed pack); rows i < n, e < w. */
+/**
+ * dst[e*ldd + i] = src row idx[i] column e (a transposed pack); rows i < n, e < w. Four rows at a time are
+ * transposed 4x4 with shuffles; the n&3 rows and w&3 columns left over are copied one float at a time.
+ */
 function packCols(dst: usize, ldd: i32, src: usize, lds: i32, idx: usize, n: i32, w: i32): void {
-  for (let i = 0; i < n; i++) {
+  const sd = (<usize>ldd) << 2;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const s0 = at(src, load<i32>(at(idx, i)) * lds), s1 = at(src, load<i32>(at(idx, i + 1)) * lds);
+    const s2 = at(src, load<i32>(at(idx, i + 2)) * lds), s3 = at(src, load<i32>(at(idx, i + 3)) * lds);
+    let e = 0;
+    for (; e + 4 <= w; e += 4) {
+      const eo = (<usize>e) << 2;
+      const r0 = v128.load(s0 + eo), r1 = v128.load(s1 + eo), r2 = v128.load(s2 + eo), r3 = v128.load(s3 + eo);
+      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      const d0 = at(dst, e * ldd + i);
+      v128.store(d0, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      v128.store(d0 + sd, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+      v128.store(d0 + 2 * sd, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+      v128.store(d0 + 3 * sd, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+    }
+    for (; e < w; e++) {
+      const d0 = at(dst, e * ldd + i), eo = (<usize>e) << 2;
+      store<f32>(d0, load<f32>(s0 + eo)); store<f32>(d0, load<f32>(s1 + eo), 4);
+      store<f32>(d0, load<f32>(s2 + eo), 8); store<f32>(d0, load<f32>(s3 + eo), 12);
+    }
+  }
+  for (; i < n; i++) {
     const s = at(src, load<i32>(at(idx, i)) * lds);
     for (let e = 0; e < w; e++) store<f32>(at(dst, e * ldd + i), load<f32>(at(s, e)));
   }
@@ -139,13 +188,16 @@ function packCols(dst: usize, ldd: i32, src: usize, lds: i32, idx: usize, n: i32
 function wsNeed(T: i32, hd: i32): i32 {
   const np = rup8(T), hdp = rup8(hd);
   const f = 4 * np * hdp + np * np;
-  const b = 7 * np * hdp + 4 * np * np;
+  const b = 7 * np * hdp + 2 * np * np;
   return (f > b ? f : b) + np;
 }
 
 /**
  * Forward. out [B,T,d] = softmax(scale·Q·Kᵀ over present keys)·V per head, masked query rows 0;
  * att [B,H,T,T] = the probabilities (0 at masked keys and on masked query rows). qkv [B,T,3d], mask [B,T].
+ * A sample with every token present and T a multiple of 4 (`direct`: no padding rows, identity index)
+ * skips the packing where it can: Q (and V when hd is a multiple of 8) are read in place from qkv, S is
+ * computed straight into its att rows and O straight into out. Same products in the same order: same bits.
  */
 export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
   const hd = d / H, C3 = 3 * d;
@@ -166,13 +218,22 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
     }
     if (n == 0) continue;
     const mp = rup4(n), ns = rup8(n);
+    const direct = n == T && (T & 3) == 0, vDirect = direct && (hd & 7) == 0;
     for (let h = 0; h < H; h++) {
-      packRows(Qp, hd, at(xb, h * hd), C3, idx, n, hd);
-      packCols(Kt, ns, at(xb, d + h * hd), C3, idx, n, hd);
-      packRows(Vp, hdp, at(xb, 2 * d + h * hd), C3, idx, n, hd);
-      // S = Q·Kᵀ (raw dots; scale is applied inside the softmax)
-      f32_gemm_4x8__wasmsimd(S, ns, Qp, hd, Kt, ns, mp, ns, hd);
       const ab = at(att, (b * H + h) * T * T);
+      let q = Qp, ldq = hd, v = Vp, ldv = hdp;
+      if (direct) { q = at(xb, h * hd); ldq = C3; } else packRows(Qp, hd, at(xb, h * hd), C3, idx, n, hd);
+      if (vDirect) { v = at(xb, 2 * d + h * hd); ldv = C3; } else packRows(Vp, hdp, at(xb, 2 * d + h * hd), C3, idx, n, hd);
+      packCols(Kt, ns, at(xb, d + h * hd), C3, idx, n, hd);
+      if (direct) {
+        // S = Q·Kᵀ in the att rows, softmax in place, O = P·V into out
+        f32_gemm_4x8__wasmsimd(ab, T, q, ldq, false, Kt, ns, n, ns, hd, n);
+        for (let i = 0; i < n; i++) softmaxRow(at(ab, i * T), n, scale);
+        f32_gemm_4x8__wasmsimd(at(ob, h * hd), d, ab, T, false, v, ldv, n, hdp, n, hd);
+        continue;
+      }
+      // S = Q·Kᵀ (raw dots; scale is applied inside the softmax)
+      f32_gemm_4x8__wasmsimd(S, ns, q, ldq, false, Kt, ns, mp, ns, hd, ns);
       for (let i = 0; i < n; i++) {
         const srow = at(S, i * ns);
         softmaxRow(srow, n, scale);
@@ -181,7 +242,7 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
         for (let j = 0; j < n; j++) store<f32>(at(arow, load<i32>(at(idx, j))), load<f32>(at(srow, j)));
       }
       // O = P·V
-      f32_gemm_4x8__wasmsimd(Op, hdp, S, ns, Vp, hdp, mp, hdp, n);
+      f32_gemm_4x8__wasmsimd(Op, hdp, S, ns, false, v, ldv, mp, hdp, n, hdp);
       for (let i = 0; i < n; i++) {
         const o = at(ob, load<i32>(at(idx, i)) * d + h * hd), src = at(Op, i * hdp);
         let e = 0;
@@ -200,15 +261,28 @@ function softmaxRow(row: usize, n: i32, scale: f32): void {
   const n4 = n & ~3, rem = n & 3;
   const lm = laneMask(rem);
   const ninf = f32x4.splat(-Infinity);
-  let vmx = ninf;
-  for (let j = 0; j < n4; j += 4) vmx = f32x4.pmax(vmx, v128.load(at(row, j)));
+  // Two max chains and two exps per iteration: independent work for the out-of-order core (the max is
+  // exact, so the split changes no bit; the sum keeps its order).
+  let vmx = ninf, vmx1 = ninf;
+  let j = 0;
+  for (; j + 8 <= n4; j += 8) { vmx = f32x4.pmax(vmx, v128.load(at(row, j))); vmx1 = f32x4.pmax(vmx1, v128.load(at(row, j + 4))); }
+  if (j < n4) vmx = f32x4.pmax(vmx, v128.load(at(row, j)));
   if (rem) vmx = f32x4.pmax(vmx, v128.bitselect(v128.load(at(row, n4)), ninf, lm));
+  vmx = f32x4.pmax(vmx, vmx1);
   let mx = f32x4.pmax(vmx, v128.shuffle<f32>(vmx, vmx, 2, 3, 0, 1));
   mx = f32x4.pmax(mx, v128.shuffle<f32>(mx, mx, 1, 0, 3, 2));
   const vs = f32x4.splat(scale);
   const vnegmx = f32x4.mul(mx, f32x4.neg(vs)); // −scale·max, every lane
   let vsum = f32x4.splat(0);
-  for (let j = 0; j < n4; j += 4) {
+  j = 0;
+  for (; j + 8 <= n4; j += 8) {
+    const p0 = exp4(madd(v128.load(at(row, j)), vs, vnegmx));
+    const p1 = exp4(madd(v128.load(at(row, j + 4)), vs, vnegmx));
+    v128.store(at(row, j), p0);
+    v128.store(at(row, j + 4), p1);
+    vsum = f32x4.add(f32x4.add(vsum, p0), p1);
+  }
+  if (j < n4) {
     const p = exp4(madd(v128.load(at(row, j)), vs, vnegmx));
     v128.store(at(row, j), p);
     vsum = f32x4.add(vsum, p);
@@ -220,54 +294,65 @@ function softmaxRow(row: usize, n: i32, scale: f32): void {
   }
   const s2 = f32x4.add(vsum, v128.shuffle<f32>(vsum, vsum, 2, 3, 0, 1));
   const inv = f32x4.div(f32x4.splat(1), f32x4.add(s2, v128.shuffle<f32>(s2, s2, 1, 0, 3, 2)));
-  for (let j = 0; j < n4 + (rem ? 4 : 0); j += 4) v128.store(at(row, j), f32x4.mul(v128.load(at(row, j)), inv));
+  for (j = 0; j < n4 + (rem ? 4 : 0); j += 4) v128.store(at(row, j), f32x4.mul(v128.load(at(row, j)), inv));
 }
 
 /**
  * Backward. dqkv [B,T,3d] += the gradient of the forward given dout [B,T,d] and the saved att [B,H,T,T].
- * Masked query rows contribute nothing; masked tokens receive nothing.
+ * Masked query rows contribute nothing; masked tokens receive nothing. The transposed products (Pᵀ·dO,
+ * dSᵀ·Q) read P and dS as stored (the micro-kernel's tA), so nothing is transposed; a `direct` sample (all
+ * present, T a multiple of 4) reads P in place from att, dO in place from dout, and Q, K in place from qkv
+ * when hd is a multiple of 8.
  */
 export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usize, mask: usize, B: i32, T: i32, d: i32, H: i32, ws: usize): void {
   const hd = d / H, C3 = 3 * d;
   if (wsNeed(T, hd) > WS_FLOATS) { attention_bwd_naive(dqkv, dout, qkv, att, mask, B, T, d, H, ws); return; }
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   const np = rup8(T), hdp = rup8(hd), A = np * hdp, P2 = np * np;
-  // ws: idx | Q, K, dO [np,hdp] | Vt [hd,np] | dQ, dK, dV [np,hdp] | P, Pt, dS, dSt [np,np]
+  // ws: idx | Q, K, dO [np,hdp] | Vt [hd,np] | dQ, dK, dV [np,hdp] | P, dS [np,np]
   const idx = ws;
   const Qp = at(idx, np), Kp = at(Qp, A), dOp = at(Kp, A), Vt = at(dOp, A);
   const dQ = at(Vt, A), dK = at(dQ, A), dV = at(dK, A);
-  const P = at(dV, A), Pt = at(P, P2), dS = at(Pt, P2), dSt = at(dS, P2);
+  const Pb = at(dV, A), dS = at(Pb, P2);
   for (let b = 0; b < B; b++) {
     const n = compact(idx, at(mask, b * T), T);
     if (n == 0) continue;
     const mp = rup4(n), ns = rup8(n);
+    const direct = n == T && (T & 3) == 0, bDirect = direct && (hd & 7) == 0;
     const xb = at(qkv, b * T * C3), gb = at(dqkv, b * T * C3), ob = at(dout, b * T * d);
     for (let h = 0; h < H; h++) {
-      packRows(Qp, hdp, at(xb, h * hd), C3, idx, n, hd);
-      packRows(Kp, hdp, at(xb, d + h * hd), C3, idx, n, hd);
-      packCols(Vt, ns, at(xb, 2 * d + h * hd), C3, idx, n, hd);
-      packRows(dOp, hdp, at(ob, h * hd), d, idx, n, hd);
-      // P gathered from att (present rows and columns only), Pᵀ by 4x4 block transposes
-      const ab = at(att, (b * H + h) * T * T);
-      for (let i = 0; i < n; i++) {
-        const arow = at(ab, load<i32>(at(idx, i)) * T), prow = at(P, i * ns);
-        for (let j = 0; j < n; j++) store<f32>(at(prow, j), load<f32>(at(arow, load<i32>(at(idx, j)))));
+      let q = Qp, ldq = hdp, k = Kp, ldk = hdp, g = dOp, ldg = hdp;
+      if (bDirect) {
+        q = at(xb, h * hd); k = at(xb, d + h * hd); g = at(ob, h * hd);
+        ldq = C3; ldk = C3; ldg = d;
+      } else {
+        packRows(Qp, hdp, at(xb, h * hd), C3, idx, n, hd);
+        packRows(Kp, hdp, at(xb, d + h * hd), C3, idx, n, hd);
+        packRows(dOp, hdp, at(ob, h * hd), d, idx, n, hd);
       }
-      transpose4(Pt, P, ns, n);
+      packCols(Vt, ns, at(xb, 2 * d + h * hd), C3, idx, n, hd);
+      // P: the att rows themselves, or gathered (present rows and columns only)
+      const ab = at(att, (b * H + h) * T * T);
+      let P = Pb, ldp = ns;
+      if (direct) { P = ab; ldp = T; } else {
+        for (let i = 0; i < n; i++) {
+          const arow = at(ab, load<i32>(at(idx, i)) * T), prow = at(Pb, i * ns);
+          for (let j = 0; j < n; j++) store<f32>(at(prow, j), load<f32>(at(arow, load<i32>(at(idx, j)))));
+        }
+      }
       // out = P·V  ->  dV = Pᵀ·dO, dP = dO·Vᵀ
-      f32_gemm_4x8__wasmsimd(dV, hdp, Pt, ns, dOp, hdp, mp, hdp, n);
-      f32_gemm_4x8__wasmsimd(dS, ns, dOp, hdp, Vt, ns, mp, ns, hd);
+      f32_gemm_4x8__wasmsimd(dV, hdp, P, ldp, true, g, ldg, mp, hdp, n, hdp);
+      f32_gemm_4x8__wasmsimd(dS, ns, g, ldg, false, Vt, ns, mp, ns, hd, ns);
       // P = softmax(S)  ->  dS = P∘(dP − rowsum(P∘dP)), times scale (S = scale·Q·Kᵀ)
-      for (let i = 0; i < n; i++) dsRow(at(dS, i * ns), at(P, i * ns), n, scale);
-      transpose4(dSt, dS, ns, n);
+      for (let i = 0; i < n; i++) dsRow(at(dS, i * ns), at(P, i * ldp), n, scale);
       // S = scale·Q·Kᵀ  ->  dQ = dS·K, dK = dSᵀ·Q
-      f32_gemm_4x8__wasmsimd(dQ, hdp, dS, ns, Kp, hdp, mp, hdp, n);
-      f32_gemm_4x8__wasmsimd(dK, hdp, dSt, ns, Qp, hdp, mp, hdp, n);
+      f32_gemm_4x8__wasmsimd(dQ, hdp, dS, ns, false, k, ldk, mp, hdp, n, hdp);
+      f32_gemm_4x8__wasmsimd(dK, hdp, dS, ns, true, q, ldq, mp, hdp, n, hdp);
       for (let i = 0; i < n; i++) {
-        const g = at(gb, load<i32>(at(idx, i)) * C3 + h * hd), o = i * hdp;
-        addRow(g, at(dQ, o), hd);
-        addRow(at(g, d), at(dK, o), hd);
-        addRow(at(g, 2 * d), at(dV, o), hd);
+        const gr = at(gb, load<i32>(at(idx, i)) * C3 + h * hd), o = i * hdp;
+        addRow(gr, at(dQ, o), hd);
+        addRow(at(gr, d), at(dK, o), hd);
+        addRow(at(gr, 2 * d), at(dV, o), hd);
       }
     }
   }
@@ -288,28 +373,6 @@ function dsRow(dp: usize, p: usize, n: i32, scale: f32): void {
   for (let j = 0; j < n; j += 4) {
     const pj = v128.load(at(p, j));
     v128.store(at(dp, j), f32x4.mul(f32x4.mul(pj, f32x4.sub(v128.load(at(dp, j)), vsum)), vs));
-  }
-}
-
-/**
- * dst[j*ld + i] = src[i*ld + j] for i, j < rup4(n), in 4x4 blocks (both buffers have room for rup4(n)
- * rows and columns; entries past n are padding either way).
- */
-function transpose4(dst: usize, src: usize, ld: i32, n: i32): void {
-  const s4 = (<usize>ld) << 2;
-  for (let i = 0; i < n; i += 4) {
-    const r0p = at(src, i * ld), r1p = r0p + s4, r2p = r1p + s4, r3p = r2p + s4;
-    for (let j = 0; j < n; j += 4) {
-      const jo = (<usize>j) << 2;
-      const r0 = v128.load(r0p + jo), r1 = v128.load(r1p + jo), r2 = v128.load(r2p + jo), r3 = v128.load(r3p + jo);
-      const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-      const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-      const d0 = at(dst, j * ld + i);
-      v128.store(d0, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-      v128.store(d0 + s4, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
-      v128.store(d0 + 2 * s4, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
-      v128.store(d0 + 3 * s4, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
-    }
   }
 }
 

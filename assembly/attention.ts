@@ -19,7 +19,7 @@
  * Work depends only on the sample's own data, in a fixed order: results are bit-identical whatever the
  * rest of the batch is. If a shape needs more scratch than WS_FLOATS, the naive kernels below are used.
  */
-import { madd } from './simd';
+import { kat, madd } from './simd';
 
 /** Floats of `ws` the kernels may use (src/engine/wasm.ts WORKSPACE_FLOATS). */
 const WS_FLOATS: i32 = 1 << 21;
@@ -92,6 +92,11 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, tA: bool
   }
 }
 
+/** exp4's constants (kat, simd.ts): clamp, shifter, log2 e, ln2 hi/lo, the polynomial p0..p5, 1; then 127 (i32). */
+const EXP4_K = memory.data<f32>([-87.0, 12582912.0, 1.44269504088896341, -0.693359375, 2.12194440e-4,
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, 1.0]);
+const EXP4_127 = memory.data<i32>([127]);
+
 /**
  * exp(x) in four lanes for x <= 0 (softmax arguments): Cephes expf. n = round(x·log2 e) by the
  * 1.5·2^23 shifter (its low mantissa bits are n as an integer), r = x − n·ln2 (two-constant Cody-Waite),
@@ -100,20 +105,20 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, tA: bool
  */
 // @ts-ignore: decorator
 @inline function exp4(x: v128): v128 {
-  x = f32x4.pmax(x, f32x4.splat(-87.0));
-  const shifter = f32x4.splat(12582912.0);
-  const t = madd(x, f32x4.splat(1.44269504088896341), shifter);
+  x = f32x4.pmax(x, kat(EXP4_K, 0));
+  const shifter = kat(EXP4_K, 1);
+  const t = madd(x, kat(EXP4_K, 2), shifter);
   const fx = f32x4.sub(t, shifter);
-  let r = madd(fx, f32x4.splat(-0.693359375), x);
-  r = madd(fx, f32x4.splat(2.12194440e-4), r);
-  let p = madd(f32x4.splat(1.9875691500e-4), r, f32x4.splat(1.3981999507e-3));
-  p = madd(p, r, f32x4.splat(8.3334519073e-3));
-  p = madd(p, r, f32x4.splat(4.1665795894e-2));
-  p = madd(p, r, f32x4.splat(1.6666665459e-1));
-  p = madd(p, r, f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(madd(p, f32x4.mul(r, r), r), f32x4.splat(1.0));
+  let r = madd(fx, kat(EXP4_K, 3), x);
+  r = madd(fx, kat(EXP4_K, 4), r);
+  let p = madd(kat(EXP4_K, 5), r, kat(EXP4_K, 6));
+  p = madd(p, r, kat(EXP4_K, 7));
+  p = madd(p, r, kat(EXP4_K, 8));
+  p = madd(p, r, kat(EXP4_K, 9));
+  p = madd(p, r, kat(EXP4_K, 10));
+  const y = f32x4.add(madd(p, f32x4.mul(r, r), r), kat(EXP4_K, 11));
   // bits(t) − bits(shifter) = n; (n + 127) << 23 is 2^n
-  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, shifter), i32x4.splat(127)), 23);
+  const pow2n = i32x4.shl(i32x4.add(i32x4.sub(t, shifter), kat(EXP4_127, 0)), 23);
   return f32x4.mul(y, pow2n);
 }
 

@@ -1,4 +1,5 @@
 import { madd } from './simd';
+import { vgeluErf, vgeluErfGrad, vgeluTanh, vgeluTanhGrad } from './gelu';
 
 /**
  * f32_gemm: C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N] on every row); matches ReferenceBackend.gemm.
@@ -6,6 +7,8 @@ import { madd } from './simd';
  * flags: 1 = A stored [K,M] (used transposed), 2 = B stored [N,K] (used transposed: a PyTorch Linear weight
  * [out,in]), 4 = accumulate into C (else overwrite; C is never read). lda/ldb/ldc are row strides in elements
  * as stored. bias 0 = none. ws: scratch for the packed panels, MR*KC+4 + KC*NC floats (~132 K of the 2^21).
+ * res (a residual input the accumulation starts from instead of C) and ep/aux (a GELU or GELU-gradient
+ * epilogue on each finished tile while it is in L1): see `f32_gemm` at the end.
  *
  * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of 3 rows,
  * N in panels of 12 columns. Each KC x NC block of op(B) is packed once into 12-wide panels (zero padded past
@@ -58,9 +61,10 @@ export const GEMM_WS_FLOATS: i32 = MR * KC + 4 + KC * NC;
  * 3x12 microkernel: C[mr,nr] (+)= Apack[kc,3]ᵀ·Bpack[kc,12] (+ bias). Apack holds 3 rows per k (row r at
  * ap + 4*(3k + r)), Bpack 12 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
  * stored first, so the valid row's store lands last; columns >= nr are zero in Bpack and never stored.
- * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from C (loadC).
+ * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from the tile at cin
+ * (C itself, or the residual input R at the same offsets; 0 = start from 0).
  */
-function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, loadC: bool, bias: usize): void {
+function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, cin: usize, bias: usize): void {
   let c0 = c;
   let c1 = c0 + cs;
   if (mr <= 1) c1 = c0;
@@ -70,10 +74,12 @@ function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, 
   let vacc0x0123 = vzero, vacc0x4567 = vzero, vacc0x89AB = vzero;
   let vacc1x0123 = vzero, vacc1x4567 = vzero, vacc1x89AB = vzero;
   let vacc2x0123 = vzero, vacc2x4567 = vzero, vacc2x89AB = vzero;
-  if (loadC) {
-    vacc0x0123 = loadPart(c0 + 0, nr - 0); vacc0x4567 = loadPart(c0 + 16, nr - 4); vacc0x89AB = loadPart(c0 + 32, nr - 8);
-    vacc1x0123 = loadPart(c1 + 0, nr - 0); vacc1x4567 = loadPart(c1 + 16, nr - 4); vacc1x89AB = loadPart(c1 + 32, nr - 8);
-    vacc2x0123 = loadPart(c2 + 0, nr - 0); vacc2x4567 = loadPart(c2 + 16, nr - 4); vacc2x89AB = loadPart(c2 + 32, nr - 8);
+  if (cin) {
+    // The chain starts from the tile at cin (C itself, or the residual input), rows aliased like C's.
+    const i0 = cin, i1 = mr <= 1 ? i0 : i0 + cs, i2 = mr <= 2 ? i1 : i1 + cs;
+    vacc0x0123 = loadPart(i0 + 0, nr - 0); vacc0x4567 = loadPart(i0 + 16, nr - 4); vacc0x89AB = loadPart(i0 + 32, nr - 8);
+    vacc1x0123 = loadPart(i1 + 0, nr - 0); vacc1x4567 = loadPart(i1 + 16, nr - 4); vacc1x89AB = loadPart(i1 + 32, nr - 8);
+    vacc2x0123 = loadPart(i2 + 0, nr - 0); vacc2x4567 = loadPart(i2 + 16, nr - 4); vacc2x89AB = loadPart(i2 + 32, nr - 8);
   }
   for (let k = 0; k < kc; k++) {
     const vb0123 = v128.load(bp, 0);
@@ -251,7 +257,75 @@ function packA(ap: usize, a: usize, tA: bool, lda: i32, M: i32, ic: i32, mr: i32
   }
 }
 
-export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32, flags: i32, ws: usize): void {
+/** Epilogue codes of f32_gemm (`ep`); the GELU forms are those of activation.ts (shared lane math, gelu.ts). */
+const EP_GELU: i32 = 1, EP_GELU_ERF: i32 = 2, EP_GELU_GRAD: i32 = 3, EP_GELU_ERF_GRAD: i32 = 4;
+
+/** Store lanes [0, n) of v at p (n >= 4: all four). */
+// @ts-ignore: decorator
+@inline function storePart(p: usize, v: v128, n: i32): void {
+  if (n >= 4) { v128.store(p, v); return; }
+  if (n >= 2) { v128.store64_lane(p, v, 0); if (n == 3) v128.store32_lane(p, v, 2, 8); return; }
+  v128.store32_lane(p, v, 0);
+}
+
+/**
+ * The fused epilogue over a finished block of C (mr rows of n columns, rows cs bytes apart; aux at the same
+ * offsets), run once per 3-row sliver right after its last K block, while it is in L1: EP_GELU[_ERF] writes
+ * aux = GELU(C), EP_GELU[_ERF]_GRAD sets C = GELU'(aux)·C, formed as madd(GELU'(aux), C, 0): the expression
+ * of f32_gelu_bwd into a zeroed dinp, so the fused backward gives the bits of fill + geluBackward. Every
+ * element takes the f32x4 path (lanes past n are computed on zeros and never stored), which is the separate
+ * kernels' path for every element when their n is a multiple of 4.
+ */
+function epilogue(c: usize, aux: usize, cs: usize, mr: i32, n: i32, ep: i32): void {
+  for (let r = 0; r < mr; r++) {
+    const cr = c + (<usize>r) * cs, xr = aux + (<usize>r) * cs;
+    if (ep == EP_GELU) epiGelu(cr, xr, n, false);
+    else if (ep == EP_GELU_ERF) epiGelu(cr, xr, n, true);
+    else if (ep == EP_GELU_GRAD) epiGeluGrad(cr, xr, n, false);
+    else epiGeluGrad(cr, xr, n, true);
+  }
+}
+
+/** aux[0..n) = GELU(c[0..n)), two vectors per step (independent chains for the out-of-order core). */
+// @ts-ignore: decorator
+@inline function epiGelu(c: usize, aux: usize, n: i32, erf: bool): void {
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const o = (<usize>j) << 2;
+    const v0 = v128.load(c + o), v1 = v128.load(c + o, 16);
+    v128.store(aux + o, erf ? vgeluErf(v0) : vgeluTanh(v0));
+    v128.store(aux + o, erf ? vgeluErf(v1) : vgeluTanh(v1), 16);
+  }
+  for (; j < n; j += 4) {
+    const o = (<usize>j) << 2, v = loadPart(c + o, n - j);
+    storePart(aux + o, erf ? vgeluErf(v) : vgeluTanh(v), n - j);
+  }
+}
+
+/** c[0..n) = madd(GELU'(aux), c, 0), two vectors per step. */
+// @ts-ignore: decorator
+@inline function epiGeluGrad(c: usize, aux: usize, n: i32, erf: bool): void {
+  const z = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const o = (<usize>j) << 2;
+    const p0 = v128.load(aux + o), p1 = v128.load(aux + o, 16);
+    const g0 = erf ? vgeluErfGrad(p0) : vgeluTanhGrad(p0), g1 = erf ? vgeluErfGrad(p1) : vgeluTanhGrad(p1);
+    v128.store(c + o, madd(g0, v128.load(c + o), z));
+    v128.store(c + o, madd(g1, v128.load(c + o, 16), z), 16);
+  }
+  for (; j < n; j += 4) {
+    const o = (<usize>j) << 2, g = erf ? vgeluErfGrad(loadPart(aux + o, n - j)) : vgeluTanhGrad(loadPart(aux + o, n - j));
+    storePart(c + o, madd(g, loadPart(c + o, n - j), z), n - j);
+  }
+}
+
+/**
+ * res: with flag 4 (accumulate), the chain of each C element starts from R[i,j] at res (laid out like C, row
+ * stride ldc) instead of C's old value: C = R + op(A)·op(B) (+ bias) without a copy of R into C, same bits
+ * (0 = from C). ep, aux: the fused epilogue after the last K block (see `epilogue`; 0 = none).
+ */
+export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32, flags: i32, ws: usize, res: usize, ep: i32, aux: usize): void {
   if (M <= 0 || N <= 0) return;
   const tA = (flags & 1) != 0, tB = (flags & 2) != 0, acc = (flags & 4) != 0;
   if (K < 0) K = 0;
@@ -263,20 +337,22 @@ export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i
     let pc = 0;
     do {
       const kc = min(KC, K - pc);
-      const loadC = acc || pc > 0;
-      const vbias: usize = bias != 0 && pc + kc >= K ? bias + ((<usize>jc) << 2) : 0;
+      const last = pc + kc >= K;
+      const vbias: usize = bias != 0 && last ? bias + ((<usize>jc) << 2) : 0;
       packB(bp, b, tB, ldb, pc, kc, jc, nc);
       for (let ic = 0; ic < M; ic += MR) {
         const mr = min(MR, M - ic);
         packA(ap, a, tA, lda, M, ic, mr, pc, kc);
-        const crow = c + ((<usize>ic * <usize>ldc + <usize>jc) << 2);
+        const off = (<usize>ic * <usize>ldc + <usize>jc) << 2;
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const bpan = bp + ((<usize>(jr * kc)) << 2);
-          const cj = crow + ((<usize>jr) << 2);
+          const o = off + ((<usize>jr) << 2);
           const bj: usize = vbias ? vbias + ((<usize>jr) << 2) : 0;
-          f32_gemm_3x12__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
+          const cin: usize = pc > 0 ? c + o : acc ? (res ? res : c) + o : 0;
+          f32_gemm_3x12__wasmsimd_splat(kc, ap, bpan, c + o, cs, mr, nr, cin, bj);
         }
+        if (ep != 0 && last) epilogue(c + off, aux + off, cs, mr, nc, ep);
       }
       pc += kc;
     } while (pc < K);

@@ -5,17 +5,21 @@
  * Design: per sample, the indices of the present tokens are compacted (`idx`, n of them), and per head the
  * present rows of Q, K, V (and dO) are packed into the scratch `ws`. Masked tokens are never read, so they
  * cost no flops and their values (NaN included) cannot reach any output bit. Every matrix product then runs
- * on the packed n x n problem through one register-tiled micro-kernel, `f32_gemm_4x8__wasmsimd`
- * (its own, not a copy of assembly/gemm.ts's 3x12 one: on these small unpacked n x n products it needs no
- * packing pass, and routing them through f32_gemm measured 6-15% slower in `npm run bench -- attention`)
- * (C = A·B, A row-major, B row-major; 4 rows x 8 columns of C in 8 f32x4 accumulators, `madd` = fused
- * multiply-add in the relaxed build). Tails: packed buffers have their rows padded to a multiple of 4 and
- * their columns to a multiple of 8; the reduction (K) length is always exact, so the padding (never
- * initialised) only reaches padded outputs, which are never read back.
- * Forward: S = Q·Kᵀ (Kᵀ packed), row softmax with a vectorised exp (Cephes expf polynomial, ~1 ulp),
- * P scattered into att (zeros elsewhere), O = P·V scattered into out (masked query rows zero).
+ * on the n x n problem through one register-tiled micro-kernel, `gemm4x8` (4 rows x 8 columns of C in 8
+ * f32x4 accumulators, `madd` = fused multiply-add in the relaxed build), in two instances: A row-major, and
+ * A stored transposed (so Pᵀ·dO and dSᵀ·Q read P and dS as they are: no transpose pass). It is its own, not
+ * assembly/gemm.ts's 3x12 one: these products are small and need no packing pass, and routing them through
+ * f32_gemm measured 5-15% slower (`npm run bench -- attention`). Tails: packed buffers have their rows
+ * padded to a multiple of 4 and their columns to a multiple of 8; the reduction (K) length is always
+ * exact, so the padding (never initialised) only reaches padded outputs, which are never stored or read.
+ * A sample with every token present and T a multiple of 4 (`direct`) skips the packing: Q, K, V, dO and
+ * P are read in place (qkv, dout, att rows), S is computed straight into its att rows and O into out.
+ * Forward: S = Q·Kᵀ (Kᵀ packed by 4x4 shuffles), row softmax with a vectorised exp (Cephes expf
+ * polynomial, ~1 ulp), P into att (zeros elsewhere), O = P·V into out (masked query rows zero).
  * Backward (Vaswani et al. 2017 attention, gradients as in llm.c's attention_backward):
  * dV = Pᵀ·dO, dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(dP∘P)), dQ = dS·K, dK = dSᵀ·Q, added into dqkv.
+ * Every element of every product is the chain acc = madd(a_k, b_k, acc) over k in order: the direct and
+ * packed paths, and both kernel instances, give the same bits.
  * Work depends only on the sample's own data, in a fixed order: results are bit-identical whatever the
  * rest of the batch is. If a shape needs more scratch than WS_FLOATS, the naive kernels below are used.
  */
@@ -46,14 +50,15 @@ const WS_FLOATS: i32 = 1 << 21;
  * only padded C entries); only columns j < nv of C are stored, so C may be a live tensor (att, out) whose
  * rows are exactly nv wide. K is exact. Tile 4x8: per k, two B vectors, four broadcast A scalars, eight
  * multiply-adds; every C element is the chain acc = madd(a_k, b_k, acc), k = 0..K-1 in order, from 0, so
- * tA and nv never change a bit.
+ * tA and nv never change a bit. Inlined into two kernels with tA a constant, so each k loop is only its
+ * pointer bumps: four A row pointers (+4 bytes) or one (the 4 scalars of a k are contiguous: fixed offsets),
+ * and B's.
  */
-function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, tA: bool, b: usize, ldb: i32, M: i32, N: i32, K: i32, nv: i32): void {
+// @ts-ignore: decorator
+@inline function gemm4x8(c: usize, ldc: i32, a: usize, lda: i32, tA: bool, b: usize, ldb: i32, M: i32, N: i32, K: i32, nv: i32): void {
   const sa = (<usize>lda) << 2, sb = (<usize>ldb) << 2, sc = (<usize>ldc) << 2;
-  // A element (row r, step k) is at a + r*ar + k*ak.
-  const ar: usize = tA ? 4 : sa, ak: usize = tA ? sa : 4;
+  const kb = (<usize>K) * sb;
   for (let i = 0; i < M; i += 4) {
-    const a0 = a + (<usize>i) * ar, a1 = a0 + ar, a2 = a1 + ar, a3 = a2 + ar;
     const c0 = c + (<usize>i) * sc, c1 = c0 + sc, c2 = c1 + sc, c3 = c2 + sc;
     for (let j = 0; j < N; j += 8) {
       let vacc0x0123 = f32x4.splat(0), vacc0x4567 = f32x4.splat(0);
@@ -61,19 +66,33 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, tA: bool
       let vacc2x0123 = f32x4.splat(0), vacc2x4567 = f32x4.splat(0);
       let vacc3x0123 = f32x4.splat(0), vacc3x4567 = f32x4.splat(0);
       let pb = b + ((<usize>j) << 2);
-      let ko: usize = 0;
-      for (let k = 0; k < K; k++) {
-        const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
-        const va0 = v128.load32_splat(a0 + ko);
-        const va1 = v128.load32_splat(a1 + ko);
-        const va2 = v128.load32_splat(a2 + ko);
-        const va3 = v128.load32_splat(a3 + ko);
-        vacc0x0123 = madd(va0, vb0123, vacc0x0123); vacc0x4567 = madd(va0, vb4567, vacc0x4567);
-        vacc1x0123 = madd(va1, vb0123, vacc1x0123); vacc1x4567 = madd(va1, vb4567, vacc1x4567);
-        vacc2x0123 = madd(va2, vb0123, vacc2x0123); vacc2x4567 = madd(va2, vb4567, vacc2x4567);
-        vacc3x0123 = madd(va3, vb0123, vacc3x0123); vacc3x4567 = madd(va3, vb4567, vacc3x4567);
-        pb += sb;
-        ko += ak;
+      const pend = pb + kb;
+      if (tA) {
+        let pa = a + ((<usize>i) << 2);
+        while (pb < pend) {
+          const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
+          const va0 = v128.load32_splat(pa), va1 = v128.load32_splat(pa, 4);
+          const va2 = v128.load32_splat(pa, 8), va3 = v128.load32_splat(pa, 12);
+          vacc0x0123 = madd(va0, vb0123, vacc0x0123); vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+          vacc1x0123 = madd(va1, vb0123, vacc1x0123); vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+          vacc2x0123 = madd(va2, vb0123, vacc2x0123); vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+          vacc3x0123 = madd(va3, vb0123, vacc3x0123); vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+          pa += sa;
+          pb += sb;
+        }
+      } else {
+        let p0 = a + (<usize>i) * sa, p1 = p0 + sa, p2 = p1 + sa, p3 = p2 + sa;
+        while (pb < pend) {
+          const vb0123 = v128.load(pb), vb4567 = v128.load(pb, 16);
+          const va0 = v128.load32_splat(p0), va1 = v128.load32_splat(p1);
+          const va2 = v128.load32_splat(p2), va3 = v128.load32_splat(p3);
+          vacc0x0123 = madd(va0, vb0123, vacc0x0123); vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+          vacc1x0123 = madd(va1, vb0123, vacc1x0123); vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+          vacc2x0123 = madd(va2, vb0123, vacc2x0123); vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+          vacc3x0123 = madd(va3, vb0123, vacc3x0123); vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+          p0 += 4; p1 += 4; p2 += 4; p3 += 4;
+          pb += sb;
+        }
       }
       const jo = (<usize>j) << 2;
       if (j + 8 <= nv) {
@@ -90,6 +109,16 @@ function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, tA: bool
       }
     }
   }
+}
+
+/** gemm4x8 with A row-major. */
+function f32_gemm_4x8__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, nv: i32): void {
+  gemm4x8(c, ldc, a, lda, false, b, ldb, M, N, K, nv);
+}
+
+/** gemm4x8 with A stored [K,M] (used transposed). */
+function f32_gemm_4x8t__wasmsimd(c: usize, ldc: i32, a: usize, lda: i32, b: usize, ldb: i32, M: i32, N: i32, K: i32, nv: i32): void {
+  gemm4x8(c, ldc, a, lda, true, b, ldb, M, N, K, nv);
 }
 
 /** exp4's constants (kat, simd.ts): clamp, shifter, log2 e, ln2 hi/lo, the polynomial p0..p5, 1; then 127 (i32). */
@@ -232,13 +261,13 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
       packCols(Kt, ns, at(xb, d + h * hd), C3, idx, n, hd);
       if (direct) {
         // S = Q·Kᵀ in the att rows, softmax in place, O = P·V into out
-        f32_gemm_4x8__wasmsimd(ab, T, q, ldq, false, Kt, ns, n, ns, hd, n);
+        f32_gemm_4x8__wasmsimd(ab, T, q, ldq, Kt, ns, n, ns, hd, n);
         for (let i = 0; i < n; i++) softmaxRow(at(ab, i * T), n, scale);
-        f32_gemm_4x8__wasmsimd(at(ob, h * hd), d, ab, T, false, v, ldv, n, hdp, n, hd);
+        f32_gemm_4x8__wasmsimd(at(ob, h * hd), d, ab, T, v, ldv, n, hdp, n, hd);
         continue;
       }
       // S = Q·Kᵀ (raw dots; scale is applied inside the softmax)
-      f32_gemm_4x8__wasmsimd(S, ns, q, ldq, false, Kt, ns, mp, ns, hd, ns);
+      f32_gemm_4x8__wasmsimd(S, ns, q, ldq, Kt, ns, mp, ns, hd, ns);
       for (let i = 0; i < n; i++) {
         const srow = at(S, i * ns);
         softmaxRow(srow, n, scale);
@@ -247,7 +276,7 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
         for (let j = 0; j < n; j++) store<f32>(at(arow, load<i32>(at(idx, j))), load<f32>(at(srow, j)));
       }
       // O = P·V
-      f32_gemm_4x8__wasmsimd(Op, hdp, S, ns, false, v, ldv, mp, hdp, n, hdp);
+      f32_gemm_4x8__wasmsimd(Op, hdp, S, ns, v, ldv, mp, hdp, n, hdp);
       for (let i = 0; i < n; i++) {
         const o = at(ob, load<i32>(at(idx, i)) * d + h * hd), src = at(Op, i * hdp);
         let e = 0;
@@ -346,13 +375,13 @@ export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usi
         }
       }
       // out = P·V  ->  dV = Pᵀ·dO, dP = dO·Vᵀ
-      f32_gemm_4x8__wasmsimd(dV, hdp, P, ldp, true, g, ldg, mp, hdp, n, hdp);
-      f32_gemm_4x8__wasmsimd(dS, ns, g, ldg, false, Vt, ns, mp, ns, hd, ns);
+      f32_gemm_4x8t__wasmsimd(dV, hdp, P, ldp, g, ldg, mp, hdp, n, hdp);
+      f32_gemm_4x8__wasmsimd(dS, ns, g, ldg, Vt, ns, mp, ns, hd, ns);
       // P = softmax(S)  ->  dS = P∘(dP − rowsum(P∘dP)), times scale (S = scale·Q·Kᵀ)
       for (let i = 0; i < n; i++) dsRow(at(dS, i * ns), at(P, i * ldp), n, scale);
       // S = scale·Q·Kᵀ  ->  dQ = dS·K, dK = dSᵀ·Q
-      f32_gemm_4x8__wasmsimd(dQ, hdp, dS, ns, false, k, ldk, mp, hdp, n, hdp);
-      f32_gemm_4x8__wasmsimd(dK, hdp, dS, ns, true, q, ldq, mp, hdp, n, hdp);
+      f32_gemm_4x8__wasmsimd(dQ, hdp, dS, ns, k, ldk, mp, hdp, n, hdp);
+      f32_gemm_4x8t__wasmsimd(dK, hdp, dS, ns, q, ldq, mp, hdp, n, hdp);
       for (let i = 0; i < n; i++) {
         const gr = at(gb, load<i32>(at(idx, i)) * C3 + h * hd), o = i * hdp;
         addRow(gr, at(dQ, o), hd);

@@ -279,10 +279,10 @@ const EP_GELU: i32 = 1, EP_GELU_ERF: i32 = 2, EP_GELU_GRAD: i32 = 3, EP_GELU_ERF
 function epilogue(c: usize, aux: usize, cs: usize, mr: i32, n: i32, ep: i32): void {
   for (let r = 0; r < mr; r++) {
     const cr = c + (<usize>r) * cs, xr = aux + (<usize>r) * cs;
-    if (ep == EP_GELU) epiGelu(cr, xr, n, false);
-    else if (ep == EP_GELU_ERF) epiGelu(cr, xr, n, true);
-    else if (ep == EP_GELU_GRAD) epiGeluGrad(cr, xr, n, false);
-    else epiGeluGrad(cr, xr, n, true);
+    if (ep == EP_GELU) epiGeluTanh(cr, xr, n);
+    else if (ep == EP_GELU_ERF) epiGeluErf(cr, xr, n);
+    else if (ep == EP_GELU_GRAD) epiGradTanh(cr, xr, n);
+    else epiGradErf(cr, xr, n);
   }
 }
 
@@ -319,6 +319,12 @@ function epilogue(c: usize, aux: usize, cs: usize, mr: i32, n: i32, ep: i32): vo
     storePart(c + o, madd(g, loadPart(c + o, n - j), z), n - j);
   }
 }
+
+// One compiled function per form and direction (the inlined variants in one body made V8 spill).
+function epiGeluTanh(c: usize, aux: usize, n: i32): void { epiGelu(c, aux, n, false); }
+function epiGeluErf(c: usize, aux: usize, n: i32): void { epiGelu(c, aux, n, true); }
+function epiGradTanh(c: usize, aux: usize, n: i32): void { epiGeluGrad(c, aux, n, false); }
+function epiGradErf(c: usize, aux: usize, n: i32): void { epiGeluGrad(c, aux, n, true); }
 
 /**
  * res: with flag 4 (accumulate), the chain of each C element starts from R[i,j] at res (laid out like C, row

@@ -64,7 +64,8 @@ export const GEMM_WS_FLOATS: i32 = MR * KC + 4 + KC * NC;
  * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from the tile at cin
  * (C itself, or the residual input R at the same offsets; 0 = start from 0).
  */
-function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, cin: usize, bias: usize): void {
+// @ts-ignore: decorator
+@inline function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, cin: usize, bias: usize): void {
   let c0 = c;
   let c1 = c0 + cs;
   if (mr <= 1) c1 = c0;
@@ -81,7 +82,8 @@ function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, 
     vacc1x0123 = loadPart(i1 + 0, nr - 0); vacc1x4567 = loadPart(i1 + 16, nr - 4); vacc1x89AB = loadPart(i1 + 32, nr - 8);
     vacc2x0123 = loadPart(i2 + 0, nr - 0); vacc2x4567 = loadPart(i2 + 16, nr - 4); vacc2x89AB = loadPart(i2 + 32, nr - 8);
   }
-  for (let k = 0; k < kc; k++) {
+  const bend = bp + <usize>(kc * NR * 4);
+  while (bp < bend) {
     const vb0123 = v128.load(bp, 0);
     const vb4567 = v128.load(bp, 16);
     const vb89AB = v128.load(bp, 32);
@@ -131,6 +133,17 @@ function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, 
       v128.store32_lane(c1, vacc1x0123, 0);
       v128.store32_lane(c0, vacc0x0123, 0);
     }
+  }
+}
+
+/**
+ * The microkernel over every 12-column panel of a packed B block (nc columns), inlined: one call per A
+ * sliver instead of one per tile (with the k loop ending on a pointer compare: 3.5-4% faster GEMMs).
+ */
+function f32_gemm_3x12_panels(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nc: i32, cin: usize, bias: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr), jo = (<usize>jr) << 2;
+    f32_gemm_3x12__wasmsimd_splat(kc, ap, bp + ((<usize>(jr * kc)) << 2), c + jo, cs, mr, nr, cin ? cin + jo : 0, bias ? bias + jo : 0);
   }
 }
 
@@ -350,14 +363,8 @@ export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i
         const mr = min(MR, M - ic);
         packA(ap, a, tA, lda, M, ic, mr, pc, kc);
         const off = (<usize>ic * <usize>ldc + <usize>jc) << 2;
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = min(NR, nc - jr);
-          const bpan = bp + ((<usize>(jr * kc)) << 2);
-          const o = off + ((<usize>jr) << 2);
-          const bj: usize = vbias ? vbias + ((<usize>jr) << 2) : 0;
-          const cin: usize = pc > 0 ? c + o : acc ? (res ? res : c) + o : 0;
-          f32_gemm_3x12__wasmsimd_splat(kc, ap, bpan, c + o, cs, mr, nr, cin, bj);
-        }
+        const cin: usize = pc > 0 ? c + off : acc ? (res ? res : c) + off : 0;
+        f32_gemm_3x12_panels(kc, ap, bp, c + off, cs, mr, nc, cin, vbias);
         if (ep != 0 && last) epilogue(c + off, aux + off, cs, mr, nc, ep);
       }
       pc += kc;

@@ -10,7 +10,7 @@ import { vgeluErf, vgeluErfGrad, vgeluTanh, vgeluTanhGrad } from './gelu';
  * res (a residual input the accumulation starts from instead of C) and ep/aux (a GELU or GELU-gradient
  * epilogue on each finished tile while it is in L1): see `f32_gemm` at the end.
  *
- * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of 3 rows,
+ * Blocking (GotoBLAS / BLIS loop order): N in equal blocks of at most NC columns, K in blocks of KC, M in tiles of 3 rows,
  * N in panels of 12 columns. Each KC x NC block of op(B) is packed once into 12-wide panels (zero padded past
  * N; NT transposes 4x4 with shuffles), each 3 x KC block of op(A) into a k-major sliver (NN transposes 4x4),
  * so all four transpose variants run one register-tiled microkernel, f32_gemm_3x12__wasmsimd_splat: 3x12 = 9
@@ -34,8 +34,9 @@ import { vgeluErf, vgeluErfGrad, vgeluTanh, vgeluTanhGrad } from './gelu';
  *
  * Peak (bench/peak.ts, register-only madd loop, one AMD EPYC Zen 5 core): ~65 GFLOP/s relaxed, ~54 plain.
  * Reached (bench/gemm.ts, one thread, M,K,N = 4096,192,192 / 4096,192,768 / 4096,768,192, NN NT TN):
- * relaxed 80-90% of peak (52-58 GFLOP/s); plain SIMD 95-100% of its peak loop (~52 GFLOP/s): that loop's
- * mul+add chains are latency-bound, so it understates the plain build's throughput peak.
+ * relaxed 58-65 GFLOP/s, 81-91% of a peak measured at 71.5 in the same run (the peak loop's own figure
+ * varies 65-72 GFLOP/s from run to run with the core's clock); plain SIMD 95-100% of its peak loop (~52
+ * GFLOP/s): that loop's mul+add chains are latency-bound, so it understates the plain build's peak.
  */
 
 /** K block: the packed A sliver (3 x KC) stays in L1 while the N panels stream past. */
@@ -351,8 +352,12 @@ export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i
   const ap = ws;
   const bp = ws + <usize>((MR * KC + 4) * 4);
   const cs = (<usize>ldc) << 2;
-  for (let jc = 0; jc < N; jc += NC) {
-    const nc = min(NC, N - jc);
+  // N in equal blocks of whole panels, at most NC wide (N = 768: 2 x 384, not 512 + 256; N = 576: 2 x 288, not
+  // 512 + 64 with a ragged last panel): 2-3% on those shapes. The blocking never changes a bit.
+  const nblk = (N + NC - 1) / NC;
+  const ncb = (((N + nblk - 1) / nblk + NR - 1) / NR) * NR;
+  for (let jc = 0; jc < N; jc += ncb) {
+    const nc = min(ncb, N - jc);
     let pc = 0;
     do {
       const kc = min(KC, K - pc);

@@ -174,6 +174,44 @@ function compact(idx: usize, mrow: usize, T: i32): i32 {
   return n;
 }
 
+/**
+ * The runs of consecutive present tokens in idx [n]: run r covers tokens t0 .. t0+len-1 at packed positions
+ * j0 .. j0+len-1, stored as the i32 triple (t0, j0, len) at runs + 12r. Returns the number of runs. The
+ * probabilities move between att rows and packed rows run by run, as vector copies.
+ */
+function runsOf(runs: usize, idx: usize, n: i32): i32 {
+  let nr = 0, j = 0;
+  while (j < n) {
+    const t0 = load<i32>(at(idx, j));
+    let len = 1;
+    while (j + len < n && load<i32>(at(idx, j + len)) == t0 + len) len++;
+    const rr = at(runs, 3 * nr);
+    store<i32>(rr, t0); store<i32>(rr, j, 4); store<i32>(rr, len, 8);
+    nr++;
+    j += len;
+  }
+  return nr;
+}
+
+/** dst[0..w) = src[0..w), vectorised (unaligned). */
+function copyRow(dst: usize, src: usize, w: i32): void {
+  let e = 0;
+  for (; e + 4 <= w; e += 4) v128.store(at(dst, e), v128.load(at(src, e)));
+  for (; e < w; e++) store<f32>(at(dst, e), load<f32>(at(src, e)));
+}
+
+/** One att row [T] from a packed row: the runs' values in place, 0 at every masked key. */
+function scatterRow(arow: usize, prow: usize, runs: usize, nr: i32, T: i32): void {
+  let t = 0;
+  for (let r = 0; r < nr; r++) {
+    const rr = at(runs, 3 * r), t0 = load<i32>(rr), len = load<i32>(rr, 8);
+    zero(at(arow, t), t0 - t);
+    copyRow(at(arow, t0), at(prow, load<i32>(rr, 4)), len);
+    t = t0 + len;
+  }
+  zero(at(arow, t), T - t);
+}
+
 /** dst[i*ldd + e] = src row idx[i], columns e < w (row stride lds); rows i < n. */
 function packRows(dst: usize, ldd: i32, src: usize, lds: i32, idx: usize, n: i32, w: i32): void {
   for (let i = 0; i < n; i++) {
@@ -223,7 +261,7 @@ function wsNeed(T: i32, hd: i32): i32 {
   const np = rup8(T), hdp = rup8(hd);
   const f = 4 * np * hdp + np * np;
   const b = 7 * np * hdp + 2 * np * np;
-  return (f > b ? f : b) + np;
+  return (f > b ? f : b) + 4 * np;
 }
 
 /**
@@ -238,9 +276,9 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
   if (wsNeed(T, hd) > WS_FLOATS) { attention_fwd_naive(out, att, qkv, mask, B, T, d, H); return; }
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   const np = rup8(T), hdp = rup8(hd);
-  // ws: idx [np] | Q [np,hd] | Kt [hd,np] | V [np,hdp] | O [np,hdp] | S [np,np]
-  const idx = ws;
-  const Qp = at(idx, np), Kt = at(Qp, np * hdp), Vp = at(Kt, np * hdp), Op = at(Vp, np * hdp), S = at(Op, np * hdp);
+  // ws: idx [np] | runs [3np] | Q [np,hd] | Kt [hd,np] | V [np,hdp] | O [np,hdp] | S [np,np]
+  const idx = ws, runs = at(idx, np);
+  const Qp = at(runs, 3 * np), Kt = at(Qp, np * hdp), Vp = at(Kt, np * hdp), Op = at(Vp, np * hdp), S = at(Op, np * hdp);
   for (let b = 0; b < B; b++) {
     const n = compact(idx, at(mask, b * T), T);
     const xb = at(qkv, b * T * C3), ob = at(out, b * T * d);
@@ -253,6 +291,7 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
     if (n == 0) continue;
     const mp = rup4(n), ns = rup8(n);
     const direct = n == T && (T & 3) == 0, vDirect = direct && (hd & 7) == 0;
+    const nr = direct ? 0 : runsOf(runs, idx, n);
     for (let h = 0; h < H; h++) {
       const ab = at(att, (b * H + h) * T * T);
       let q = Qp, ldq = hd, v = Vp, ldv = hdp;
@@ -271,9 +310,7 @@ export function f32_attention_fwd(out: usize, att: usize, qkv: usize, mask: usiz
       for (let i = 0; i < n; i++) {
         const srow = at(S, i * ns);
         softmaxRow(srow, n, scale);
-        const arow = at(ab, load<i32>(at(idx, i)) * T);
-        zero(arow, T);
-        for (let j = 0; j < n; j++) store<f32>(at(arow, load<i32>(at(idx, j))), load<f32>(at(srow, j)));
+        scatterRow(at(ab, load<i32>(at(idx, i)) * T), srow, runs, nr, T);
       }
       // O = P·V
       f32_gemm_4x8__wasmsimd(Op, hdp, S, ns, v, ldv, mp, hdp, n, hdp);
@@ -343,9 +380,9 @@ export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usi
   if (wsNeed(T, hd) > WS_FLOATS) { attention_bwd_naive(dqkv, dout, qkv, att, mask, B, T, d, H, ws); return; }
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   const np = rup8(T), hdp = rup8(hd), A = np * hdp, P2 = np * np;
-  // ws: idx | Q, K, dO [np,hdp] | Vt [hd,np] | dQ, dK, dV [np,hdp] | P, dS [np,np]
-  const idx = ws;
-  const Qp = at(idx, np), Kp = at(Qp, A), dOp = at(Kp, A), Vt = at(dOp, A);
+  // ws: idx | runs [3np] | Q, K, dO [np,hdp] | Vt [hd,np] | dQ, dK, dV [np,hdp] | P, dS [np,np]
+  const idx = ws, runs = at(idx, np);
+  const Qp = at(runs, 3 * np), Kp = at(Qp, A), dOp = at(Kp, A), Vt = at(dOp, A);
   const dQ = at(Vt, A), dK = at(dQ, A), dV = at(dK, A);
   const Pb = at(dV, A), dS = at(Pb, P2);
   for (let b = 0; b < B; b++) {
@@ -353,6 +390,7 @@ export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usi
     if (n == 0) continue;
     const mp = rup4(n), ns = rup8(n);
     const direct = n == T && (T & 3) == 0, bDirect = direct && (hd & 7) == 0;
+    const nr = direct ? 0 : runsOf(runs, idx, n);
     const xb = at(qkv, b * T * C3), gb = at(dqkv, b * T * C3), ob = at(dout, b * T * d);
     for (let h = 0; h < H; h++) {
       let q = Qp, ldq = hdp, k = Kp, ldk = hdp, g = dOp, ldg = hdp;
@@ -371,7 +409,10 @@ export function f32_attention_bwd(dqkv: usize, dout: usize, qkv: usize, att: usi
       if (direct) { P = ab; ldp = T; } else {
         for (let i = 0; i < n; i++) {
           const arow = at(ab, load<i32>(at(idx, i)) * T), prow = at(Pb, i * ns);
-          for (let j = 0; j < n; j++) store<f32>(at(prow, j), load<f32>(at(arow, load<i32>(at(idx, j)))));
+          for (let r = 0; r < nr; r++) {
+            const rr = at(runs, 3 * r);
+            copyRow(at(prow, load<i32>(rr, 4)), at(arow, load<i32>(rr)), load<i32>(rr, 8));
+          }
         }
       }
       // out = P·V  ->  dV = Pᵀ·dO, dP = dO·Vᵀ

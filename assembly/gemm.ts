@@ -138,14 +138,23 @@ export const GEMM_WS_FLOATS: i32 = MR * KC + 4 + KC * NC;
 }
 
 /**
- * The microkernel over every 12-column panel of a packed B block (nc columns), inlined: one call per A
- * sliver instead of one per tile (with the k loop ending on a pointer compare: 3.5-4% faster GEMMs).
+ * The microkernel over every 12-column panel of a packed B block (nc columns). In the relaxed build it is
+ * inlined into this loop (one call per A sliver instead of one per tile: with the k loop ending on a pointer
+ * compare, 3.5-4% faster GEMMs); the plain build keeps one call per tile, since its mul+add pairs need
+ * temporaries and the inlined loop spilled (55 -> 43 GFLOP/s).
  */
 function f32_gemm_3x12_panels(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nc: i32, cin: usize, bias: usize): void {
   for (let jr = 0; jr < nc; jr += NR) {
-    const nr = min(NR, nc - jr), jo = (<usize>jr) << 2;
-    f32_gemm_3x12__wasmsimd_splat(kc, ap, bp + ((<usize>(jr * kc)) << 2), c + jo, cs, mr, nr, cin ? cin + jo : 0, bias ? bias + jo : 0);
+    const nr = min(NR, nc - jr), jo = (<usize>jr) << 2, bj = bp + ((<usize>(jr * kc)) << 2);
+    const cj: usize = cin ? cin + jo : 0, bb: usize = bias ? bias + jo : 0;
+    if (ASC_FEATURE_RELAXED_SIMD) f32_gemm_3x12__wasmsimd_splat(kc, ap, bj, c + jo, cs, mr, nr, cj, bb);
+    else f32_gemm_3x12_tile(kc, ap, bj, c + jo, cs, mr, nr, cj, bb);
   }
+}
+
+/** The microkernel as a function of its own (the plain build's per-tile call). */
+function f32_gemm_3x12_tile(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, cin: usize, bias: usize): void {
+  f32_gemm_3x12__wasmsimd_splat(kc, ap, bp, c, cs, mr, nr, cin, bias);
 }
 
 /**

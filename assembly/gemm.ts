@@ -1,4 +1,5 @@
 import { madd } from './simd';
+import { vgeluErf, vgeluErfGrad, vgeluTanh, vgeluTanhGrad } from './gelu';
 
 /**
  * f32_gemm: C[M,N] (+)= op(A)[M,K] · op(B)[K,N] (+ bias[N] on every row); matches ReferenceBackend.gemm.
@@ -6,8 +7,10 @@ import { madd } from './simd';
  * flags: 1 = A stored [K,M] (used transposed), 2 = B stored [N,K] (used transposed: a PyTorch Linear weight
  * [out,in]), 4 = accumulate into C (else overwrite; C is never read). lda/ldb/ldc are row strides in elements
  * as stored. bias 0 = none. ws: scratch for the packed panels, MR*KC+4 + KC*NC floats (~132 K of the 2^21).
+ * res (a residual input the accumulation starts from instead of C) and ep/aux (a GELU or GELU-gradient
+ * epilogue on each finished tile while it is in L1): see `f32_gemm` at the end.
  *
- * Blocking (GotoBLAS / BLIS loop order): N in blocks of NC columns, K in blocks of KC, M in tiles of 3 rows,
+ * Blocking (GotoBLAS / BLIS loop order): N in equal blocks of at most NC columns, K in blocks of KC, M in tiles of 3 rows,
  * N in panels of 12 columns. Each KC x NC block of op(B) is packed once into 12-wide panels (zero padded past
  * N; NT transposes 4x4 with shuffles), each 3 x KC block of op(A) into a k-major sliver (NN transposes 4x4),
  * so all four transpose variants run one register-tiled microkernel, f32_gemm_3x12__wasmsimd_splat: 3x12 = 9
@@ -31,8 +34,9 @@ import { madd } from './simd';
  *
  * Peak (bench/peak.ts, register-only madd loop, one AMD EPYC Zen 5 core): ~65 GFLOP/s relaxed, ~54 plain.
  * Reached (bench/gemm.ts, one thread, M,K,N = 4096,192,192 / 4096,192,768 / 4096,768,192, NN NT TN):
- * relaxed 80-90% of peak (52-58 GFLOP/s); plain SIMD 95-100% of its peak loop (~52 GFLOP/s): that loop's
- * mul+add chains are latency-bound, so it understates the plain build's throughput peak.
+ * relaxed 58-65 GFLOP/s, 81-91% of a peak measured at 71.5 in the same run (the peak loop's own figure
+ * varies 65-72 GFLOP/s from run to run with the core's clock); plain SIMD 95-100% of its peak loop (~52
+ * GFLOP/s): that loop's mul+add chains are latency-bound, so it understates the plain build's peak.
  */
 
 /** K block: the packed A sliver (3 x KC) stays in L1 while the N panels stream past. */
@@ -58,9 +62,11 @@ export const GEMM_WS_FLOATS: i32 = MR * KC + 4 + KC * NC;
  * 3x12 microkernel: C[mr,nr] (+)= Apack[kc,3]ᵀ·Bpack[kc,12] (+ bias). Apack holds 3 rows per k (row r at
  * ap + 4*(3k + r)), Bpack 12 columns per k. Rows >= mr alias row mr-1 (the packer duplicates it) and are
  * stored first, so the valid row's store lands last; columns >= nr are zero in Bpack and never stored.
- * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from C (loadC).
+ * Every element is the same chain acc = madd(a_k, b_k, acc), k = 0..kc-1, from 0 or from the tile at cin
+ * (C itself, or the residual input R at the same offsets; 0 = start from 0).
  */
-function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, loadC: bool, bias: usize): void {
+// @ts-ignore: decorator
+@inline function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, cin: usize, bias: usize): void {
   let c0 = c;
   let c1 = c0 + cs;
   if (mr <= 1) c1 = c0;
@@ -70,12 +76,15 @@ function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, 
   let vacc0x0123 = vzero, vacc0x4567 = vzero, vacc0x89AB = vzero;
   let vacc1x0123 = vzero, vacc1x4567 = vzero, vacc1x89AB = vzero;
   let vacc2x0123 = vzero, vacc2x4567 = vzero, vacc2x89AB = vzero;
-  if (loadC) {
-    vacc0x0123 = loadPart(c0 + 0, nr - 0); vacc0x4567 = loadPart(c0 + 16, nr - 4); vacc0x89AB = loadPart(c0 + 32, nr - 8);
-    vacc1x0123 = loadPart(c1 + 0, nr - 0); vacc1x4567 = loadPart(c1 + 16, nr - 4); vacc1x89AB = loadPart(c1 + 32, nr - 8);
-    vacc2x0123 = loadPart(c2 + 0, nr - 0); vacc2x4567 = loadPart(c2 + 16, nr - 4); vacc2x89AB = loadPart(c2 + 32, nr - 8);
+  if (cin) {
+    // The chain starts from the tile at cin (C itself, or the residual input), rows aliased like C's.
+    const i0 = cin, i1 = mr <= 1 ? i0 : i0 + cs, i2 = mr <= 2 ? i1 : i1 + cs;
+    vacc0x0123 = loadPart(i0 + 0, nr - 0); vacc0x4567 = loadPart(i0 + 16, nr - 4); vacc0x89AB = loadPart(i0 + 32, nr - 8);
+    vacc1x0123 = loadPart(i1 + 0, nr - 0); vacc1x4567 = loadPart(i1 + 16, nr - 4); vacc1x89AB = loadPart(i1 + 32, nr - 8);
+    vacc2x0123 = loadPart(i2 + 0, nr - 0); vacc2x4567 = loadPart(i2 + 16, nr - 4); vacc2x89AB = loadPart(i2 + 32, nr - 8);
   }
-  for (let k = 0; k < kc; k++) {
+  const bend = bp + <usize>(kc * NR * 4);
+  while (bp < bend) {
     const vb0123 = v128.load(bp, 0);
     const vb4567 = v128.load(bp, 16);
     const vb89AB = v128.load(bp, 32);
@@ -126,6 +135,26 @@ function f32_gemm_3x12__wasmsimd_splat(kc: i32, ap: usize, bp: usize, c: usize, 
       v128.store32_lane(c0, vacc0x0123, 0);
     }
   }
+}
+
+/**
+ * The microkernel over every 12-column panel of a packed B block (nc columns). In the relaxed build it is
+ * inlined into this loop (one call per A sliver instead of one per tile: with the k loop ending on a pointer
+ * compare, 3.5-4% faster GEMMs); the plain build keeps one call per tile, since its mul+add pairs need
+ * temporaries and the inlined loop spilled (55 -> 43 GFLOP/s).
+ */
+function f32_gemm_3x12_panels(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nc: i32, cin: usize, bias: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr), jo = (<usize>jr) << 2, bj = bp + ((<usize>(jr * kc)) << 2);
+    const cj: usize = cin ? cin + jo : 0, bb: usize = bias ? bias + jo : 0;
+    if (ASC_FEATURE_RELAXED_SIMD) f32_gemm_3x12__wasmsimd_splat(kc, ap, bj, c + jo, cs, mr, nr, cj, bb);
+    else f32_gemm_3x12_tile(kc, ap, bj, c + jo, cs, mr, nr, cj, bb);
+  }
+}
+
+/** The microkernel as a function of its own (the plain build's per-tile call). */
+function f32_gemm_3x12_tile(kc: i32, ap: usize, bp: usize, c: usize, cs: usize, mr: i32, nr: i32, cin: usize, bias: usize): void {
+  f32_gemm_3x12__wasmsimd_splat(kc, ap, bp, c, cs, mr, nr, cin, bias);
 }
 
 /**
@@ -251,32 +280,106 @@ function packA(ap: usize, a: usize, tA: bool, lda: i32, M: i32, ic: i32, mr: i32
   }
 }
 
-export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32, flags: i32, ws: usize): void {
+/** Epilogue codes of f32_gemm (`ep`); the GELU forms are those of activation.ts (shared lane math, gelu.ts). */
+const EP_GELU: i32 = 1, EP_GELU_ERF: i32 = 2, EP_GELU_GRAD: i32 = 3, EP_GELU_ERF_GRAD: i32 = 4;
+
+/** Store lanes [0, n) of v at p (n >= 4: all four). */
+// @ts-ignore: decorator
+@inline function storePart(p: usize, v: v128, n: i32): void {
+  if (n >= 4) { v128.store(p, v); return; }
+  if (n >= 2) { v128.store64_lane(p, v, 0); if (n == 3) v128.store32_lane(p, v, 2, 8); return; }
+  v128.store32_lane(p, v, 0);
+}
+
+/**
+ * The fused epilogue over a finished block of C (mr rows of n columns, rows cs bytes apart; aux at the same
+ * offsets), run once per 3-row sliver right after its last K block, while it is in L1: EP_GELU[_ERF] writes
+ * aux = GELU(C), EP_GELU[_ERF]_GRAD sets C = GELU'(aux)·C, formed as madd(GELU'(aux), C, 0): the expression
+ * of f32_gelu_bwd into a zeroed dinp, so the fused backward gives the bits of fill + geluBackward. Every
+ * element takes the f32x4 path (lanes past n are computed on zeros and never stored), which is the separate
+ * kernels' path for every element when their n is a multiple of 4.
+ */
+function epilogue(c: usize, aux: usize, cs: usize, mr: i32, n: i32, ep: i32): void {
+  for (let r = 0; r < mr; r++) {
+    const cr = c + (<usize>r) * cs, xr = aux + (<usize>r) * cs;
+    if (ep == EP_GELU) epiGeluTanh(cr, xr, n);
+    else if (ep == EP_GELU_ERF) epiGeluErf(cr, xr, n);
+    else if (ep == EP_GELU_GRAD) epiGradTanh(cr, xr, n);
+    else epiGradErf(cr, xr, n);
+  }
+}
+
+/** aux[0..n) = GELU(c[0..n)), two vectors per step (independent chains for the out-of-order core). */
+// @ts-ignore: decorator
+@inline function epiGelu(c: usize, aux: usize, n: i32, erf: bool): void {
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const o = (<usize>j) << 2;
+    const v0 = v128.load(c + o), v1 = v128.load(c + o, 16);
+    v128.store(aux + o, erf ? vgeluErf(v0) : vgeluTanh(v0));
+    v128.store(aux + o, erf ? vgeluErf(v1) : vgeluTanh(v1), 16);
+  }
+  for (; j < n; j += 4) {
+    const o = (<usize>j) << 2, v = loadPart(c + o, n - j);
+    storePart(aux + o, erf ? vgeluErf(v) : vgeluTanh(v), n - j);
+  }
+}
+
+/** c[0..n) = madd(GELU'(aux), c, 0), two vectors per step. */
+// @ts-ignore: decorator
+@inline function epiGeluGrad(c: usize, aux: usize, n: i32, erf: bool): void {
+  const z = f32x4.splat(0);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const o = (<usize>j) << 2;
+    const p0 = v128.load(aux + o), p1 = v128.load(aux + o, 16);
+    const g0 = erf ? vgeluErfGrad(p0) : vgeluTanhGrad(p0), g1 = erf ? vgeluErfGrad(p1) : vgeluTanhGrad(p1);
+    v128.store(c + o, madd(g0, v128.load(c + o), z));
+    v128.store(c + o, madd(g1, v128.load(c + o, 16), z), 16);
+  }
+  for (; j < n; j += 4) {
+    const o = (<usize>j) << 2, g = erf ? vgeluErfGrad(loadPart(aux + o, n - j)) : vgeluTanhGrad(loadPart(aux + o, n - j));
+    storePart(c + o, madd(g, loadPart(c + o, n - j), z), n - j);
+  }
+}
+
+// One compiled function per form and direction (the inlined variants in one body made V8 spill).
+function epiGeluTanh(c: usize, aux: usize, n: i32): void { epiGelu(c, aux, n, false); }
+function epiGeluErf(c: usize, aux: usize, n: i32): void { epiGelu(c, aux, n, true); }
+function epiGradTanh(c: usize, aux: usize, n: i32): void { epiGeluGrad(c, aux, n, false); }
+function epiGradErf(c: usize, aux: usize, n: i32): void { epiGeluGrad(c, aux, n, true); }
+
+/**
+ * res: with flag 4 (accumulate), the chain of each C element starts from R[i,j] at res (laid out like C, row
+ * stride ldc) instead of C's old value: C = R + op(A)·op(B) (+ bias) without a copy of R into C, same bits
+ * (0 = from C). ep, aux: the fused epilogue after the last K block (see `epilogue`; 0 = none).
+ */
+export function f32_gemm(c: usize, a: usize, b: usize, bias: usize, M: i32, N: i32, K: i32, lda: i32, ldb: i32, ldc: i32, flags: i32, ws: usize, res: usize, ep: i32, aux: usize): void {
   if (M <= 0 || N <= 0) return;
   const tA = (flags & 1) != 0, tB = (flags & 2) != 0, acc = (flags & 4) != 0;
   if (K < 0) K = 0;
   const ap = ws;
   const bp = ws + <usize>((MR * KC + 4) * 4);
   const cs = (<usize>ldc) << 2;
-  for (let jc = 0; jc < N; jc += NC) {
-    const nc = min(NC, N - jc);
+  // N in equal blocks of whole panels, at most NC wide (N = 768: 2 x 384, not 512 + 256; N = 576: 2 x 288, not
+  // 512 + 64 with a ragged last panel): 2-3% on those shapes. The blocking never changes a bit.
+  const nblk = (N + NC - 1) / NC;
+  const ncb = (((N + nblk - 1) / nblk + NR - 1) / NR) * NR;
+  for (let jc = 0; jc < N; jc += ncb) {
+    const nc = min(ncb, N - jc);
     let pc = 0;
     do {
       const kc = min(KC, K - pc);
-      const loadC = acc || pc > 0;
-      const vbias: usize = bias != 0 && pc + kc >= K ? bias + ((<usize>jc) << 2) : 0;
+      const last = pc + kc >= K;
+      const vbias: usize = bias != 0 && last ? bias + ((<usize>jc) << 2) : 0;
       packB(bp, b, tB, ldb, pc, kc, jc, nc);
       for (let ic = 0; ic < M; ic += MR) {
         const mr = min(MR, M - ic);
         packA(ap, a, tA, lda, M, ic, mr, pc, kc);
-        const crow = c + ((<usize>ic * <usize>ldc + <usize>jc) << 2);
-        for (let jr = 0; jr < nc; jr += NR) {
-          const nr = min(NR, nc - jr);
-          const bpan = bp + ((<usize>(jr * kc)) << 2);
-          const cj = crow + ((<usize>jr) << 2);
-          const bj: usize = vbias ? vbias + ((<usize>jr) << 2) : 0;
-          f32_gemm_3x12__wasmsimd_splat(kc, ap, bpan, cj, cs, mr, nr, loadC, bj);
-        }
+        const off = (<usize>ic * <usize>ldc + <usize>jc) << 2;
+        const cin: usize = pc > 0 ? c + off : acc ? (res ? res : c) + off : 0;
+        f32_gemm_3x12_panels(kc, ap, bp, c + off, cs, mr, nc, cin, vbias);
+        if (ep != 0 && last) epilogue(c + off, aux + off, cs, mr, nc, ep);
       }
       pc += kc;
     } while (pc < K);

@@ -1,4 +1,4 @@
-import { madd } from './simd';
+import { kat, madd } from './simd';
 
 /** Byte address of element i of an f32 array at p. */
 // @ts-ignore: decorator
@@ -36,24 +36,29 @@ import { madd } from './simd';
  * so x > 88.4 gives +inf. n is rounded with the 1.5*2^23 "magic number" add, whose bits also hold n, so
  * neither `nearest` nor a float-to-int conversion is needed (both lower to long sequences on x64).
  */
+/** vexp's constants (kat): clamp low/high, magic, log2 e, ln2 hi/lo, the polynomial p0..p5, 1; then 127 as an i32. */
+const EXP_K = memory.data<f32>([-88.0, 89.0, 12582912.0, 1.44269504088896341, -0.693359375, 2.12194440e-4,
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, 1.0]);
+const EXP_127 = memory.data<i32>([127]);
+
 // @ts-ignore: decorator
 @inline export function vexp(x: v128): v128 {
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-88.0)), f32x4.splat(89.0));
-  const magic = f32x4.splat(12582912.0); // 1.5 * 2^23: t's low mantissa bits hold round(x log2e)
-  const t = madd(xc, f32x4.splat(1.44269504088896341), magic);
+  const xc = f32x4.pmin(f32x4.pmax(x, kat(EXP_K, 0)), kat(EXP_K, 1));
+  const magic = kat(EXP_K, 2); // 1.5 * 2^23: t's low mantissa bits hold round(x log2e)
+  const t = madd(xc, kat(EXP_K, 3), magic);
   const n = f32x4.sub(t, magic);
   // r = x - n*ln2 in two steps (ln2 split so n*C1 is exact).
-  let r = madd(n, f32x4.splat(-0.693359375), xc);
-  r = madd(n, f32x4.splat(2.12194440e-4), r);
-  let p = f32x4.splat(1.9875691500e-4);
-  p = madd(p, r, f32x4.splat(1.3981999507e-3));
-  p = madd(p, r, f32x4.splat(8.3334519073e-3));
-  p = madd(p, r, f32x4.splat(4.1665795894e-2));
-  p = madd(p, r, f32x4.splat(1.6666665459e-1));
-  p = madd(p, r, f32x4.splat(5.0000001201e-1));
-  p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1.0)));
+  let r = madd(n, kat(EXP_K, 4), xc);
+  r = madd(n, kat(EXP_K, 5), r);
+  let p = kat(EXP_K, 6);
+  p = madd(p, r, kat(EXP_K, 7));
+  p = madd(p, r, kat(EXP_K, 8));
+  p = madd(p, r, kat(EXP_K, 9));
+  p = madd(p, r, kat(EXP_K, 10));
+  p = madd(p, r, kat(EXP_K, 11));
+  p = madd(p, f32x4.mul(r, r), f32x4.add(r, kat(EXP_K, 12)));
   // 2^n: the low 9 bits of (bits(t) + 127) are n + 127 in [0, 255]; shifted into the exponent field
   // (0 gives the float 0, 255 gives +inf).
-  const e = i32x4.shl(i32x4.add(t, i32x4.splat(127)), 23);
+  const e = i32x4.shl(i32x4.add(t, kat(EXP_127, 0)), 23);
   return f32x4.mul(p, e);
 }

@@ -189,4 +189,27 @@ test('wasm: a sample\'s results are bit-identical alone and in a batch, and run 
   }
 });
 
+test('wasm: a sample with every token present and T % 4 == 0 (read in place, no packing) gives the packed path\'s bits', () => {
+  // The same tokens plus one masked token (T+1) take the packed path over the same n = T present tokens.
+  const ref = reference();
+  for (const be of wasmBackends()) {
+    for (const [T, hd, H] of [[4, 1, 2], [8, 3, 3], [12, 8, 2], [20, 12, 1], [36, 5, 2], [64, 64, 3], [196, 16, 2]]) {
+      const d = hd * H, r = rng(900 + T);
+      const qkv = randArray(r, T * 3 * d, -2, 2), dout = randArray(r, T * d), dqkv0 = randArray(r, T * 3 * d);
+      const one = { B: 1, T, d, H, qkv, dout, dqkv0, mask: new Float32Array(T).fill(1) };
+      const pad = (a: Float32Array, w: number): Float32Array => { const o = new Float32Array((T + 1) * w); o.set(a); return o; };
+      const ext = { B: 1, T: T + 1, d, H, qkv: pad(qkv, 3 * d), dout: pad(dout, d), dqkv0: pad(dqkv0, 3 * d), mask: pad(one.mask, 1) };
+      const a = run(be, one), b = run(be, ext), want = run(ref, one);
+      const label = `${be.name} T=${T} hd=${hd} H=${H}`;
+      close(`${label} out`, a.out, want.out, 2e-6 * Math.sqrt(T * hd) + 1e-6, 1e-5);
+      close(`${label} dqkv`, a.dqkv, want.dqkv, 8e-6 * Math.sqrt(T * hd) + 4e-6, 1e-5);
+      sameBits(`${label} out`, f32(a.out), f32(b.out).slice(0, T * d));
+      sameBits(`${label} dqkv`, f32(a.dqkv), f32(b.dqkv).slice(0, T * 3 * d));
+      const attB = new Float32Array(H * T * T);
+      for (let h = 0; h < H; h++) for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) attB[(h * T + i) * T + j] = b.att[(h * (T + 1) + i) * (T + 1) + j];
+      sameBits(`${label} att`, f32(a.att), attB);
+    }
+  }
+});
+
 test.run();

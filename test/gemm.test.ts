@@ -116,8 +116,8 @@ test('M = 0 or N = 0 writes nothing (the kernel itself short-circuits too)', () 
     be.gemm(c, a, b, 0, 0, 4, 4);
     be.gemm(c, a, b, 0, 4, 0, 4);
     const ws = be.alloc(1 << 21);
-    be.x.f32_gemm(c * 4, a * 4, b * 4, 0, 0, 4, 4, 4, 4, 4, 0, ws * 4);
-    be.x.f32_gemm(c * 4, a * 4, b * 4, 0, 4, 0, 4, 4, 4, 4, 0, ws * 4);
+    be.x.f32_gemm(c * 4, a * 4, b * 4, 0, 0, 4, 4, 4, 4, 4, 0, ws * 4, 0, 0, 0);
+    be.x.f32_gemm(c * 4, a * 4, b * 4, 0, 4, 0, 4, 4, 4, 4, 0, ws * 4, 0, 0, 0);
     assert.ok(Array.from(be.readSync(c, 64)).every((v) => v === 5), `${be.name}: C was written`);
     be.release(m);
   }

@@ -1,5 +1,5 @@
 /** The engine: backends that implement the kernel interface of types.ts. */
-export type { Backend, SyncBackend, GemmOptions, Ptr, FloatArray } from './types.ts';
+export type { Backend, SyncBackend, GemmEpilogue, GemmOptions, Ptr, FloatArray } from './types.ts';
 export { SCALAR_FLOATS } from './types.ts';
 export type { Batch } from './batch.ts';
 export { LABEL_NAMES, NUM_LABELS, hasTabular } from './batch.ts';

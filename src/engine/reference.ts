@@ -1,5 +1,5 @@
 import { Arena } from './arena.ts';
-import type { GemmOptions, Ptr, SyncBackend } from './types.ts';
+import type { GemmEpilogue, GemmOptions, Ptr, SyncBackend } from './types.ts';
 
 /**
  * erfc(z) for z >= 0 in float64, as the ground truth for the exact GELU: the series erf(z) = 2/sqrt(pi)
@@ -25,6 +25,17 @@ export function erfc64(z: number): number {
 export function normalCdf64(x: number): number {
   const tail = 0.5 * erfc64(Math.abs(x) / Math.SQRT2);
   return x >= 0 ? 1 - tail : tail;
+}
+
+/** GELU'(x), tanh form, in float64 (geluBackward and the gemm epilogue). */
+function geluTanhGrad64(x: number): number {
+  const k = Math.sqrt(2 / Math.PI), th = Math.tanh(k * (x + 0.044715 * x * x * x));
+  return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * k * (1 + 3 * 0.044715 * x * x);
+}
+
+/** GELU'(x), exact form, in float64: Phi(x) + x phi(x) (geluErfBackward and the gemm epilogue). */
+function geluErfGrad64(x: number): number {
+  return normalCdf64(x) + x * (1 / Math.sqrt(2 * Math.PI)) * Math.exp(-0.5 * x * x);
 }
 
 /**
@@ -76,8 +87,24 @@ export class ReferenceBackend implements SyncBackend {
         }
         if (bias) s += m[bias + j];
         const ci = c + i * ldc + j;
-        m[ci] = o.accumulate ? m[ci] + s : s;
+        m[ci] = o.accumulate ? m[o.residual ? o.residual + i * ldc + j : ci] + s : s;
       }
+    }
+    if (o.epilogue) this.gemmEpilogue(c, M, N, ldc, o.epilogue);
+  }
+
+  /** GemmOptions.epilogue over C [M,N] (row stride ldc), through the elementwise GELU kernels row by row. */
+  private gemmEpilogue(c: Ptr, M: number, N: number, ldc: number, e: GemmEpilogue): void {
+    const m = this.m;
+    for (let i = 0; i < M; i++) {
+      const row = c + i * ldc;
+      if (e.op === 'gelu') {
+        if (e.form === 'erf') this.geluErfForward(e.out + i * ldc, row, N);
+        else this.geluForward(e.out + i * ldc, row, N);
+        continue;
+      }
+      const grad = e.form === 'erf' ? geluErfGrad64 : geluTanhGrad64;
+      for (let j = 0; j < N; j++) m[row + j] = grad(m[e.pre + i * ldc + j]) * m[row + j];
     }
   }
 
@@ -203,13 +230,8 @@ export class ReferenceBackend implements SyncBackend {
   }
 
   geluBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void {
-    const m = this.m, k = Math.sqrt(2 / Math.PI);
-    for (let i = 0; i < n; i++) {
-      const x = m[inp + i], u = k * (x + 0.044715 * x * x * x), th = Math.tanh(u);
-      const sech2 = 1 - th * th;
-      const grad = 0.5 * (1 + th) + 0.5 * x * sech2 * k * (1 + 3 * 0.044715 * x * x);
-      m[dinp + i] += grad * m[dout + i];
-    }
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[dinp + i] += geluTanhGrad64(m[inp + i]) * m[dout + i];
   }
 
   geluErfForward(out: Ptr, inp: Ptr, n: number): void {
@@ -218,11 +240,8 @@ export class ReferenceBackend implements SyncBackend {
   }
 
   geluErfBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void {
-    const m = this.m, c = 1 / Math.sqrt(2 * Math.PI);
-    for (let i = 0; i < n; i++) {
-      const x = m[inp + i];
-      m[dinp + i] += (normalCdf64(x) + x * c * Math.exp(-0.5 * x * x)) * m[dout + i];
-    }
+    const m = this.m;
+    for (let i = 0; i < n; i++) m[dinp + i] += geluErfGrad64(m[inp + i]) * m[dout + i];
   }
 
   softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void {

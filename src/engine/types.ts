@@ -27,6 +27,18 @@ export type FloatArray = Float32Array | Float64Array;
  */
 export const SCALAR_FLOATS = 2;
 
+/**
+ * A fused epilogue of `gemm`, applied to each final C element (after the product, accumulation and bias),
+ * in the GELU form given ('tanh' = geluForward, 'erf' = geluErfForward):
+ * - `gelu`: out = GELU(C); C keeps the pre-activation (an MLP's first layer: both are saved for backward).
+ * - `geluGrad`: C = GELU'(pre)·C, pre the forward's pre-activation (the gradient through the GELU, in place:
+ *   the same values as geluBackward into a zeroed buffer).
+ * `out` / `pre` are laid out like C (row stride ldc) and must not overlap C.
+ */
+export type GemmEpilogue =
+  | { op: 'gelu'; form: 'tanh' | 'erf'; out: Ptr }
+  | { op: 'geluGrad'; form: 'tanh' | 'erf'; pre: Ptr };
+
 /** Options of `gemm`: C (+)= op(A)·op(B) (+ bias). */
 export interface GemmOptions {
   /** A is stored [K, M] (row-major) and used transposed. Default false: A is [M, K]. */
@@ -35,6 +47,13 @@ export interface GemmOptions {
   transB?: boolean;
   /** C += result instead of C = result. */
   accumulate?: boolean;
+  /**
+   * With `accumulate`: C = R + result, R at `residual` laid out like C (row stride ldc), read instead of C's
+   * old value (a residual add without copying R into C first; the same values as copy + accumulate). R may be C.
+   */
+  residual?: Ptr;
+  /** A fused epilogue (GELU, or the gradient through it) on the final C. */
+  epilogue?: GemmEpilogue;
   /** Leading dimensions (row strides, in elements) of A, B, C as stored. Defaults: the dense row length. */
   lda?: number;
   ldb?: number;

@@ -10,7 +10,7 @@ import type { GemmOptions, Ptr, SyncBackend } from './types.ts';
 export interface WasmExports {
   f32_peak_madd(iters: number): number;
   f32_peak_mul_add(iters: number): number;
-  f32_gemm(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, flags: number, ws: number): void;
+  f32_gemm(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, flags: number, ws: number, res: number, ep: number, aux: number): void;
   f32_attention_fwd(out: number, att: number, qkv: number, mask: number, B: number, T: number, d: number, H: number, ws: number): void;
   f32_attention_bwd(dqkv: number, dout: number, qkv: number, att: number, mask: number, B: number, T: number, d: number, H: number, ws: number): void;
   f32_layernorm_fwd(out: number, mean: number, rstd: number, inp: number, w: number, b: number, N: number, C: number): void;
@@ -119,7 +119,12 @@ export class WasmCoreBackend implements SyncBackend {
     const tA = !!o.transA, tB = !!o.transB;
     const lda = o.lda ?? (tA ? M : K), ldb = o.ldb ?? (tB ? K : N), ldc = o.ldc ?? N;
     const flags = (tA ? 1 : 0) | (tB ? 2 : 0) | (o.accumulate ? 4 : 0);
-    this.x.f32_gemm(c * 4, a * 4, b * 4, bias * 4, M, N, K, lda, ldb, ldc, flags, this.ws);
+    const res = o.accumulate && o.residual ? o.residual * 4 : 0;
+    const e = o.epilogue;
+    // epilogue codes of assembly/gemm.ts: 1 gelu, 2 gelu erf, 3 gelu grad, 4 gelu erf grad
+    const ep = !e ? 0 : (e.op === 'gelu' ? 1 : 3) + (e.form === 'erf' ? 1 : 0);
+    const aux = !e ? 0 : (e.op === 'gelu' ? e.out : e.pre) * 4;
+    this.x.f32_gemm(c * 4, a * 4, b * 4, bias * 4, M, N, K, lda, ldb, ldc, flags, this.ws, res, ep, aux);
   }
   attentionForward(out: Ptr, att: Ptr, qkv: Ptr, mask: Ptr, B: number, T: number, d: number, H: number): void {
     if (d % H !== 0) throw new Error(`attention: d=${d} is not a multiple of heads=${H}`);

@@ -120,8 +120,8 @@ function layoutActs(k: Dims, c: ModelConfig, cap: number, training: boolean, all
     logits: alloc(cap * NUM_LABELS), targets: alloc(cap * NUM_LABELS), weights: alloc(cap * NUM_LABELS), dlogits: alloc(cap * NUM_LABELS),
     rows: { cls: alloc(cap), clsOfBatch: alloc(cap), vis: alloc(cap), tab: alloc(cap), zeros: alloc(cap) },
     scratch: training
-      ? { dln: alloc(maxRows * d), datty: alloc(maxRows * d), dqkv: alloc(maxRows * 3 * d), dfch: alloc(maxRows * hid), dfchGelu: alloc(maxRows * hid) }
-      : { dln: 0, datty: 0, dqkv: 0, dfch: 0, dfchGelu: 0 },
+      ? { dln: alloc(maxRows * d), datty: alloc(maxRows * d), dqkv: alloc(maxRows * 3 * d), dfch: alloc(maxRows * hid) }
+      : { dln: 0, datty: 0, dqkv: 0, dfch: 0 },
     order: new Int32Array(cap),
     host: {
       fmask: host(rowsF), fpresent: host(rowsF), tmask: host(rowsT), tpresent: host(rowsT),

@@ -190,7 +190,7 @@ export function activationElements(c: ModelConfig, cap: number, training: boolea
   return r4(cap * k.S * k.S) + r4(rowsV * k.PP) + r4(cap * k.Fn) + r4(cap * k.Fc)
     + encoder(rowsV, k.Nv, c.visionDepth, rowsV) + encoder(rowsT, k.Ft, c.tabularDepth, rowsT) + encoder(rowsF, Tf, c.fusionDepth, cap)
     + 5 * r4(cap * d) + 4 * r4(cap * 14) + 5 * r4(cap)
-    + (training ? 2 * r4(maxRows * d) + r4(maxRows * 3 * d) + 2 * r4(maxRows * hid) : 0);
+    + (training ? 2 * r4(maxRows * d) + r4(maxRows * 3 * d) + r4(maxRows * hid) : 0);
 }
 
 /** Sizes derived from a config, used by the layout, the activations and the FLOP count. */

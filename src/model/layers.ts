@@ -4,7 +4,7 @@
  * into parameter gradients; where a function overwrites an input gradient instead (a scratch buffer), its
  * doc says so. Nothing here allocates: every buffer comes from the model's arena plan.
  */
-import type { Backend, Ptr } from '../engine/types.ts';
+import type { Backend, GemmEpilogue, Ptr } from '../engine/types.ts';
 import type { GeluForm } from './config.ts';
 
 /**
@@ -24,17 +24,22 @@ export interface Segment {
 
 // ---- Linear ----------------------------------------------------------------------------------------------
 
-/** out [N,OC] (+)= inp [N,IC] · weight [OC,IC]^T + bias [OC] (bias 0 = none). */
-export function linearForward(be: Backend, out: Ptr, inp: Ptr, weight: Ptr, bias: Ptr, N: number, IC: number, OC: number, accumulate = false): void {
-  be.gemm(out, inp, weight, bias, N, OC, IC, { transB: true, accumulate });
+/**
+ * out [N,OC] = inp [N,IC] · weight [OC,IC]^T + bias [OC] (bias 0 = none), plus residual [N,OC] when one is
+ * given (it may be `out` itself: accumulate in place; else out = residual + ... without copying it first).
+ * `epilogue`: a GELU fused into the GEMM's output pass (GemmEpilogue).
+ */
+export function linearForward(be: Backend, out: Ptr, inp: Ptr, weight: Ptr, bias: Ptr, N: number, IC: number, OC: number, residual: Ptr = 0, epilogue?: GemmEpilogue): void {
+  be.gemm(out, inp, weight, bias, N, OC, IC, { transB: true, accumulate: residual !== 0, residual: residual || undefined, epilogue });
 }
 
 /**
  * Backward of `linearForward`. dinp [N,IC] = dout·weight (OVERWRITTEN unless `accumulateInput`; 0 = not
- * needed); dweight [OC,IC] += dout^T·inp; dbias [OC] += column sums of dout [N,OC] (0 = none).
+ * needed), then `dinpEpilogue` on it (the gradient through a GELU before the layer: GemmEpilogue
+ * 'geluGrad'); dweight [OC,IC] += dout^T·inp; dbias [OC] += column sums of dout [N,OC] (0 = none).
  */
-export function linearBackward(be: Backend, dinp: Ptr, dweight: Ptr, dbias: Ptr, dout: Ptr, inp: Ptr, weight: Ptr, N: number, IC: number, OC: number, accumulateInput = false): void {
-  if (dinp) be.gemm(dinp, dout, weight, 0, N, IC, OC, { accumulate: accumulateInput });
+export function linearBackward(be: Backend, dinp: Ptr, dweight: Ptr, dbias: Ptr, dout: Ptr, inp: Ptr, weight: Ptr, N: number, IC: number, OC: number, accumulateInput = false, dinpEpilogue?: GemmEpilogue): void {
+  if (dinp) be.gemm(dinp, dout, weight, 0, N, IC, OC, { accumulate: accumulateInput, epilogue: dinpEpilogue });
   be.gemm(dweight, dout, inp, 0, OC, IC, N, { transA: true, accumulate: true });
   if (dbias) be.biasGrad(dbias, dout, N, OC);
 }
@@ -75,20 +80,25 @@ export interface BlockScratch {
   datty: Ptr;
   /** [N,3d] */
   dqkv: Ptr;
-  /** [N,hidden] gradients of fc1's output and of the GELU output. */
-  dfch: Ptr; dfchGelu: Ptr;
+  /** [N,hidden] gradient of fc1's output (fc2's input gradient times GELU', one fused GEMM). */
+  dfch: Ptr;
 }
 
-/** out [n] = GELU(inp) in the config's form (ModelConfig.gelu). */
-export function geluForward(be: Backend, form: GeluForm, out: Ptr, inp: Ptr, n: number): void {
-  if (form === 'erf') be.geluErfForward(out, inp, n);
-  else be.geluForward(out, inp, n);
+/**
+ * The MLP's first layer with its GELU in the config's form (ModelConfig.gelu), one GEMM: pre [N,hidden] =
+ * inp·weight^T + bias (saved for backward), act = GELU(pre) from the GEMM's output pass.
+ */
+function fc1Forward(be: Backend, form: GeluForm, pre: Ptr, act: Ptr, inp: Ptr, weight: Ptr, bias: Ptr, N: number, d: number, hidden: number): void {
+  linearForward(be, pre, inp, weight, bias, N, d, hidden, 0, { op: 'gelu', form, out: act });
 }
 
-/** dinp [n] += GELU'(inp) * dout in the config's form. */
-export function geluBackward(be: Backend, form: GeluForm, dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void {
-  if (form === 'erf') be.geluErfBackward(dinp, inp, dout, n);
-  else be.geluBackward(dinp, inp, dout, n);
+/**
+ * Backward of the MLP (fc2 over the GELU over fc1) from dout [N,d]: dpre [N,hidden] = GELU'(pre)·(dout·fc2w)
+ * in one GEMM (overwritten), dln [N,d] = dpre·fc1w (overwritten); the four parameter gradients +=.
+ */
+function mlpBackward(be: Backend, form: GeluForm, dln: Ptr, dpre: Ptr, g: BlockWeights, dout: Ptr, a: BlockActs, w: BlockWeights, N: number, d: number, hidden: number): void {
+  linearBackward(be, dpre, g.fc2w, g.fc2b, dout, a.fchGelu, w.fc2w, N, hidden, d, false, { op: 'geluGrad', form, pre: a.fch });
+  linearBackward(be, dln, g.fc1w, g.fc1b, dpre, a.ln2, w.fc1w, N, d, hidden);
 }
 
 /**
@@ -100,13 +110,10 @@ export function blockForward(be: Backend, a: BlockActs, x: Ptr, mask: Ptr, w: Bl
   be.layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, w.ln1w, w.ln1b, N, d);
   linearForward(be, a.qkv, a.ln1, w.qkvw, w.qkvb, N, d, 3 * d);
   for (const s of segs) be.attentionForward(a.atty + s.row * d, a.att + s.att, a.qkv + s.row * 3 * d, mask + s.row, s.B, s.T, d, H);
-  be.copy(a.x1, x, N * d);
-  linearForward(be, a.x1, a.atty, w.projw, w.projb, N, d, d, true);
+  linearForward(be, a.x1, a.atty, w.projw, w.projb, N, d, d, x);
   be.layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.x1, w.ln2w, w.ln2b, N, d);
-  linearForward(be, a.fch, a.ln2, w.fc1w, w.fc1b, N, d, hidden);
-  geluForward(be, gelu, a.fchGelu, a.fch, N * hidden);
-  be.copy(a.x2, a.x1, N * d);
-  linearForward(be, a.x2, a.fchGelu, w.fc2w, w.fc2b, N, hidden, d, true);
+  fc1Forward(be, gelu, a.fch, a.fchGelu, a.ln2, w.fc1w, w.fc1b, N, d, hidden);
+  linearForward(be, a.x2, a.fchGelu, w.fc2w, w.fc2b, N, hidden, d, a.x1);
 }
 
 /**
@@ -116,10 +123,7 @@ export function blockForward(be: Backend, a: BlockActs, x: Ptr, mask: Ptr, w: Bl
  */
 export function blockBackward(be: Backend, dx: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], N: number, d: number, H: number, hidden: number, gelu: GeluForm): void {
   // x2 = x1 + fc2(gelu(fc1(ln2(x1)))): dx passes through the residual unchanged, the MLP adds to it.
-  linearBackward(be, s.dfchGelu, g.fc2w, g.fc2b, dx, a.fchGelu, w.fc2w, N, hidden, d);
-  be.fill(s.dfch, N * hidden, 0);
-  geluBackward(be, gelu, s.dfch, a.fch, s.dfchGelu, N * hidden);
-  linearBackward(be, s.dln, g.fc1w, g.fc1b, s.dfch, a.ln2, w.fc1w, N, d, hidden);
+  mlpBackward(be, gelu, s.dln, s.dfch, g, dx, a, w, N, d, hidden);
   be.layernormBackward(dx, g.ln2w, g.ln2b, s.dln, a.x1, w.ln2w, a.ln2Mean, a.ln2Rstd, N, d);
   // x1 = x + proj(attn(qkv(ln1(x))))
   linearBackward(be, s.datty, g.projw, g.projb, dx, a.atty, w.projw, N, d, d);
@@ -192,13 +196,10 @@ export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: 
   for (const s of segs) be.attentionForward(a.atty + s.row * d, a.att + s.att, a.qkv + s.row * 3 * d, mask + s.row, s.B, s.T, d, H);
   be.copyRows(clsX, 0, x, rows, B, d);
   be.copyRows(clsAtty, 0, a.atty, rows, B, d);
-  be.copy(a.x1, clsX, B * d);
-  linearForward(be, a.x1, clsAtty, w.projw, w.projb, B, d, d, true);
+  linearForward(be, a.x1, clsAtty, w.projw, w.projb, B, d, d, clsX);
   be.layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.x1, w.ln2w, w.ln2b, B, d);
-  linearForward(be, a.fch, a.ln2, w.fc1w, w.fc1b, B, d, hidden);
-  geluForward(be, gelu, a.fchGelu, a.fch, B * hidden);
-  be.copy(a.x2, a.x1, B * d);
-  linearForward(be, a.x2, a.fchGelu, w.fc2w, w.fc2b, B, hidden, d, true);
+  fc1Forward(be, gelu, a.fch, a.fchGelu, a.ln2, w.fc1w, w.fc1b, B, d, hidden);
+  linearForward(be, a.x2, a.fchGelu, w.fc2w, w.fc2b, B, hidden, d, a.x1);
 }
 
 /**
@@ -208,10 +209,7 @@ export function lastBlockForward(be: Backend, a: BlockActs, clsX: Ptr, clsAtty: 
  */
 export function lastBlockBackward(be: Backend, dx: Ptr, dcls: Ptr, g: BlockWeights, s: BlockScratch, a: BlockActs, clsAtty: Ptr, x: Ptr, mask: Ptr, w: BlockWeights, segs: readonly Segment[], rows: Ptr, B: number, N: number, d: number, H: number, hidden: number, gelu: GeluForm): void {
   // On the B CLS rows: x2 = x1 + fc2(gelu(fc1(ln2(x1)))), x1 = x + proj(atty).
-  linearBackward(be, s.dfchGelu, g.fc2w, g.fc2b, dcls, a.fchGelu, w.fc2w, B, hidden, d);
-  be.fill(s.dfch, B * hidden, 0);
-  geluBackward(be, gelu, s.dfch, a.fch, s.dfchGelu, B * hidden);
-  linearBackward(be, s.dln, g.fc1w, g.fc1b, s.dfch, a.ln2, w.fc1w, B, d, hidden);
+  mlpBackward(be, gelu, s.dln, s.dfch, g, dcls, a, w, B, d, hidden);
   be.layernormBackward(dcls, g.ln2w, g.ln2b, s.dln, a.x1, w.ln2w, a.ln2Mean, a.ln2Rstd, B, d);
   linearBackward(be, s.dln, g.projw, g.projb, dcls, clsAtty, w.projw, B, d, d);
   // Scatter to all rows: the residual and the attention output get gradient on the CLS rows only.

@@ -301,7 +301,11 @@ export class WebGPUBackend implements Backend {
     const tA = !!o.transA, tB = !!o.transB;
     const lda = o.lda ?? (tA ? M : K), ldb = o.ldb ?? (tB ? K : N), ldc = o.ldc ?? N;
     const name = `gemm_${tA ? 't' : 'n'}${tB ? 't' : 'n'}`;
-    this.dispatch(name, [c, a, b, bias, M, N, K, lda, ldb, ldc, o.accumulate ? 1 : 0], Math.ceil(N / 64), Math.ceil(M / 64));
+    const e = o.epilogue;
+    const ep = !e ? 0 : (e.op === 'gelu' ? 1 : 3) + (e.form === 'erf' ? 1 : 0); // kernels/gemm.ts's epilogue codes
+    const aux = !e ? 0 : e.op === 'gelu' ? e.out : e.pre;
+    const res = o.accumulate && o.residual ? o.residual : 0;
+    this.dispatch(name, [c, a, b, bias, M, N, K, lda, ldb, ldc, o.accumulate ? 1 : 0, res, ep, aux], Math.ceil(N / 64), Math.ceil(M / 64));
   }
 
   // ---- attention -----------------------------------------------------------------------------------

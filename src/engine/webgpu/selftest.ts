@@ -117,6 +117,25 @@ add('gemm TN accumulate is deterministic (same bits twice)', async (t) => {
   await t.check('C', c1, M * N, 1e-3);
 });
 
+for (const form of ['tanh', 'erf'] as const) {
+  add(`gemm NT + GELU epilogue (${form}), then NN + GELU' epilogue, M=67 K=20 N=70, padded ldc`, async (t) => {
+    const M = 67, K = 20, N = 70, ldc = 73;
+    const a = t.rand(M * K, -2, 2), b = t.rand(N * K, -2, 2), bias = t.rand(N), c = t.nans(M * ldc), out = t.nans(M * ldc);
+    t.run((be) => be.gemm(c, a, b, bias, M, N, K, { transB: true, ldc, epilogue: { op: 'gelu', form, out } }));
+    await t.check('pre', c, M * ldc, 1e-4, 1e-5);
+    await t.check('gelu', out, M * ldc, 1e-4, 1e-5);
+    const g = t.nans(M * ldc), w = t.rand(K * N);
+    t.run((be) => be.gemm(g, a, w, 0, M, N, K, { ldc, epilogue: { op: 'geluGrad', form, pre: c } }));
+    await t.check('grad', g, M * ldc, 1e-4, 1e-5);
+  });
+}
+add('gemm NT accumulate from a residual input, M=65 K=17 N=66', async (t) => {
+  const M = 65, K = 17, N = 66;
+  const a = t.rand(M * K), b = t.rand(N * K), bias = t.rand(N), r = t.rand(M * N), c = t.nans(M * N);
+  t.run((be) => be.gemm(c, a, b, bias, M, N, K, { transB: true, accumulate: true, residual: r }));
+  await t.check('C', c, M * N, 1e-4);
+});
+
 // ---- attention: T across the 64-thread strides, masked keys and queries ----
 const ATT: [number, number, number, number][] = [[2, 1, 8, 2], [2, 7, 16, 2], [3, 70, 24, 3], [1, 130, 32, 1]];
 for (const [B, T, d, H] of ATT) {

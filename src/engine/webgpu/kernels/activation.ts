@@ -2,7 +2,7 @@ import { GRID, ROW_ID, WG, reductions } from './common.ts';
 import type { KernelSource } from './common.ts';
 
 // tanh of a clamped argument: |u| > 10 is +-1 in f32 anyway, and some drivers' tanh overflows beyond.
-const GELU_HEAD = /* wgsl */ `
+export const GELU_HEAD = /* wgsl */ `
 const GK: f32 = 0.7978845608028654; // sqrt(2/pi)
 fn th(u: f32) -> f32 { return tanh(clamp(u, -10.0, 10.0)); }`;
 
@@ -39,7 +39,7 @@ fn main(${GRID}) {
 // Exact GELU: Phi through the erfc Chebyshev fit of Numerical Recipes (section 6.2, fractional error < 1.2e-7),
 // the same formula as assembly/activation.ts (see there for why this one). exp's argument is clamped at -100
 // (0 in f32 either way) so x = +-1e30, where x * x is inf, cannot reach a driver's exp(-inf).
-const GELU_ERF_HEAD = /* wgsl */ `
+export const GELU_ERF_HEAD = /* wgsl */ `
 fn norm_cdf(x: f32) -> f32 {
   let z = abs(x) * 0.7071067811865476;
   let t = 1.0 / (1.0 + 0.5 * z);
@@ -48,6 +48,20 @@ fn norm_cdf(x: f32) -> f32 {
   let tail = 0.5 * t * exp(max(q - z * z, -100.0));
   return select(tail, 1.0 - tail, x >= 0.0);
 }`;
+
+/**
+ * GELU and GELU' of one value in both forms, for the GEMM epilogue (gemm.ts): the formulas of the four
+ * elementwise kernels above, as functions.
+ */
+export const GELU_FNS = /* wgsl */ `${GELU_HEAD}
+${GELU_ERF_HEAD}
+fn gelu_tanh(x: f32) -> f32 { return 0.5 * x * (1.0 + th(GK * (x + 0.044715 * x * x * x))); }
+fn gelu_tanh_grad(x: f32) -> f32 {
+  let t = th(GK * (x + 0.044715 * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GK * (1.0 + 3.0 * 0.044715 * x * x);
+}
+fn gelu_erf(x: f32) -> f32 { return x * norm_cdf(x); }
+fn gelu_erf_grad(x: f32) -> f32 { return norm_cdf(x) + x * (0.3989422804014327 * exp(max(-0.5 * x * x, -100.0))); }`;
 
 /** f32_gelu_erf_fwd__wgsl: out = x Phi(x), grid-stride over n. */
 export const GELU_ERF_FWD: KernelSource = {

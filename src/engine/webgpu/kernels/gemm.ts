@@ -1,4 +1,5 @@
 import type { KernelSource } from './common.ts';
+import { GELU_FNS } from './activation.ts';
 
 /**
  * f32_gemm_64x64__wgsl: C[M,N] (+)= op(A)[M,K]·op(B)[K,N] (+ bias[N]), the reference's `gemm`.
@@ -7,18 +8,20 @@ import type { KernelSource } from './common.ts';
  * in workgroup memory, loaded with the stored matrix's contiguous axis across threads (coalesced for every
  * transpose variant). Tails (M, N, K not multiples of the tile) load zeros and store nothing.
  * The four transpose variants are pipeline constants (TA, TB); accumulate and bias are runtime flags.
- * Each C entry is one thread's sum over k = 0..K-1 in order, then + bias, then (+ C): deterministic.
+ * Each C entry is one thread's sum over k = 0..K-1 in order, then + bias, then (+ C, or + R at `res` when
+ * res != 0): deterministic. The epilogue (GemmOptions.epilogue) runs on the final value: ep 1/2 writes
+ * GELU (tanh/erf) of it at aux, ep 3/4 multiplies it by GELU'(aux) (aux laid out like C).
  */
 export const GEMM: KernelSource = {
   name: 'gemm',
-  params: 'c a b bias M N K lda ldb ldc acc',
+  params: 'c a b bias M N K lda ldb ldc acc res ep aux',
   variants: {
     gemm_nn: { TA: 0, TB: 0 },
     gemm_nt: { TA: 0, TB: 1 },
     gemm_tn: { TA: 1, TB: 0 },
     gemm_tt: { TA: 1, TB: 1 },
   },
-  code: /* wgsl */ `
+  code: /* wgsl */ `${GELU_FNS}
 override TA: u32 = 0u;
 override TB: u32 = 0u;
 var<workgroup> As: array<f32, 1024>; // [16 k][64 rows]
@@ -76,7 +79,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var s = acc[r * 4u + c];
       if (p.bias != 0u) { s += m[p.bias + gn]; }
       let ci = p.c + gi * p.ldc + gn;
-      if (p.acc != 0u) { m[ci] = m[ci] + s; } else { m[ci] = s; }
+      var v = s;
+      if (p.acc != 0u) {
+        var r = ci;
+        if (p.res != 0u) { r = p.res + gi * p.ldc + gn; }
+        v = m[r] + s;
+      }
+      let ai = p.aux + gi * p.ldc + gn;
+      if (p.ep == 1u) { m[ai] = gelu_tanh(v); }
+      if (p.ep == 2u) { m[ai] = gelu_erf(v); }
+      if (p.ep == 3u) { v = gelu_tanh_grad(m[ai]) * v; }
+      if (p.ep == 4u) { v = gelu_erf_grad(m[ai]) * v; }
+      m[ci] = v;
     }
   }
 }`,

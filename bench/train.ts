@@ -3,7 +3,8 @@
  * samples, the optimizer sliced over the workers): samples/s of the reference model (the `base` preset:
  * 128 x 128 images, 16 x 16 patches, d 192, 3 heads, depths 4/2/2, 32 numeric features; batch 256,
  * micro-batch 8 = 32 units) at 1 and N threads, the scaling efficiency, and the speed-up when half the
- * images are missing. Inputs mirror ../shared/tools/torch_train_step.py: ~30% of tabular features masked,
+ * images are missing. "% of peak" compares the 1-thread step with one busy core's peak loop and the N-thread
+ * step with N cores running the peak loop at once (`train-peak`, measured before and after the runs). Inputs mirror ../shared/tools/torch_train_step.py: ~30% of tabular features masked,
  * ~20% of labels unknown.
  *
  * Where a step's time goes (`train-profile`, medians over the timed steps of the N-thread run). A step is
@@ -40,6 +41,7 @@
  * `--batch` (default 256), `--micro-batch` (default 8).
  */
 import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +49,7 @@ import { fileURLToPath } from 'node:url';
 import { createModel, presetConfig } from '../src/model/index.ts';
 import type { ModelConfig, PresetName } from '../src/model/index.ts';
 import { bestWasmBuild, createBackendAsync, LABEL_NAMES } from '../src/engine/index.ts';
-import type { AnyBackendKind } from '../src/engine/index.ts';
+import type { AnyBackendKind, WasmBuild } from '../src/engine/index.ts';
 import { createRunner } from '../src/train/pool.ts';
 import type { SharedDataset } from '../src/train/replica.ts';
 import { DataParallelStep, stepBuffers } from '../src/train/step.ts';
@@ -55,7 +57,7 @@ import type { PhaseTiming, StepProfile } from '../src/train/step.ts';
 import { blockEdges } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { mulberry32 } from '../src/eval/index.ts';
-import { measurePeak, row, summarize } from './util.ts';
+import { row, summarize } from './util.ts';
 import type { BenchMain } from './util.ts';
 
 const L = LABEL_NAMES.length;
@@ -136,6 +138,37 @@ export function stepCosts(run: Pick<Run, 'profiles' | 'workers' | 'blocks'>) {
   };
 }
 
+/**
+ * The peak of `cores` cores running the register-only loops at the same time (GFLOP/s summed over them;
+ * median of 9 rounds; the larger of the two loops, as measurePeak). Why not cores x the one-core peak: the
+ * clock of a core depends on how many cores are busy, so an N-thread step is compared with what N busy
+ * cores reach, and the figure is measured in the same sitting as the step.
+ */
+export async function measurePeakCores(build: WasmBuild, cores: number): Promise<number> {
+  // A bare worker thread does not load TypeScript: register tsx first, as workers/decode.mjs does.
+  const src = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./peak-worker.ts', import.meta.url).href)}); })`;
+  const workers = Array.from({ length: cores }, () => new Worker(src, { eval: true, workerData: build }));
+  const once = (w: Worker, loop: string, iters: number) => new Promise<number>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.postMessage({ loop, iters });
+  });
+  try {
+    const iters = 2_000_000, best: number[] = [];
+    for (const [loop, flops] of [['madd', 96], ['mul_add', 48]] as const) {
+      const rounds: number[] = [];
+      for (let r = 0; r < 11; r++) {
+        const ms = await Promise.all(workers.map((w) => once(w, loop, iters)));
+        if (r >= 2) rounds.push(ms.reduce((a, t) => a + (iters * flops) / (t / 1e3) / 1e9, 0));
+      }
+      best.push(median(rounds));
+    }
+    return Math.max(...best);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
 /** Resident set (bytes) of a fresh process after two steps at `threads` workers (bench/train-memory.ts). */
 function rssAt(preset: PresetName, threads: number, batch: number, microBatch: number): number {
   const script = fileURLToPath(new URL('./train-memory.ts', import.meta.url));
@@ -150,23 +183,32 @@ export const main: BenchMain = async (args, emit) => {
   const batch = args.batch || 256, microBatch = args.microBatch, Fn = 32;
   const cfg: ModelConfig = { ...presetConfig(preset), numFeatures: Fn, catCardinalities: [] };
   const build = bestWasmBuild();
-  const peak = measurePeak(build);
+  const WN = Math.min(N, unitsPerBatch(batch, microBatch));
+  // The peak of 1 and of WN busy cores, before and after the runs (the clock drifts): their means.
+  const peakAt = async () => [await measurePeakCores(build, 1), await measurePeakCores(build, WN)];
+  const before = await peakAt();
   const flops = createModel(cfg).flopsPerSample({ training: true });
   const shape = `${preset} S=${cfg.imageSize} B=${batch}/${microBatch}`;
   const full = fakeDataset(Math.max(256, batch), cfg.imageSize, Fn, 1, 0);
   const half = fakeDataset(Math.max(256, batch), cfg.imageSize, Fn, 1, 0.5);
   const results: Record<string, Run> = {};
   for (const [name, data, threads] of [['1 thread', full, 1], [`${N} threads`, full, N], [`${N} threads, half images missing`, half, N]] as const) {
-    const r = await timeTraining(cfg, data, threads, batch, microBatch, steps);
-    results[name] = r;
+    results[name] = await timeTraining(cfg, data, threads, batch, microBatch, steps);
+  }
+  const after = await peakAt();
+  const peak1 = (before[0] + after[0]) / 2, peakN = (before[1] + after[1]) / 2;
+  emit({
+    bench: 'train-peak', build, shape: `1 and ${WN} busy cores`, medianMs: 0, spreadPct: 0, peak1Gflops: peak1, [`peak${WN}Gflops`]: peakN,
+    driftPct: (100 * Math.max(Math.abs(after[0] - before[0]) / before[0], Math.abs(after[1] - before[1]) / before[1])),
+  });
+  for (const [name, r] of Object.entries(results)) {
     // FLOPs (and so MFU) only for complete samples: with images missing the work is smaller by design.
-    const complete = data === full;
-    const line = row('train', build, `${shape} ${name}`, { median: r.median, spreadPct: r.spreadPct, runs: steps }, complete ? flops * batch : undefined, peak * r.workers);
+    const complete = !name.includes('missing');
+    const line = row('train', build, `${shape} ${name}`, { median: r.median, spreadPct: r.spreadPct, runs: steps }, complete ? flops * batch : undefined, r.workers === 1 ? peak1 : peakN);
     line.samplesPerS = r.sps;
     emit(line);
   }
   const s1 = results['1 thread'].sps, sN = results[`${N} threads`].sps, sH = results[`${N} threads, half images missing`].sps;
-  const WN = results[`${N} threads`].workers;
   emit({ bench: 'train-summary', build, shape, medianMs: 0, spreadPct: 0, workers: WN, scalingEfficiencyPct: (100 * sN) / (WN * s1), halfImagesSpeedup: sH / sN });
   const c = stepCosts(results[`${N} threads`]);
   emit({

@@ -149,8 +149,10 @@ export async function measurePeakCores(build: WasmBuild, cores: number): Promise
   const src = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./peak-worker.ts', import.meta.url).href)}); })`;
   const workers = Array.from({ length: cores }, () => new Worker(src, { eval: true, workerData: build }));
   const once = (w: Worker, loop: string, iters: number) => new Promise<number>((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
+    const fail = (e: Error) => { w.off('message', done); reject(e); };
+    const done = (ms: number) => { w.off('error', fail); resolve(ms); };
+    w.once('message', done);
+    w.once('error', fail);
     w.postMessage({ loop, iters });
   });
   try {

@@ -185,22 +185,16 @@ for (const [N, C] of [[3, 1], [5, 7], [4, 300], [2, 520]]) {
 }
 
 // ---- elementwise, reductions, model layers ----
-add('gelu fwd+bwd n=3001', async (t) => {
-  const n = 3001, inp = t.rand(n, -7, 7), out = t.nans(n);
-  t.run((be) => be.geluForward(out, inp, n));
-  await t.check('out', out, n, 1e-5, 1e-5);
-  const dout = t.rand(n), dinp = t.rand(n);
-  t.run((be) => be.geluBackward(dinp, inp, dout, n));
-  await t.check('dinp', dinp, n, 2e-5, 1e-5);
-});
-add('gelu erf fwd+bwd n=3001', async (t) => {
-  const n = 3001, inp = t.rand(n, -7, 7), out = t.nans(n);
-  t.run((be) => be.geluErfForward(out, inp, n));
-  await t.check('out', out, n, 1e-5, 1e-5);
-  const dout = t.rand(n), dinp = t.rand(n);
-  t.run((be) => be.geluErfBackward(dinp, inp, dout, n));
-  await t.check('dinp', dinp, n, 2e-5, 1e-5);
-});
+for (const form of ['tanh', 'erf'] as const) {
+  add(`gelu ${form === 'erf' ? 'erf ' : ''}fwd+bwd n=3001`, async (t) => {
+    const n = 3001, inp = t.rand(n, -7, 7), out = t.nans(n);
+    t.run((be) => (form === 'erf' ? be.geluErfForward(out, inp, n) : be.geluForward(out, inp, n)));
+    await t.check('out', out, n, 1e-5, 1e-5);
+    const dout = t.rand(n), dinp = t.rand(n);
+    t.run((be) => (form === 'erf' ? be.geluErfBackward(dinp, inp, dout, n) : be.geluBackward(dinp, inp, dout, n)));
+    await t.check('dinp', dinp, n, 2e-5, 1e-5);
+  });
+}
 add('add / accumulate / scale / fill / copy n=1037', async (t) => {
   const n = 1037, a = t.rand(n), b = t.rand(n), o = t.nans(n);
   t.run((be) => be.add(o, a, b, n));

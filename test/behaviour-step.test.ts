@@ -196,8 +196,9 @@ test('resume: setParams publishes to the model and the replicas, setMoments cont
 });
 
 test('one grad task per thread that can work, every unit taken exactly once, again each step', async () => {
-  const s = setup(3, 1, OPT, () => [], 0.5, 4);
-  await s.step.run(Int32Array.from([4, 5]), 0, 0.01, INP);
+  const s = setup(3, 1, OPT, () => [], 0.25, 4);
+  const { loss } = await s.step.run(Int32Array.from([4, 5]), 0, 0.01, INP);
+  assert.is(loss, 0.5, 'the batch loss is the sum of its units\' losses');
   assert.is(s.runner.tasks, 2, 'a batch of 2 units gives 2 of the 4 threads a task');
   assert.equal([...s.runner.taken].sort(), [0, 1]);
   const s3 = setup(3, 1, OPT, () => [], 0.5, 2);

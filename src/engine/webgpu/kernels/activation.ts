@@ -2,44 +2,14 @@ import { GRID, ROW_ID, WG, reductions } from './common.ts';
 import type { KernelSource } from './common.ts';
 
 // tanh of a clamped argument: |u| > 10 is +-1 in f32 anyway, and some drivers' tanh overflows beyond.
-export const GELU_HEAD = /* wgsl */ `
+const GELU_HEAD = /* wgsl */ `
 const GK: f32 = 0.7978845608028654; // sqrt(2/pi)
 fn th(u: f32) -> f32 { return tanh(clamp(u, -10.0, 10.0)); }`;
 
-/** f32_gelu_fwd__wgsl: out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), grid-stride over n. */
-export const GELU_FWD: KernelSource = {
-  name: 'gelu_fwd',
-  params: 'o inp n',
-  code: /* wgsl */ `${GELU_HEAD}
-@compute @workgroup_size(${WG})
-fn main(${GRID}) {
-  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
-    let x = m[p.inp + i];
-    m[p.o + i] = 0.5 * x * (1.0 + th(GK * (x + 0.044715 * x * x * x)));
-  }
-}`,
-};
-
-/** f32_gelu_bwd__wgsl: dinp += GELU'(x) * dout. */
-export const GELU_BWD: KernelSource = {
-  name: 'gelu_bwd',
-  params: 'dinp inp dout n',
-  code: /* wgsl */ `${GELU_HEAD}
-@compute @workgroup_size(${WG})
-fn main(${GRID}) {
-  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
-    let x = m[p.inp + i];
-    let t = th(GK * (x + 0.044715 * x * x * x));
-    let grad = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GK * (1.0 + 3.0 * 0.044715 * x * x);
-    m[p.dinp + i] = m[p.dinp + i] + grad * m[p.dout + i];
-  }
-}`,
-};
-
 // Exact GELU: Phi through the erfc Chebyshev fit of Numerical Recipes (section 6.2, fractional error < 1.2e-7),
-// the same formula as assembly/activation.ts (see there for why this one). exp's argument is clamped at -100
+// the same formula as assembly/gelu.ts (see there for why this one). exp's argument is clamped at -100
 // (0 in f32 either way) so x = +-1e30, where x * x is inf, cannot reach a driver's exp(-inf).
-export const GELU_ERF_HEAD = /* wgsl */ `
+const GELU_ERF_HEAD = /* wgsl */ `
 fn norm_cdf(x: f32) -> f32 {
   let z = abs(x) * 0.7071067811865476;
   let t = 1.0 / (1.0 + 0.5 * z);
@@ -50,8 +20,9 @@ fn norm_cdf(x: f32) -> f32 {
 }`;
 
 /**
- * GELU and GELU' of one value in both forms, for the GEMM epilogue (gemm.ts): the formulas of the four
- * elementwise kernels above, as functions.
+ * GELU and GELU' of one value in both forms: tanh, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); erf,
+ * x Phi(x) with GELU' = Phi(x) + x phi(x). The one WGSL statement of each formula, used by the four
+ * elementwise kernels below and by the GEMM epilogue (gemm.ts).
  */
 export const GELU_FNS = /* wgsl */ `${GELU_HEAD}
 ${GELU_ERF_HEAD}
@@ -63,34 +34,38 @@ fn gelu_tanh_grad(x: f32) -> f32 {
 fn gelu_erf(x: f32) -> f32 { return x * norm_cdf(x); }
 fn gelu_erf_grad(x: f32) -> f32 { return norm_cdf(x) + x * (0.3989422804014327 * exp(max(-0.5 * x * x, -100.0))); }`;
 
-/** f32_gelu_erf_fwd__wgsl: out = x Phi(x), grid-stride over n. */
-export const GELU_ERF_FWD: KernelSource = {
-  name: 'gelu_erf_fwd',
-  params: 'o inp n',
-  code: /* wgsl */ `${GELU_ERF_HEAD}
+/** An elementwise forward kernel: out = f(x), grid-stride over n. */
+function geluForwardKernel(name: string, f: string): KernelSource {
+  return {
+    name, params: 'o inp n',
+    code: /* wgsl */ `${GELU_FNS}
 @compute @workgroup_size(${WG})
 fn main(${GRID}) {
-  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
-    let x = m[p.inp + i];
-    m[p.o + i] = x * norm_cdf(x);
-  }
+  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) { m[p.o + i] = ${f}(m[p.inp + i]); }
 }`,
-};
+  };
+}
 
-/** f32_gelu_erf_bwd__wgsl: dinp += (Phi(x) + x phi(x)) * dout. */
-export const GELU_ERF_BWD: KernelSource = {
-  name: 'gelu_erf_bwd',
-  params: 'dinp inp dout n',
-  code: /* wgsl */ `${GELU_ERF_HEAD}
+/** An elementwise backward kernel: dinp += f'(x) * dout, grid-stride over n. */
+function geluBackwardKernel(name: string, grad: string): KernelSource {
+  return {
+    name, params: 'dinp inp dout n',
+    code: /* wgsl */ `${GELU_FNS}
 @compute @workgroup_size(${WG})
 fn main(${GRID}) {
-  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) {
-    let x = m[p.inp + i];
-    let pdf = 0.3989422804014327 * exp(max(-0.5 * x * x, -100.0));
-    m[p.dinp + i] = m[p.dinp + i] + (norm_cdf(x) + x * pdf) * m[p.dout + i];
-  }
+  for (var i = gid.x; i < p.n; i += nwg.x * ${WG}u) { m[p.dinp + i] = m[p.dinp + i] + ${grad}(m[p.inp + i]) * m[p.dout + i]; }
 }`,
-};
+  };
+}
+
+/** f32_gelu_fwd__wgsl: out = GELU(x), tanh form. */
+export const GELU_FWD = geluForwardKernel('gelu_fwd', 'gelu_tanh');
+/** f32_gelu_bwd__wgsl: dinp += GELU'(x) * dout, tanh form. */
+export const GELU_BWD = geluBackwardKernel('gelu_bwd', 'gelu_tanh_grad');
+/** f32_gelu_erf_fwd__wgsl: out = x Phi(x). */
+export const GELU_ERF_FWD = geluForwardKernel('gelu_erf_fwd', 'gelu_erf');
+/** f32_gelu_erf_bwd__wgsl: dinp += (Phi(x) + x phi(x)) * dout. */
+export const GELU_ERF_BWD = geluBackwardKernel('gelu_erf_bwd', 'gelu_erf_grad');
 
 /** f32_softmax_fwd__wgsl: row softmax of inp [N,C], one 256-thread workgroup per row. */
 export const SOFTMAX_FWD: KernelSource = {

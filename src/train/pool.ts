@@ -4,6 +4,7 @@
  * bit-identical whatever the thread count.
  */
 import { Piscina } from 'piscina';
+import { unitsPerBatch } from './batching.ts';
 import { Replica } from './replica.ts';
 import type { ReplicaInit, Task } from './replica.ts';
 
@@ -21,7 +22,7 @@ export interface TaskRunner {
 export function threadPlan(threads: number, batch: number, microBatch: number, cores: number): { workers: number; line: string; warning?: string } {
   if (!Number.isInteger(threads) || threads < 0) throw new Error(`--threads must be a positive integer (or 0: all cores), got ${threads}`);
   const asked = threads > 0 ? threads : cores;
-  const units = Math.ceil(batch / microBatch);
+  const units = unitsPerBatch(batch, microBatch);
   const workers = Math.min(asked, units);
   const line = workers < asked
     ? `threads: ${workers} of ${asked} can work (a batch of ${batch} is ${units} unit(s) of --micro-batch ${microBatch}; a smaller --micro-batch or a larger --batch gives each thread work)`

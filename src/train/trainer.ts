@@ -78,7 +78,6 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   const log = opts.log ?? console.log;
   checkDropout({ image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature });
   if (cfg.microBatch < 1 || !Number.isInteger(cfg.microBatch)) throw new Error(`--micro-batch must be a positive integer, got ${cfg.microBatch}`);
-  if (!Number.isInteger(cfg.threads) || cfg.threads < 0) throw new Error(`--threads must be a positive integer (or 0: all cores), got ${cfg.threads}`);
   if (cfg.batch < 1 || !Number.isInteger(cfg.batch)) throw new Error(`--batch must be a positive integer, got ${cfg.batch}`);
   if (!(cfg.encoderLrScale >= 0 && Number.isFinite(cfg.encoderLrScale))) throw new Error(`--encoder-lr-scale must be a finite number >= 0, got ${cfg.encoderLrScale}`);
   const run = openRun(cfg);

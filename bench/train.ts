@@ -57,7 +57,7 @@ import type { PhaseTiming, StepProfile } from '../src/train/step.ts';
 import { blockEdges } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { mulberry32 } from '../src/eval/index.ts';
-import { row, summarize } from './util.ts';
+import { PEAK_ITERS, PEAK_LOOPS, row, summarize } from './util.ts';
 import type { BenchMain } from './util.ts';
 
 const L = LABEL_NAMES.length;
@@ -156,12 +156,12 @@ export async function measurePeakCores(build: WasmBuild, cores: number): Promise
     w.postMessage({ loop, iters });
   });
   try {
-    const iters = 2_000_000, best: number[] = [];
-    for (const [loop, flops] of [['madd', 96], ['mul_add', 48]] as const) {
+    const best: number[] = [];
+    for (const { loop, flopsPerIter } of PEAK_LOOPS) {
       const rounds: number[] = [];
       for (let r = 0; r < 11; r++) {
-        const ms = await Promise.all(workers.map((w) => once(w, loop, iters)));
-        if (r >= 2) rounds.push(ms.reduce((a, t) => a + (iters * flops) / (t / 1e3) / 1e9, 0));
+        const ms = await Promise.all(workers.map((w) => once(w, loop, PEAK_ITERS)));
+        if (r >= 2) rounds.push(ms.reduce((a, t) => a + (PEAK_ITERS * flopsPerIter) / (t / 1e3) / 1e9, 0));
       }
       best.push(median(rounds));
     }

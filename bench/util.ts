@@ -47,16 +47,28 @@ export function measurePeak(build: WasmBuild): number {
   return Math.max(...peakLoops(build).map((p) => p.gflops));
 }
 
+/** The two register-only peak loops (assembly/peak.ts): their names and flops per iteration. */
+export const PEAK_LOOPS = [
+  { loop: 'madd', name: 'madd 12 chains', flopsPerIter: 96 },
+  { loop: 'mul_add', name: 'mul|add 6+6 chains', flopsPerIter: 48 },
+] as const;
+/** Iterations of one timed run of a peak loop. */
+export const PEAK_ITERS = 2_000_000;
+
+/** One run of a peak loop on a backend (also what bench/peak-worker.ts runs in its thread). */
+export function runPeakLoop(be: WasmBackend, loop: (typeof PEAK_LOOPS)[number]['loop'], iters: number): void {
+  if (loop === 'madd') be.x.f32_peak_madd(iters);
+  else be.x.f32_peak_mul_add(iters);
+}
+
 /** Both peak loops of a build, timed. */
 export function peakLoops(build: WasmBuild): { name: string; gflops: number; timing: Timing; flops: number }[] {
   const be = new WasmBackend(build, 1 << 24);
-  const iters = 2_000_000;
-  const t1 = measure(() => be.x.f32_peak_madd(iters), { minRuns: 9, minSeconds: 0.3 });
-  const t2 = measure(() => be.x.f32_peak_mul_add(iters), { minRuns: 9, minSeconds: 0.3 });
-  return [
-    { name: 'madd 12 chains', gflops: (iters * 96) / t1.median / 1e9, timing: t1, flops: iters * 96 },
-    { name: 'mul|add 6+6 chains', gflops: (iters * 48) / t2.median / 1e9, timing: t2, flops: iters * 48 },
-  ];
+  return PEAK_LOOPS.map((p) => {
+    const t = measure(() => runPeakLoop(be, p.loop, PEAK_ITERS), { minRuns: 9, minSeconds: 0.3 });
+    const flops = PEAK_ITERS * p.flopsPerIter;
+    return { name: p.name, gflops: flops / t.median / 1e9, timing: t, flops };
+  });
 }
 
 /** The benchmarks, run by name (`npm run bench -- gemm model`). */

@@ -13,5 +13,5 @@ const cfg = { ...presetConfig(a.preset), numFeatures: 32, catCardinalities: [] a
 const data = fakeDataset(Math.max(256, a.batch), cfg.imageSize, 32, 1, 0);
 // timeTraining runs 2 warm-up steps before the timed ones; rss is read while the pool is still open.
 let rss = 0;
-await timeTraining(cfg, data, a.threads, a.batch, a.microBatch, 0, 'auto', () => { rss = process.memoryUsage().rss; });
+await timeTraining(cfg, data, a.threads, a.batch, a.microBatch, 0, { beforeClose: () => { rss = process.memoryUsage().rss; } });
 console.log(JSON.stringify({ rss }));

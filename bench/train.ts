@@ -4,8 +4,13 @@
  * 128 x 128 images, 16 x 16 patches, d 192, 3 heads, depths 4/2/2, 32 numeric features; batch 256,
  * micro-batch 8 = 32 units) at 1 and N threads, the scaling efficiency, and the speed-up when half the
  * images are missing. "% of peak" compares the 1-thread step with one busy core's peak loop and the N-thread
- * step with N cores running the peak loop at once (`train-peak`, measured before and after the runs). Inputs mirror ../shared/tools/torch_train_step.py: ~30% of tabular features masked,
- * ~20% of labels unknown.
+ * step with N cores running the peak loop at once (BusyCoresPeak), measured before the first timed step and
+ * after each one: each step against the mean of the peaks just before and after it, the median over steps
+ * (`stepPctOfPeak`). The clock drifts by up to ~40% within minutes on this shared host, so a peak taken
+ * before or after the runs would not be the one the steps saw. `train-peak` prints the median peaks and
+ * their range over the run; `train-summary` the scaling and the half-images speed-up both raw and per GFLOP/s
+ * of the peak around each step (`...SameClock`, `scalingVsBusyPeakPct`). Inputs mirror
+ * ../shared/tools/torch_train_step.py: ~30% of tabular features masked, ~20% of labels unknown.
  *
  * Where a step's time goes (`train-profile`, medians over the timed steps of the N-thread run). A step is
  * three phases of tasks: grad (one task per worker; each takes units from a shared counter until none are
@@ -85,10 +90,25 @@ export function fakeDataset(n: number, S: number, Fn: number, seed: number, imag
   };
 }
 
-export interface Run { sps: number; median: number; spreadPct: number; profiles: StepProfile[]; workers: number; blocks: number }
+export interface Run {
+  sps: number; median: number; spreadPct: number; profiles: StepProfile[]; workers: number; blocks: number;
+  /** Each timed step's seconds, in order. */
+  times: number[];
+  /** What `between` returned before the first timed step and after each one (empty without it). */
+  peaks: number[];
+}
+
+export interface TimeTrainingOptions {
+  backend?: AnyBackendKind;
+  /** Called with the pool still open after the last step (bench/train-memory.ts reads the RSS there). */
+  beforeClose?: () => void;
+  /** Called before the first timed step and after each one, outside the timed span: a peak measurement. */
+  between?: () => Promise<number>;
+}
 
 /** Median samples/s of optimizer steps through the real data-parallel path (exported for bench/webgpu.ts). */
-export async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, microBatch: number, steps: number, backend: AnyBackendKind = 'auto', beforeClose?: () => void): Promise<Run> {
+export async function timeTraining(cfg: ModelConfig, data: SharedDataset, threads: number, batch: number, microBatch: number, steps: number, opts: TimeTrainingOptions = {}): Promise<Run> {
+  const backend = opts.backend ?? 'auto';
   const model = createModel(cfg, { seed: 0, backend: await createBackendAsync(backend) });
   const buffers = stepBuffers(model, unitsPerBatch(batch, microBatch), []);
   const workers = Math.min(threads, unitsPerBatch(batch, microBatch));
@@ -96,9 +116,10 @@ export async function timeTraining(cfg: ModelConfig, data: SharedDataset, thread
   const profiles: StepProfile[] = [];
   const stepper = await DataParallelStep.create(model, runner, buffers, microBatch,
     { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
-  const times: number[] = [];
+  const times: number[] = [], peaks: number[] = [];
   try {
     for (let s = 0; s < steps + 2; s++) {
+      if (s >= 2 && opts.between && peaks.length === 0) peaks.push(await opts.between());
       const rows = Int32Array.from({ length: batch }, (_, i) => (s * batch + i) % data.n);
       const t0 = performance.now();
       await stepper.run(rows, s, 1e-3, {
@@ -107,14 +128,24 @@ export async function timeTraining(cfg: ModelConfig, data: SharedDataset, thread
       if (s >= 2) {
         times.push((performance.now() - t0) / 1000);
         profiles.push(stepper.profile!);
+        if (opts.between) peaks.push(await opts.between());
       }
     }
-    beforeClose?.();
+    opts.beforeClose?.();
   } finally {
     await runner.close();
   }
   const t = summarize(times);
-  return { sps: batch / t.median, median: t.median, spreadPct: t.spreadPct, profiles, workers, blocks: blockEdges(model.layout, model.numParams).length - 1 };
+  return { sps: batch / t.median, median: t.median, spreadPct: t.spreadPct, profiles, workers, blocks: blockEdges(model.layout, model.numParams).length - 1, times, peaks };
+}
+
+/**
+ * Per timed step, its GFLOP/s over the mean of the peaks measured just before and after it (in %): the
+ * step and its peak seen under the same clock. Empty when the run measured no peaks.
+ */
+export function stepPctOfPeak(run: Pick<Run, 'times' | 'peaks'>, flopsPerStep: number): number[] {
+  if (run.peaks.length !== run.times.length + 1) return [];
+  return run.times.map((t, i) => (100 * flopsPerStep) / t / 1e9 / ((run.peaks[i] + run.peaks[i + 1]) / 2));
 }
 
 const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : 0);
@@ -139,35 +170,61 @@ export function stepCosts(run: Pick<Run, 'profiles' | 'workers' | 'blocks'>) {
 }
 
 /**
- * The peak of `cores` cores running the register-only loops at the same time (GFLOP/s summed over them;
- * median of 9 rounds; the larger of the two loops, as measurePeak). Why not cores x the one-core peak: the
- * clock of a core depends on how many cores are busy, so an N-thread step is compared with what N busy
- * cores reach, and the figure is measured in the same sitting as the step.
+ * `cores` worker threads that run the register-only peak loops at the same time, kept open so the peak can
+ * be measured between a run's steps (`measure`). Why not cores x the one-core peak: the clock of a core
+ * depends on how many cores are busy, so an N-thread step is compared with what N busy cores reach. Why
+ * between the steps: the clock (and, on a shared host, what the neighbours leave) drifts by up to ~40%
+ * here within minutes, so a peak taken before or after a run can be far from the one the steps saw. The
+ * threads sleep on a message while the steps run.
  */
-export async function measurePeakCores(build: WasmBuild, cores: number): Promise<number> {
-  // A bare worker thread does not load TypeScript: register tsx first, as workers/decode.mjs does.
-  const src = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./peak-worker.ts', import.meta.url).href)}); })`;
-  const workers = Array.from({ length: cores }, () => new Worker(src, { eval: true, workerData: build }));
-  const once = (w: Worker, loop: string, iters: number) => new Promise<number>((resolve, reject) => {
-    const fail = (e: Error) => { w.off('message', done); reject(e); };
-    const done = (ms: number) => { w.off('error', fail); resolve(ms); };
-    w.once('message', done);
-    w.once('error', fail);
-    w.postMessage({ loop, iters });
-  });
-  try {
+export class BusyCoresPeak {
+  private readonly workers: Worker[];
+
+  constructor(build: WasmBuild, readonly cores: number) {
+    // A bare worker thread does not load TypeScript: register tsx first, as workers/decode.mjs does.
+    const src = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./peak-worker.ts', import.meta.url).href)}); })`;
+    this.workers = Array.from({ length: cores }, () => new Worker(src, { eval: true, workerData: build }));
+  }
+
+  private once(w: Worker, loop: string, iters: number): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const fail = (e: Error) => { w.off('message', done); reject(e); };
+      const done = (ms: number) => { w.off('error', fail); resolve(ms); };
+      w.once('message', done);
+      w.once('error', fail);
+      w.postMessage({ loop, iters });
+    });
+  }
+
+  /**
+   * GFLOP/s summed over the cores: per loop, the median of `rounds` rounds (after `skip` discarded ones)
+   * in which every core runs it at once; the larger of the two loops, as measurePeak.
+   */
+  async measure(rounds = 9, skip = 2): Promise<number> {
     const best: number[] = [];
     for (const { loop, flopsPerIter } of PEAK_LOOPS) {
-      const rounds: number[] = [];
-      for (let r = 0; r < 11; r++) {
-        const ms = await Promise.all(workers.map((w) => once(w, loop, PEAK_ITERS)));
-        if (r >= 2) rounds.push(ms.reduce((a, t) => a + (PEAK_ITERS * flopsPerIter) / (t / 1e3) / 1e9, 0));
+      const gf: number[] = [];
+      for (let r = 0; r < rounds + skip; r++) {
+        const ms = await Promise.all(this.workers.map((w) => this.once(w, loop, PEAK_ITERS)));
+        if (r >= skip) gf.push(ms.reduce((a, t) => a + (PEAK_ITERS * flopsPerIter) / (t / 1e3) / 1e9, 0));
       }
-      best.push(median(rounds));
+      best.push(median(gf));
     }
     return Math.max(...best);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** The peak of `cores` busy cores, measured once (BusyCoresPeak, 9 rounds). */
+export async function measurePeakCores(build: WasmBuild, cores: number): Promise<number> {
+  const p = new BusyCoresPeak(build, cores);
+  try {
+    return await p.measure();
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await p.close();
   }
 }
 
@@ -186,32 +243,45 @@ export const main: BenchMain = async (args, emit) => {
   const cfg: ModelConfig = { ...presetConfig(preset), numFeatures: Fn, catCardinalities: [] };
   const build = bestWasmBuild();
   const WN = Math.min(N, unitsPerBatch(batch, microBatch));
-  // The peak of 1 and of WN busy cores, before and after the runs (the clock drifts): their means.
-  const peakAt = async () => [await measurePeakCores(build, 1), await measurePeakCores(build, WN)];
-  const before = await peakAt();
   const flops = createModel(cfg).flopsPerSample({ training: true });
   const shape = `${preset} S=${cfg.imageSize} B=${batch}/${microBatch}`;
   const full = fakeDataset(Math.max(256, batch), cfg.imageSize, Fn, 1, 0);
   const half = fakeDataset(Math.max(256, batch), cfg.imageSize, Fn, 1, 0.5);
+  // The peak of as many busy cores as the run has workers, measured between its steps (BusyCoresPeak).
+  const peaks = { 1: new BusyCoresPeak(build, 1), [WN]: new BusyCoresPeak(build, WN) };
   const results: Record<string, Run> = {};
-  for (const [name, data, threads] of [['1 thread', full, 1], [`${N} threads`, full, N], [`${N} threads, half images missing`, half, N]] as const) {
-    results[name] = await timeTraining(cfg, data, threads, batch, microBatch, steps);
+  try {
+    for (const [name, data, threads] of [['1 thread', full, 1], [`${N} threads`, full, N], [`${N} threads, half images missing`, half, N]] as const) {
+      const p = peaks[Math.min(threads, WN)];
+      results[name] = await timeTraining(cfg, data, threads, batch, microBatch, steps, { between: () => p.measure(5, 1) });
+    }
+  } finally {
+    await Promise.all(Object.values(peaks).map((p) => p.close()));
   }
-  const after = await peakAt();
-  const peak1 = (before[0] + after[0]) / 2, peakN = (before[1] + after[1]) / 2;
+  const r1 = results['1 thread'], rN = results[`${N} threads`], rH = results[`${N} threads, half images missing`];
+  const all = (r: Run) => r.peaks;
+  const range = (xs: number[]) => (100 * (Math.max(...xs) - Math.min(...xs))) / median(xs);
   emit({
-    bench: 'train-peak', build, shape: `1 and ${WN} busy cores`, medianMs: 0, spreadPct: 0, peak1Gflops: peak1, [`peak${WN}Gflops`]: peakN,
-    driftPct: (100 * Math.max(Math.abs(after[0] - before[0]) / before[0], Math.abs(after[1] - before[1]) / before[1])),
+    bench: 'train-peak', build, shape: `1 and ${WN} busy cores`, medianMs: 0, spreadPct: 0, peak1Gflops: median(all(r1)), [`peak${WN}Gflops`]: median([...all(rN), ...all(rH)]),
+    peak1RangePct: range(all(r1)), [`peak${WN}RangePct`]: range([...all(rN), ...all(rH)]),
   });
   for (const [name, r] of Object.entries(results)) {
     // FLOPs (and so MFU) only for complete samples: with images missing the work is smaller by design.
     const complete = !name.includes('missing');
-    const line = row('train', build, `${shape} ${name}`, { median: r.median, spreadPct: r.spreadPct, runs: steps }, complete ? flops * batch : undefined, r.workers === 1 ? peak1 : peakN);
+    const line = row('train', build, `${shape} ${name}`, { median: r.median, spreadPct: r.spreadPct, runs: steps }, complete ? flops * batch : undefined, median(r.peaks));
+    // % of peak: each step against the peak measured around it, the median over steps (stepPctOfPeak).
+    if (complete) line.pctPeak = median(stepPctOfPeak(r, flops * batch));
     line.samplesPerS = r.sps;
     emit(line);
   }
-  const s1 = results['1 thread'].sps, sN = results[`${N} threads`].sps, sH = results[`${N} threads, half images missing`].sps;
-  emit({ bench: 'train-summary', build, shape, medianMs: 0, spreadPct: 0, workers: WN, scalingEfficiencyPct: (100 * sN) / (WN * s1), halfImagesSpeedup: sH / sN });
+  // Per step, samples/s per GFLOP/s of peak around it: a ratio of two runs that the clock's drift between
+  // them does not move (for the scaling and the half-images speed-up; the raw ratios are printed too).
+  const atPeak = (r: Run) => median(r.times.map((t, i) => batch / t / ((r.peaks[i] + r.peaks[i + 1]) / 2)));
+  emit({
+    bench: 'train-summary', build, shape, medianMs: 0, spreadPct: 0, workers: WN,
+    scalingEfficiencyPct: (100 * rN.sps) / (WN * r1.sps), scalingVsBusyPeakPct: (100 * atPeak(rN)) / atPeak(r1),
+    halfImagesSpeedup: rH.sps / rN.sps, halfImagesSpeedupSameClock: atPeak(rH) / atPeak(rN),
+  });
   const c = stepCosts(results[`${N} threads`]);
   emit({
     bench: 'train-profile', build, shape: `${shape} ${WN} workers`, medianMs: results[`${N} threads`].median * 1e3, spreadPct: results[`${N} threads`].spreadPct,
@@ -239,6 +309,6 @@ export const main: BenchMain = async (args, emit) => {
     }
     const t = JSON.parse(readFileSync(out, 'utf8')) as { samples_per_s: number; median_step_s: number; torch: string };
     emit({ bench: 'torch', build: `torch ${t.torch}`, shape: `${shape} ${N} threads`, medianMs: t.median_step_s * 1e3, spreadPct: 0, samplesPerS: t.samples_per_s });
-    emit({ bench: 'train-vs-torch', build, shape: `${N} threads`, medianMs: 0, spreadPct: 0, ratio: sN / t.samples_per_s });
+    emit({ bench: 'train-vs-torch', build, shape: `${N} threads`, medianMs: 0, spreadPct: 0, ratio: rN.sps / t.samples_per_s });
   }
 };

@@ -156,8 +156,8 @@ export const main: BenchMain = async (args, emit) => {
   const data = fakeDataset(256, cfg.imageSize, 32, 1, 0);
   const steps = args.quick ? 4 : 8;
   const tshape = `${preset} S=${cfg.imageSize} B=32 train step`;
-  const g = await timeTraining(cfg, data, 1, 32, 8, steps, 'webgpu');
-  const w = await timeTraining(cfg, data, 1, 32, 8, Math.max(3, steps / 2), 'auto');
+  const g = await timeTraining(cfg, data, 1, 32, 8, steps, { backend: 'webgpu' });
+  const w = await timeTraining(cfg, data, 1, 32, 8, Math.max(3, steps / 2));
   const rowG = row('webgpu-train', 'webgpu', tshape, { median: g.median, spreadPct: g.spreadPct, runs: steps });
   rowG.samplesPerS = g.sps;
   rowG.speedup = g.sps / w.sps;

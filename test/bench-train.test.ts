@@ -1,11 +1,12 @@
 /**
  * The training benchmark's cost model (bench/train.ts stepCosts): from a step profile with known numbers,
  * the unit cost, the wait beyond the busiest task, the hand-out cost per task, the latency per task and the
- * projected step time follow the formulas of its doc comment.
+ * projected step time follow the formulas of its doc comment; each step's % of peak is taken against the
+ * peaks measured just before and after it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { stepCosts } from '../bench/train.ts';
+import { stepCosts, stepPctOfPeak } from '../bench/train.ts';
 import type { PhaseTiming, StepProfile } from '../src/train/step.ts';
 
 /** A phase sent at `t0` whose tasks each start 1 ms after hand-out and reply 0.5 ms after they end. */
@@ -34,6 +35,13 @@ test('stepCosts: unit, slowest unit, wait, hand-out, latency and the projected s
   const T = (w: number) => (Math.ceil(4 / w) - 1) * 10 + 12 + 10 / Math.min(w, 8) + 0.25 + 3 * 1.5 + (Math.min(w, 4) + 2 * Math.min(w, 8)) * 0.1;
   for (const w of [1, 2, 4, 16]) assert.ok(Math.abs(c.model(w) - T(w)) < 1e-9, `T(${w}) ${c.model(w)} vs ${T(w)}`);
   assert.ok(Math.abs(c.efficiency(4) - T(1) / (4 * T(4))) < 1e-12);
+});
+
+test('stepPctOfPeak: each step against the mean of the peaks around it, none without peaks', () => {
+  // 100 GFLOP per step; steps of 2 s and 1 s; peaks 100, 60, 40 GFLOP/s around them.
+  const pct = stepPctOfPeak({ times: [2, 1], peaks: [100, 60, 40] }, 100e9);
+  assert.equal(pct.map((x) => +x.toFixed(9)), [62.5, 200]);
+  assert.equal(stepPctOfPeak({ times: [2, 1], peaks: [] }, 100e9), []);
 });
 
 test.run();

@@ -71,7 +71,10 @@ test('interrupting (Ctrl-C path) and resuming with another thread count ends wit
     assert.ok(bytes(A.runDir, f).equals(bytes(r2.runDir, f)), `${f}: resumed run differs from the uninterrupted one`);
   }
   assert.is(r2.test!.macroAuroc, A.test!.macroAuroc);
-  await rejects(train(cfg({ resume: r1.runDir, lr: 0.5 }), { log: quiet }), /differs from the run's config/);
+  await rejects(train(cfg({ resume: r1.runDir, lr: 0.5 }), { log: quiet }), /--lr 0\.5 differs from the run's \S*config\.json \(/);
+  // A flag given on the command line is refused even when it equals the default (here --preset small on a
+  // tiny run): without the given keys it would be dropped without a word.
+  await rejects(train(cfg({ resume: r1.runDir, preset: 'small' }), { log: quiet, given: new Set(['resume', 'preset']) }), /--preset "small" differs from the run's \S*config\.json \("tiny"\)/);
 });
 
 test('frozen tensors keep their initial values; --init-from copies them from a checkpoint', async () => {

@@ -152,7 +152,11 @@ test('thread plan: capped at the units with the flag named; more than the cores 
   const all = threadPlan(0, 256, 8, 16);
   assert.is(all.workers, 16);
   assert.is(all.line, 'threads: 16 working on 32 unit(s) of --micro-batch 8 per batch of 256');
-  assert.match(threadPlan(8, 256, 8, 2).warning ?? '', /--threads 8 is more than the 2 cores here/);
+  assert.match(threadPlan(8, 256, 8, 2).warning ?? '', /--threads 8 runs 8 workers on the 2 cores here/);
+  // asked for more than the cores, but the units leave one worker: no warning
+  const one = threadPlan(8, 8, 8, 2);
+  assert.is(one.workers, 1);
+  assert.is(one.warning, undefined);
   assert.throws(() => threadPlan(-1, 32, 8, 2), /--threads must be a positive integer \(or 0: all cores\), got -1/);
   assert.throws(() => threadPlan(2.5, 32, 8, 2), /got 2\.5/);
   assert.throws(() => parseFlags(['--threads', '2.5']), /--threads expects a non-negative integer, got "2\.5"/);
@@ -164,6 +168,16 @@ test('bad thread counts: the CLI prints one error line and exits 1; train() reje
   assert.is(cli.status, 1, cli.stdout + cli.stderr);
   assert.match(cli.stderr, /--threads expects a non-negative integer, got "-1"/);
   await rejects(train({ ...cfg({ name: 'bad' }), threads: -2 }, { log: quiet }), /--threads must be a positive integer \(or 0: all cores\), got -2/);
+});
+
+test('--resume: an empty value and a file are one-line errors, not a fresh run', () => {
+  const run = (v: string) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--data', data, '--resume', v], { encoding: 'utf8' });
+  const empty = run('');
+  assert.is(empty.status, 1, empty.stdout + empty.stderr);
+  assert.match(empty.stderr, /--resume needs a run folder, got an empty value/);
+  const file = run('package.json');
+  assert.is(file.status, 1, file.stdout + file.stderr);
+  assert.match(file.stderr, /--resume package\.json: not a folder \(a run folder holds config\.json and last\.state\.safetensors\)/);
 });
 
 test.run();

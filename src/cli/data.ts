@@ -5,7 +5,7 @@
  */
 import { formatReport, inspectDataset } from '../data/index.ts';
 import { helpText, parseArgs, runMain } from './flags.ts';
-import { requirePath } from './paths.ts';
+import { DATA_FOLDER_HINT, requirePath } from './paths.ts';
 import type { DecoderName } from '../data/index.ts';
 
 const DEFAULTS = {
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
     console.log(helpText(SPEC));
     return 0;
   }
-  if (given.has('data')) requirePath('--data', cfg.data, 'folder');
+  if (given.has('data')) requirePath('--data', cfg.data, 'folder', DATA_FOLDER_HINT);
   const tty = process.stderr.isTTY && !cfg.json;
   let last = 0;
   const report = await inspectDataset(cfg.data, {

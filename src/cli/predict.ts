@@ -21,7 +21,7 @@ import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
 import { loadModel } from '../node/model.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
-import { requirePath } from './paths.ts';
+import { DATA_FOLDER_HINT, requirePath } from './paths.ts';
 
 const DEFAULTS = {
   model: '',
@@ -129,7 +129,7 @@ async function main(): Promise<number> {
   }
   if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
   if (!cfg.data && !single) throw new UsageError(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields); see --help`);
-  if (cfg.data) requirePath('--data', cfg.data, 'folder');
+  if (cfg.data) requirePath('--data', cfg.data, 'folder', DATA_FOLDER_HINT);
   if (cfg.image) requirePath('--image', cfg.image, 'file');
   if (cfg.featureSpec) requirePath('--feature-spec', cfg.featureSpec, 'file');
   console.error(`predict: ${JSON.stringify(cfg)}`);

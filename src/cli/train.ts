@@ -6,18 +6,20 @@
 import { optionComments, trainSpec } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
 import { trainTwoStage } from '../train/two-stage.ts';
-import { helpText, parseArgs, runMain } from './flags.ts';
-import { requirePath } from './paths.ts';
+import { UsageError, helpText, parseArgs, runMain } from './flags.ts';
+import { DATA_FOLDER_HINT, requirePath } from './paths.ts';
 
 runMain('train', async () => {
-  const { cfg, help } = parseArgs(trainSpec(), process.argv.slice(2));
+  const { cfg, given, help } = parseArgs(trainSpec(), process.argv.slice(2));
   if (help) {
     console.log(helpText(trainSpec(optionComments())));
     return 0;
   }
-  if (cfg.data) requirePath('--data', cfg.data, 'folder');
-  if (cfg.resume) requirePath('--resume', cfg.resume, 'folder');
+  if (cfg.data) requirePath('--data', cfg.data, 'folder', DATA_FOLDER_HINT);
+  // `--resume "$RUN"` with RUN unset must not start a fresh run
+  if (given.has('resume') && !cfg.resume) throw new UsageError('--resume needs a run folder, got an empty value');
+  if (cfg.resume) requirePath('--resume', cfg.resume, 'folder', 'a run folder holds config.json and last.state.safetensors');
   if (cfg.initVision) requirePath('--init-vision', cfg.initVision, 'file');
-  const r = cfg.pretrainEncoders ? await trainTwoStage(cfg) : await train(cfg);
+  const r = cfg.pretrainEncoders ? await trainTwoStage(cfg, { given }) : await train(cfg, { given });
   return r.interrupted ? 130 : 0;
 });

@@ -196,7 +196,8 @@ async function buildCache(root: string, rel: string[], file: string, h: CacheHea
   const S = h.S, SS = S * S;
   const messages = new Array<string>(rel.length).fill('');
   const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
-  const threads = Math.max(1, opts.threads ?? availableParallelism());
+  // one decoder per core at most: more only share cores (and each holds a decoder's memory)
+  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), availableParallelism()));
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const b = new CacheBuilder(file, h);
   const pool = new Decoder(threads);

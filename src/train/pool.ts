@@ -17,7 +17,8 @@ export interface TaskRunner {
 /**
  * How many workers a run uses: --threads N (0: all cores) capped at the units of a batch, since a step has
  * no more parallel work than that. `line` says so at start and names the flag that changes it; `warning`
- * is set when more threads than cores were asked for. Bad counts (negative, fractional) are errors.
+ * is set when more workers than cores will run (not merely asked for: a cap at the units that leaves them
+ * within the cores is no warning). Bad counts (negative, fractional) are errors.
  */
 export function threadPlan(threads: number, batch: number, microBatch: number, cores: number): { workers: number; line: string; warning?: string } {
   if (!Number.isInteger(threads) || threads < 0) throw new Error(`--threads must be a positive integer (or 0: all cores), got ${threads}`);
@@ -27,7 +28,7 @@ export function threadPlan(threads: number, batch: number, microBatch: number, c
   const line = workers < asked
     ? `threads: ${workers} of ${asked} can work (a batch of ${batch} is ${units} unit(s) of --micro-batch ${microBatch}; a smaller --micro-batch or a larger --batch gives each thread work)`
     : `threads: ${workers} working on ${units} unit(s) of --micro-batch ${microBatch} per batch of ${batch}`;
-  const warning = asked > cores ? `warning: --threads ${asked} is more than the ${cores} cores here; the extra threads share cores and make steps slower` : undefined;
+  const warning = workers > cores ? `warning: --threads ${asked} runs ${workers} workers on the ${cores} cores here; the extra threads share cores and make steps slower` : undefined;
   return { workers, line, warning };
 }
 

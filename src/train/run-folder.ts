@@ -78,20 +78,20 @@ export function readJsonFile(path: string, what: string): unknown {
 }
 
 /** Open the run folder named by the config: a new run (the folder itself is made later by createRunFolder) or `--resume`. */
-export function openRun(cfg: TrainConfig): OpenRun | FinishedRun {
-  if (cfg.resume) return openResume(cfg);
+export function openRun(cfg: TrainConfig, given?: ReadonlySet<string>): OpenRun | FinishedRun {
+  if (cfg.resume) return openResume(cfg, given);
   const name = cfg.name || `${cfg.preset}-s${cfg.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const runDir = resolve(cfg.out, name);
   if (existsSync(join(runDir, 'state.json'))) throw new Error(`run folder ${runDir} already holds a run; use --resume ${runDir} or another --name`);
   return { kind: 'new', runDir, cfg, state: newRunState() };
 }
 
-function openResume(cfg: TrainConfig): OpenRun | FinishedRun {
+function openResume(cfg: TrainConfig, given?: ReadonlySet<string>): OpenRun | FinishedRun {
   const runDir = resolve(cfg.resume);
   if (!existsSync(join(runDir, 'config.json')) || !existsSync(join(runDir, RESUME_FILE))) {
     throw new Error(`--resume ${runDir}: not an interrupted run folder (it needs config.json and ${RESUME_FILE})`);
   }
-  const own = resumedConfig(cfg, join(runDir, 'config.json'));
+  const own = resumedConfig(cfg, join(runDir, 'config.json'), given);
   // state.json is written last: `finished` there is the authority (the resume file is from the last epoch boundary).
   const statePath = join(runDir, 'state.json');
   if (existsSync(statePath)) {
@@ -120,15 +120,19 @@ function openResume(cfg: TrainConfig): OpenRun | FinishedRun {
 
 /**
  * The run's own config.json, with this command line's runtime keys (threads, progress, ...). A computed key
- * given on this command line with a value other than the default and the run's is an error.
+ * given on this command line (`given`; without it, any value other than the default) with a value other
+ * than the run's is an error that names the flag: a resumed run keeps its config, and a flag that would be
+ * silently ignored is worse than one refused.
  */
-function resumedConfig(cfg: TrainConfig, path: string): TrainConfig {
+function resumedConfig(cfg: TrainConfig, path: string, given?: ReadonlySet<string>): TrainConfig {
   const saved = readJsonFile(path, 'run config') as TrainConfig;
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new Error(`run config ${path}: expected a JSON object`);
   for (const k of Object.keys(saved) as (keyof TrainConfig)[]) {
     if (RUNTIME_KEYS.includes(k)) continue;
-    if (JSON.stringify(saved[k]) !== JSON.stringify(cfg[k]) && JSON.stringify(cfg[k]) !== JSON.stringify(TRAIN_DEFAULTS[k])) {
-      throw new Error(`--resume: option '${k}' differs from the run's config.json (${JSON.stringify(saved[k])}); a resumed run keeps its config`);
+    const explicit = given ? given.has(k) : JSON.stringify(cfg[k]) !== JSON.stringify(TRAIN_DEFAULTS[k]);
+    if (explicit && JSON.stringify(saved[k]) !== JSON.stringify(cfg[k])) {
+      const flag = `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+      throw new Error(`--resume: ${flag} ${JSON.stringify(cfg[k])} differs from the run's ${path} (${JSON.stringify(saved[k])}); a resumed run keeps its config: leave ${flag} out`);
     }
   }
   const own = { ...TRAIN_DEFAULTS, ...saved } as Record<string, unknown>;

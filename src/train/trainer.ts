@@ -70,6 +70,12 @@ export interface TrainOptions {
    * still open: the place for outputs only some callers need (the protocols' `testPointPredictions`).
    */
   afterTest?: (ctx: RunContext) => Promise<void> | void;
+  /**
+   * The config keys this command line (or its --config file) set. On --resume, such a key whose value differs
+   * from the run's config.json is an error, whatever the value (a flag equal to the default is still a flag
+   * given); without the set, a value other than the default counts as given.
+   */
+  given?: ReadonlySet<string>;
 }
 
 /** Train (or resume) a run. Returns when the run finishes, stops early, stops at --max-steps, or is interrupted. */
@@ -80,7 +86,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   if (cfg.microBatch < 1 || !Number.isInteger(cfg.microBatch)) throw new Error(`--micro-batch must be a positive integer, got ${cfg.microBatch}`);
   if (cfg.batch < 1 || !Number.isInteger(cfg.batch)) throw new Error(`--batch must be a positive integer, got ${cfg.batch}`);
   if (!(cfg.encoderLrScale >= 0 && Number.isFinite(cfg.encoderLrScale))) throw new Error(`--encoder-lr-scale must be a finite number >= 0, got ${cfg.encoderLrScale}`);
-  const run = openRun(cfg);
+  const run = openRun(cfg, opts.given);
   const seconds = () => (performance.now() - t0) / 1000;
   if (run.kind === 'finished') {
     log(`run ${run.runDir} is already finished; nothing to do (start a new run with another --name to train again)`);
@@ -114,18 +120,20 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
 /** Data, run folder, model, worker pool and optimizer state of an opened run. */
 async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
   const { cfg, runDir, state } = run;
-  const plan = threadPlan(cfg.threads, cfg.batch, cfg.microBatch, availableParallelism());
-  const threads = cfg.threads > 0 ? cfg.threads : availableParallelism();
-  const { ds } = await prepareData(cfg, threads, log);
+  const cores = availableParallelism();
+  const plan = threadPlan(cfg.threads, cfg.batch, cfg.microBatch, cores);
+  // Said before the data load, which can take minutes on a fresh image cache.
+  if (plan.warning) log(plan.warning);
+  log(plan.line);
+  // Decoding has one image per task and no units: it uses the threads asked for, at most one per core
+  // (more only add threads that share cores: --threads 99999 must not start 99999 decoders).
+  const { ds } = await prepareData(cfg, Math.min(cfg.threads > 0 ? cfg.threads : cores, cores), log);
   if (run.kind === 'new') createRunFolder(runDir, cfg);
   const trainRows = splitRows(ds, 0), valRows = splitRows(ds, 1), testRows = splitRows(ds, 2);
   if (trainRows.length === 0) throw new Error('the training split is empty');
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);
   if (run.kind === 'resume') {
     checkStateRanges(state, stepsPerEpoch(trainRows.length, cfg.batch), cfg.epochs, join(runDir, RESUME_FILE));
-    const dropped = trimLogForResume(runDir, state);
-    if (dropped) log(`log.jsonl: removed ${dropped} record(s) past the resume point (step ${state.step})`);
-    log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
   }
   const model = createModel(initialModelConfig(cfg, ds), { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: checkpointMetadata(ds) });
   const P = model.numParams;
@@ -137,18 +145,22 @@ async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
     model: model.config, backend: cfg.backend as AnyBackendKind, data: shareDataset(ds), ...buffers,
     impute: cfg.impute ? imputeStats(ds, trainRows) : undefined,
   };
-  if (plan.warning) log(plan.warning);
-  log(plan.line);
   const runner = createRunner(init, plan.workers);
   try {
     const stepper = await DataParallelStep.create(model, runner, buffers, cfg.microBatch, cfg, frozen);
     if (run.tensors) {
       const t = run.tensors;
       for (const name of ['params', 'm', 'v']) {
-        if (!t[name] || t[name].data.length !== P) throw new Error(`--resume: the resume state holds no '${name}' of ${P} values; was the data set or preset changed?`);
+        if (!t[name] || t[name].data.length !== P) throw new Error(`--resume: ${join(runDir, RESUME_FILE)} holds no '${name}' of ${P} values (this model's); was the data set or preset changed?`);
       }
       stepper.setParams(t.params.data);
       stepper.setMoments(t.m.data, t.v.data);
+    }
+    if (run.kind === 'resume') {
+      // Only now, with every check of the state passed, is anything in the run folder changed.
+      const dropped = trimLogForResume(runDir, state);
+      if (dropped) log(`log.jsonl: removed ${dropped} record(s) past the resume point (step ${state.step})`);
+      log(`resuming ${runDir} at step ${state.step} (epoch ${state.epoch + 1}, batch ${state.batchInEpoch})`);
     }
     log(`model: ${cfg.preset}, ${P} parameters, backend ${model.backend.name}, optimizer ${stepper.slicedOptimizer ? `in the ${plan.workers} worker(s)` : 'on the main thread'}`);
     return {

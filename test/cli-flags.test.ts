@@ -98,6 +98,9 @@ test('flags: a JSON config file goes through the same checks; flags override it'
   };
   bad({ epochs: '10' }, /option 'epochs' expects a number, got "10"/);
   bad({ threads: 1.5 }, /option 'threads' expects a non-negative integer/);
+  // 1e400 is read as Infinity, which JSON would show as null: named as Infinity
+  writeFileSync(join(dir, 'inf.json'), '{"threads": 1e400}');
+  assert.throws(() => parseArgs(spec, ['--config', join(dir, 'inf.json')]), /inf\.json: option 'threads' expects a number, got Infinity/);
   bad({ epochs: 0 }, /option 'epochs' expects a positive integer/);
   bad({ epoch: 3 }, /unknown option 'epoch' \(did you mean 'epochs'\?\)/);
   bad({ preset: 'huge' }, /must be one of tiny, small, base/);

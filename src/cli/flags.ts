@@ -99,7 +99,8 @@ export function unknownName(what: string, word: string, known: readonly string[]
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
+  // JSON writes Infinity and NaN (a config's 1e400) as null: name them as they are
+  const s = typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

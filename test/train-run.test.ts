@@ -5,7 +5,8 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../src/data/index.ts';
@@ -65,8 +66,15 @@ test('interrupting (Ctrl-C path) and resuming with another thread count ends wit
   assert.ok(r1.interrupted, 'the run should report an interruption');
   const st = JSON.parse(readFileSync(join(r1.runDir, 'state.json'), 'utf8'));
   assert.ok(st.step > 0 && st.epoch === 1 && st.batchInEpoch > 0, `stopped mid-epoch 2: ${JSON.stringify(st)}`);
+  // A live process holding the folder refuses the resume, before anything changes; a dead one's lock is taken over.
+  const logBefore = readFileSync(join(r1.runDir, 'log.jsonl'));
+  writeFileSync(join(r1.runDir, 'run.lock'), String(process.ppid));
+  await rejects(train(cfg({ resume: r1.runDir, threads: 1 }), { log: quiet }), /run folder \S+ is in use by process \d+ \(lock \S+run\.lock\)/);
+  assert.ok(readFileSync(join(r1.runDir, 'log.jsonl')).equals(logBefore), 'a refused resume must not touch the log');
+  writeFileSync(join(r1.runDir, 'run.lock'), String(spawnSync('true').pid));
   const r2 = await train(cfg({ resume: r1.runDir, threads: 1 }), { log: quiet });
   assert.not.ok(r2.interrupted);
+  assert.not.ok(existsSync(join(r2.runDir, 'run.lock')), 'the lock is released at the end');
   for (const f of ['model.safetensors', 'last.safetensors']) {
     assert.ok(bytes(A.runDir, f).equals(bytes(r2.runDir, f)), `${f}: resumed run differs from the uninterrupted one`);
   }

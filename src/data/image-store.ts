@@ -20,6 +20,7 @@
  *  ..  count * S * S bytes of pixels, row-major, 0 for slots without an image
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { releasePidLock, takePidLock } from '../node/files.ts';
 import { checksum32 } from './checksum.ts';
 import { setPixelFileReader } from './pixel-store.ts';
 import type { PixelFile } from './pixel-store.ts';
@@ -154,37 +155,11 @@ export function readCacheFile(file: string, want: CacheHeader, pixels?: Uint8Arr
  * into one partial file would overwrite each other's chunks).
  */
 function takeLock(lock: string): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CacheWriteError(lock, e as Error);
-    }
-    const pid = Number(readFileSync(lock, 'utf8').trim());
-    let alive = false;
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
-    if (alive) throw new Error(`image cache ${lock.slice(0, -'.partial.lock'.length)} is being built by process ${pid} (lock ${lock}); wait for it or remove the lock if that process is not this program`);
-    unlinkSync(lock);
-  }
-  throw new Error(`cannot take the image cache lock ${lock}`);
-}
-
-function releaseLock(lock: string): void {
-  try {
-    unlinkSync(lock);
-  } catch {
-    // already gone
-  }
+  takePidLock(
+    lock,
+    (pid) => `image cache ${lock.slice(0, -'.partial.lock'.length)} is being built by process ${pid} (lock ${lock}); wait for it or remove the lock if that process is not this program`,
+    (e) => new CacheWriteError(lock, e),
+  );
 }
 
 /** A write error of the cache file, naming it. */
@@ -212,7 +187,7 @@ export class CacheBuilder {
     try {
       [this.fd, this.done] = this.open();
     } catch (e) {
-      releaseLock(`${this.partial}.lock`);
+      releasePidLock(`${this.partial}.lock`);
       throw e instanceof CacheWriteError ? e : new CacheWriteError(this.partial, e as Error);
     }
   }
@@ -278,7 +253,7 @@ export class CacheBuilder {
       closeSync(this.fd);
       renameSync(this.partial, this.file);
     });
-    releaseLock(`${this.partial}.lock`);
+    releasePidLock(`${this.partial}.lock`);
   }
 
   /** Close; with `remove`, delete the partial file (a write failure: nothing is left behind). */
@@ -288,7 +263,7 @@ export class CacheBuilder {
     } catch {
       // already closed
     }
-    releaseLock(`${this.partial}.lock`);
+    releasePidLock(`${this.partial}.lock`);
     if (remove) {
       try {
         unlinkSync(this.partial);

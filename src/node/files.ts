@@ -3,7 +3,7 @@
  * image cache). Nothing under src/ that the edge bundle reaches imports this folder, so the browser build
  * needs no stand-in for node:fs.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 /**
  * Write `bytes` to `path` atomically: a temporary file beside it, fsync, rename. A reader sees the old file
@@ -27,5 +27,50 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
     try { unlinkSync(tmp); } catch { /* never created or already gone */ }
     if (e instanceof Error && !e.message.includes(path)) e.message = `writing ${path}: ${e.message}`;
     throw e;
+  }
+}
+
+/**
+ * An exclusive lock file holding this process's pid, taken with O_EXCL (one writer per image cache, per run
+ * folder). A lock whose process is gone (killed) is taken over; a live one throws busy(pid). Errors other
+ * than an existing lock go through `wrap` (default: the error itself).
+ */
+export function takePidLock(lock: string, busy: (pid: number) => string, wrap: (e: Error) => Error = (e) => e): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw wrap(e as Error);
+    }
+    let pid = NaN;
+    try {
+      pid = Number(readFileSync(lock, 'utf8').trim());
+    } catch {
+      continue; // removed meanwhile: try again
+    }
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (alive) throw new Error(busy(pid));
+    try { unlinkSync(lock); } catch { /* already gone */ }
+  }
+  throw new Error(`cannot take the lock ${lock}`);
+}
+
+/** Remove a lock taken with takePidLock (nothing if it is gone). */
+export function releasePidLock(lock: string): void {
+  try {
+    unlinkSync(lock);
+  } catch {
+    // already gone
   }
 }

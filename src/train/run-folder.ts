@@ -14,6 +14,7 @@ import type { SafeTensor } from '../model/safetensors.ts';
 import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { writeFileAtomic } from './files.ts';
+import { releasePidLock, takePidLock } from '../node/files.ts';
 
 export interface RunState {
   /** Optimizer steps taken. */
@@ -178,10 +179,31 @@ export function checkStateRanges(s: RunState, stepsPerEpoch: number, epochs: num
  * Make a new run's folder and write its config (after its data set has loaded, so a bad --data leaves
  * nothing). A log.jsonl left by an attempt that failed before saving any state is started afresh.
  */
-export function createRunFolder(runDir: string, cfg: TrainConfig): void {
+export function createRunFolder(runDir: string, cfg: TrainConfig): () => void {
   mkdirSync(runDir, { recursive: true });
-  rmSync(join(runDir, 'log.jsonl'), { force: true });
-  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const release = lockRunFolder(runDir);
+  try {
+    rmSync(join(runDir, 'log.jsonl'), { force: true });
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return release;
+}
+
+/** The lock file of a run folder in use (run.lock, holding the pid). */
+export const RUN_LOCK = 'run.lock';
+
+/**
+ * Take the run folder for this process: two trainings of one folder (the same --resume twice, or the same
+ * --name) would overwrite each other's checkpoints and log. A lock left by a killed run is taken over.
+ * Returns the release.
+ */
+export function lockRunFolder(runDir: string): () => void {
+  const lock = join(runDir, RUN_LOCK);
+  takePidLock(lock, (pid) => `run folder ${runDir} is in use by process ${pid} (lock ${lock}); wait for that run, or remove the lock if that process is not this program`);
+  return () => releasePidLock(lock);
 }
 
 /**

@@ -33,7 +33,7 @@ import type { StopReason } from './loop.ts';
 import { checkDropout } from './missing.ts';
 import { createRunner, threadPlan } from './pool.ts';
 import type { ReplicaInit } from './replica.ts';
-import { RESUME_FILE, checkStateRanges, createRunFolder, openRun, readJsonFile, trimLogForResume } from './run-folder.ts';
+import { RESUME_FILE, checkStateRanges, createRunFolder, lockRunFolder, openRun, readJsonFile, trimLogForResume } from './run-folder.ts';
 import type { OpenRun, RunState } from './run-folder.ts';
 import { DataParallelStep, stepBuffers } from './step.ts';
 import { imputeStats, splitRows, unitsPerBatch } from './batching.ts';
@@ -97,8 +97,19 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
   }
   if (run.kind === 'resume') checkLegacyConfig(run.cfg, join(run.runDir, 'config.json'));
   cfg = run.cfg;
+  // The run folder is this process's from here (a resumed one now, a new one once setUp makes it).
+  const held: { release?: () => void } = {};
+  if (run.kind === 'resume') held.release = lockRunFolder(run.runDir);
+  try {
+    return await trainOpened(run, cfg, opts, log, seconds, held);
+  } finally {
+    held.release?.();
+  }
+}
+
+async function trainOpened(run: OpenRun, cfg: TrainConfig, opts: TrainOptions, log: Logger, seconds: () => number, held: { release?: () => void }): Promise<TrainResult> {
   log(`resolved config: ${JSON.stringify(cfg)}`);
-  const ctx = await setUp(run, log);
+  const ctx = await setUp(run, log, held);
   try {
     const stop = await trainLoop(ctx, opts.signal);
     const { runDir, state } = ctx;
@@ -118,7 +129,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
 }
 
 /** Data, run folder, model, worker pool and optimizer state of an opened run. */
-async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
+async function setUp(run: OpenRun, log: Logger, held: { release?: () => void }): Promise<RunContext> {
   const { cfg, runDir, state } = run;
   const cores = availableParallelism();
   const plan = threadPlan(cfg.threads, cfg.batch, cfg.microBatch, cores);
@@ -128,7 +139,7 @@ async function setUp(run: OpenRun, log: Logger): Promise<RunContext> {
   // Decoding has one image per task and no units: it uses the threads asked for, at most one per core
   // (more only add threads that share cores: --threads 99999 must not start 99999 decoders).
   const { ds } = await prepareData(cfg, Math.min(cfg.threads > 0 ? cfg.threads : cores, cores), log);
-  if (run.kind === 'new') createRunFolder(runDir, cfg);
+  if (run.kind === 'new') held.release = createRunFolder(runDir, cfg);
   const trainRows = splitRows(ds, 0), valRows = splitRows(ds, 1), testRows = splitRows(ds, 2);
   if (trainRows.length === 0) throw new Error('the training split is empty');
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);

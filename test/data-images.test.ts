@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeGrayJpeg, generateSynthetic, loadDataset, loadImages, makeBatch, readImageFile } from '../src/data/index.ts';
 import type { ImageOptions } from '../src/data/index.ts';
 import { decodeToGray, loadSharp } from '../src/data/decoders.ts';
+import { decoderThreads } from '../src/data/images.ts';
 import { DEFAULT_DECODE_LIMITS } from '../src/data/jpeg.ts';
 import { IMG_MISSING_FILE, IMG_OK, IMG_CORRUPT } from '../src/data/decode-task.ts';
 import { imputeStats } from '../src/train/batching.ts';
@@ -259,6 +260,14 @@ test('file-backed store (tiny memory limit and chunks): same batches, statistics
   // the structured clone a worker receives still reads its rows
   const clone = structuredClone({ ...file, report: undefined });
   assert.equal(Array.from(makeBatch(clone as unknown as typeof file, [1, 0]).image), Array.from(makeBatch(mem, [1, 0]).image));
+});
+
+test('decoder threads: the threads asked for, at most one per core, at least one', () => {
+  assert.is(decoderThreads(99999, 2), 2);
+  assert.is(decoderThreads(1, 16), 1);
+  assert.is(decoderThreads(8, 16), 8);
+  assert.is(decoderThreads(undefined, 16), 16);
+  assert.is(decoderThreads(0, 4), 1);
 });
 
 test.run();

@@ -188,6 +188,14 @@ class Decoder {
 }
 
 /**
+ * Decoder threads for `asked` (default: all cores): at most one per core, since more only share cores and each
+ * holds a decoder's memory (`--threads 99999` once started 828 threads and 4.6 GB before any output).
+ */
+export function decoderThreads(asked: number | undefined, cores: number): number {
+  return Math.max(1, Math.min(asked ?? cores, cores));
+}
+
+/**
  * Build (or resume) the cache file: each chunk not yet done is decoded into one chunk-sized shared buffer,
  * written, synced and marked done; then the partial file is renamed. Only one chunk is ever in memory.
  * Returns the messages of the slots decoded in this run.
@@ -196,8 +204,7 @@ async function buildCache(root: string, rel: string[], file: string, h: CacheHea
   const S = h.S, SS = S * S;
   const messages = new Array<string>(rel.length).fill('');
   const limits = opts.limits ?? DEFAULT_DECODE_LIMITS;
-  // one decoder per core at most: more only share cores (and each holds a decoder's memory)
-  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), availableParallelism()));
+  const threads = decoderThreads(opts.threads, availableParallelism());
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const b = new CacheBuilder(file, h);
   const pool = new Decoder(threads);

@@ -136,9 +136,9 @@ async function setUp(run: OpenRun, log: Logger, held: { release?: () => void }):
   // Said before the data load, which can take minutes on a fresh image cache.
   if (plan.warning) log(plan.warning);
   log(plan.line);
-  // Decoding has one image per task and no units: it uses the threads asked for, at most one per core
-  // (more only add threads that share cores: --threads 99999 must not start 99999 decoders).
-  const { ds } = await prepareData(cfg, Math.min(cfg.threads > 0 ? cfg.threads : cores, cores), log);
+  // Decoding has one image per task and no units: the threads asked for, capped at the cores by
+  // decoderThreads (--threads 99999 must not start 99999 decoders).
+  const { ds } = await prepareData(cfg, cfg.threads > 0 ? cfg.threads : cores, log);
   if (run.kind === 'new') held.release = createRunFolder(runDir, cfg);
   const trainRows = splitRows(ds, 0), valRows = splitRows(ds, 1), testRows = splitRows(ds, 2);
   if (trainRows.length === 0) throw new Error('the training split is empty');

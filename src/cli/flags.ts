@@ -51,7 +51,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+/** A config key as its flag is spelled: dropImage -> drop-image. */
+export const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 const camel = (k: string): string => k.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** Keys by every spelling (kebab-case and the key itself), in a Map: no prototype lookups. */

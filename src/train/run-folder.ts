@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import type { SafeTensor } from '../model/safetensors.ts';
+import { kebab } from '../cli/flags.ts';
 import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { writeFileAtomic } from './files.ts';
@@ -132,7 +133,7 @@ function resumedConfig(cfg: TrainConfig, path: string, given?: ReadonlySet<strin
     if (RUNTIME_KEYS.includes(k)) continue;
     const explicit = given ? given.has(k) : JSON.stringify(cfg[k]) !== JSON.stringify(TRAIN_DEFAULTS[k]);
     if (explicit && JSON.stringify(saved[k]) !== JSON.stringify(cfg[k])) {
-      const flag = `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+      const flag = `--${kebab(k)}`;
       throw new Error(`--resume: ${flag} ${JSON.stringify(cfg[k])} differs from the run's ${path} (${JSON.stringify(saved[k])}); a resumed run keeps its config: leave ${flag} out`);
     }
   }

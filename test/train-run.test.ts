@@ -6,12 +6,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../src/data/index.ts';
 import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
+import { RESUME_FILE, writeResumeState } from '../src/train/run-folder.ts';
 import { testPointPredictions } from '../src/train/trainer.ts';
 import type { TestPointOutputs, TrainResult } from '../src/train/trainer.ts';
 import { bootstrapCI, evaluate } from '../src/eval/index.ts';
@@ -40,6 +41,7 @@ test('--threads 1 and --threads 2 give identical checkpoint bytes', async () => 
   }
   assert.is(A.test!.macroAuroc, B.test!.macroAuroc);
   for (const f of ['config.json', 'metrics.json', 'log.jsonl', 'state.json']) assert.ok(existsSync(join(A.runDir, f)), f);
+  assert.not.ok(existsSync(join(A.runDir, 'run.lock')), 'a finished run releases its folder');
 });
 
 test('a tiny model beats chance clearly (patient-bootstrap interval of test macro AUROC above 0.5)', () => {
@@ -66,6 +68,15 @@ test('interrupting (Ctrl-C path) and resuming with another thread count ends wit
   assert.ok(r1.interrupted, 'the run should report an interruption');
   const st = JSON.parse(readFileSync(join(r1.runDir, 'state.json'), 'utf8'));
   assert.ok(st.step > 0 && st.epoch === 1 && st.batchInEpoch > 0, `stopped mid-epoch 2: ${JSON.stringify(st)}`);
+  // A resume state of another model (other parameter count) is refused naming its file, and the log stays as it was.
+  const other = join(root, 'runs', 'c-other');
+  cpSync(r1.runDir, other, { recursive: true });
+  const saved = JSON.parse(readSafetensors(bytes(other, RESUME_FILE)).metadata.state);
+  writeResumeState(other, saved, new Float32Array(10), new Float32Array(10), new Float32Array(10));
+  appendFileSync(join(other, 'log.jsonl'), JSON.stringify({ step: 1e9 }) + '\n'); // a record a resume would trim
+  const otherLog = readFileSync(join(other, 'log.jsonl'));
+  await rejects(train(cfg({ resume: other, threads: 1 }), { log: quiet }), /--resume: \S+last\.state\.safetensors holds no 'params' of \d+ values/);
+  assert.ok(readFileSync(join(other, 'log.jsonl')).equals(otherLog), 'a refused resume state must not trim the log');
   // A live process holding the folder refuses the resume, before anything changes; a dead one's lock is taken over.
   const logBefore = readFileSync(join(r1.runDir, 'log.jsonl'));
   writeFileSync(join(r1.runDir, 'run.lock'), String(process.ppid));
@@ -83,6 +94,16 @@ test('interrupting (Ctrl-C path) and resuming with another thread count ends wit
   // A flag given on the command line is refused even when it equals the default (here --preset small on a
   // tiny run): without the given keys it would be dropped without a word.
   await rejects(train(cfg({ resume: r1.runDir, preset: 'small' }), { log: quiet, given: new Set(['resume', 'preset']) }), /--preset "small" differs from the run's \S*config\.json \("tiny"\)/);
+  // named as the flag is typed
+  await rejects(train(cfg({ resume: r1.runDir, microBatch: 3 }), { log: quiet, given: new Set(['resume', 'microBatch']) }), /--micro-batch 3 differs from the run's/);
+});
+
+test('a new run into a folder that a live process holds is refused, and writes no config there', async () => {
+  const dir = join(root, 'runs', 'held');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'run.lock'), String(process.ppid));
+  await rejects(train(cfg({ name: 'held', epochs: 1 }), { log: quiet }), /run folder \S+held is in use by process \d+/);
+  assert.not.ok(existsSync(join(dir, 'config.json')), 'nothing written under a held lock');
 });
 
 test('frozen tensors keep their initial values; --init-from copies them from a checkpoint', async () => {

@@ -4,7 +4,9 @@
  * Names: peak, gemm, attention, kernels, model, data, data-scale, train, webgpu. An unknown name or flag is one line
  * naming it and the list (exit 1), before anything runs.
  */
-import { helpText, runMain, UsageError } from '../src/cli/flags.ts';
+import { UsageError } from '../src/options/schema.ts';
+import { helpText } from '../src/options/command-line.ts';
+import { runMain } from '../src/cli/main.ts';
 import { BENCH_SPEC, formatRow, parseBenchArgs } from './util.ts';
 import type { BenchMain, BenchRow } from './util.ts';
 

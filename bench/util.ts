@@ -6,7 +6,8 @@
  */
 import { WasmBackend } from '../src/engine/index.ts';
 import type { WasmBuild } from '../src/engine/index.ts';
-import { parseArgs } from '../src/cli/flags.ts';
+import { bool, choice, int, num, path } from '../src/options/schema.ts';
+import { parseArgs } from '../src/options/command-line.ts';
 
 export interface Timing {
   /** Median seconds per call. */
@@ -74,46 +75,28 @@ export function peakLoops(build: WasmBuild): { name: string; gflops: number; tim
 /** The benchmarks, run by name (`npm run bench -- gemm model`). */
 export const BENCH_NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'data-scale', 'train', 'webgpu'] as const;
 
-/** The benchmarks' flags: one defaults object for all of them (the shared parser, src/cli/flags.ts). */
-export const BENCH_DEFAULTS = {
-  json: false,
-  build: 'both',
-  quick: false,
-  threads: 0,
-  steps: 0,
-  preset: 'base',
-  batch: 0,
-  microBatch: 8,
-  torch: false,
-  scale: 1,
-  imageSize: 224,
-  decoder: 'sharp',
-  dir: '',
-  keep: false,
-};
-const BENCH_DOCS: Record<keyof typeof BENCH_DEFAULTS, string> = {
-  json: 'print the rows as one JSON document',
-  build: 'WebAssembly build: relaxed, simd or both',
-  quick: 'fewer shapes and shorter timing (a smoke run)',
-  threads: 'train: worker threads of the multi-threaded runs (0: all cores)',
-  steps: 'train: timed steps per run (0: 12, or 6 with --quick)',
-  preset: 'train: model preset (tiny, small or base)',
-  batch: 'train: samples per optimizer step (0: 256)',
-  microBatch: 'train: samples per unit of parallel work; model: samples of the profiled training step',
-  torch: 'train: also time the PyTorch reference step (needs python3-torch)',
-  scale: 'data-scale: fraction of the MIMIC row counts to generate, in (0, 1] (--quick: 0.001)',
-  imageSize: 'data-scale: image side S of the load; model: the second image size of the step profile (after the preset\'s own)',
-  decoder: 'data-scale: image decoder, sharp or jpeg-js',
-  dir: 'data-scale: folder for the generated world and its cache (empty: a temporary folder, removed after)',
-  keep: 'data-scale: keep the generated world and cache',
+/** The benchmarks' options: one declaration set for all of them (the shared schema, src/options/). */
+export const BENCH_OPTIONS = {
+  json: bool(false, 'print the rows as one JSON document'),
+  build: choice('both', ['relaxed', 'simd', 'both'], 'WebAssembly build: relaxed, simd or both'),
+  quick: bool(false, 'fewer shapes and shorter timing (a smoke run)'),
+  threads: int(0, 'train: worker threads of the multi-threaded runs (0: all cores)', { min: 0, max: 4096 }),
+  steps: int(0, 'train: timed steps per run (0: 12, or 6 with --quick)', { min: 0, max: 100_000 }),
+  preset: choice('base', ['tiny', 'small', 'base'], 'train: model preset (tiny, small or base)'),
+  batch: int(0, 'train: samples per optimizer step (0: 256)', { min: 0, max: 65_536 }),
+  microBatch: int(8, 'train: samples per unit of parallel work; model: samples of the profiled training step', { min: 1, max: 4096 }),
+  torch: bool(false, 'train: also time the PyTorch reference step (needs python3-torch)'),
+  scale: num(1, 'data-scale: fraction of the MIMIC row counts to generate, in (0, 1] (--quick: 0.001)', { above: 0, max: 1 }),
+  imageSize: int(224, 'data-scale: image side S of the load; model: the second image size of the step profile (after the preset\'s own)', { min: 4, max: 4096 }),
+  decoder: choice('sharp', ['sharp', 'jpeg-js'], 'data-scale: image decoder, sharp or jpeg-js'),
+  dir: path('', 'data-scale: folder for the generated world and its cache (empty: a temporary folder, removed after)'),
+  keep: bool(false, 'data-scale: keep the generated world and cache'),
 };
 
 /** The bench command for the shared parser. */
 export const BENCH_SPEC = {
   usage: `usage: npm run bench -- NAME [NAME ...] [options]\nnames: ${BENCH_NAMES.join(', ')} (run one after another, never two at once: they share the cores)`,
-  defaults: BENCH_DEFAULTS, docs: BENCH_DOCS,
-  choices: { build: ['relaxed', 'simd', 'both'], preset: ['tiny', 'small', 'base'], decoder: ['sharp', 'jpeg-js'] },
-  integers: { threads: 0, steps: 0, batch: 0, microBatch: 1, imageSize: 4 },
+  options: BENCH_OPTIONS,
   positional: { what: 'benchmark', choices: BENCH_NAMES },
 };
 

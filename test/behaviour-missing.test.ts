@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import type { Batch } from '../src/engine/index.ts';
 import { NUM_LABELS } from '../src/engine/index.ts';
 // Internal today: the trainer's missingness and its counter-based randomness, from the modules that export them.
-import { applyDropout, checkDropout, imputeBatch, injectMissing, injectedMissing } from '../src/train/missing.ts';
+import { applyDropout, imputeBatch, injectMissing, injectedMissing } from '../src/train/missing.ts';
 import { Stream, permutation, uniform } from '../src/train/random.ts';
 import { generateSynthetic } from '../src/data/index.ts';
 import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
@@ -209,14 +209,15 @@ test('feature dropout: each present feature masked when its own u < p; an image-
   for (let i = 0; i < 30; i++) assert.ok(md.hasImage[i] === 1 && !hasTab(md, i));
 });
 
-test('dropout rates are checked at their bounds', () => {
-  checkDropout({ image: 0, tab: 0, feature: 0 });
-  checkDropout({ image: 1, tab: 0, feature: 1 });
-  checkDropout({ image: 0.5, tab: 0.5, feature: 0.2 });
-  assert.throws(() => checkDropout({ image: 0.6, tab: 0.5, feature: 0 }), /at most 1/);
-  assert.throws(() => checkDropout({ image: -0.01, tab: 0, feature: 0 }), /image must be in \[0, 1\]/);
-  assert.throws(() => checkDropout({ image: 0, tab: 1.01, feature: 0 }), /tab must be/);
-  assert.throws(() => checkDropout({ image: 0, tab: 0, feature: NaN }), /feature must be/);
+test('dropout rates are checked at their bounds (by the option schema, wherever a config enters)', () => {
+  const at = (over: Record<string, unknown>) => applyOverrides(TRAIN_DEFAULTS, over, 'x.json');
+  at({ dropImage: 0, dropTab: 0, dropFeature: 0 });
+  at({ dropImage: 1, dropTab: 0, dropFeature: 1 });
+  at({ dropImage: 0.5, dropTab: 0.5, dropFeature: 0.2 });
+  assert.throws(() => at({ dropImage: 0.6, dropTab: 0.5 }), /x\.json: dropImage 0\.6 \+ x\.json: dropTab 0\.5 must be at most 1/);
+  assert.throws(() => at({ dropImage: -0.01 }), /x\.json: option 'dropImage' expects a number in \[0, 1\], got -0\.01/);
+  assert.throws(() => at({ dropTab: 1.01 }), /option 'dropTab' expects a number in \[0, 1\]/);
+  assert.throws(() => at({ dropFeature: NaN }), /option 'dropFeature' expects a number, got NaN/);
 });
 
 test('imputation (early-fusion baseline): missing image -> mean image, numeric -> 0, categorical -> mode; present kept', () => {

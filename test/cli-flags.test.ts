@@ -1,5 +1,5 @@
 /**
- * The one flag parser (src/cli/flags.ts): types checked against the defaults, flags named as typed, the
+ * The one option schema and flag parser (src/options/): types checked against the defaults, flags named as typed, the
  * closest flag suggested, integers checked, prototype names unknown, JSON config files through the same
  * checks, unknown subcommands and benchmarks in one line with the list, and --help listing every default.
  */
@@ -10,8 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyObject, closest, helpText, parseArgs, UsageError } from '../src/cli/flags.ts';
-import { TRAIN_DEFAULTS, applyOverrides, optionComments, trainSpec } from '../src/train/config.ts';
+import { applyObject, bool, choice, closest, int, names, num, nums, path, UsageError } from '../src/options/schema.ts';
+import { helpText, parseArgs } from '../src/options/command-line.ts';
+import { TRAIN_DEFAULTS, TRAIN_SPEC, applyOverrides } from '../src/train/config.ts';
 import { BENCH_NAMES, parseBenchArgs } from '../bench/util.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -20,11 +21,12 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SPEC = {
   usage: 'usage: npm run x -- [options]',
-  defaults: { tableFile: '', threads: 0, lr: 1e-3, strict: false, levels: [0, 0.5, 1] as readonly number[], methods: ['a', 'b'] as readonly string[], mode: 'fast' },
-  docs: { tableFile: 'a table', threads: 'threads (0: all cores)', lr: 'learning rate', strict: 'strict', levels: 'levels', methods: 'methods', mode: 'mode' },
-  choices: { mode: ['fast', 'slow'], methods: ['a', 'b', 'c'] },
-  integers: { threads: 0 },
+  options: {
+    tableFile: path('', 'a table'), threads: int(0, 'threads (0: all cores)', { min: 0 }), lr: num(1e-3, 'learning rate'), strict: bool(false, 'strict'),
+    levels: nums([0, 0.5, 1], 'levels'), methods: names(['a', 'b'], ['a', 'b', 'c'], 'methods'), mode: choice('fast', ['fast', 'slow'], 'mode'),
+  },
 };
+const TEST_DEFAULTS = { tableFile: '', threads: 0, lr: 1e-3, strict: false, levels: [0, 0.5, 1], methods: ['a', 'b'], mode: 'fast' };
 const parse = (...argv: string[]) => parseArgs(SPEC, argv);
 const fails = (argv: string[], re: RegExp) => {
   try {
@@ -85,7 +87,7 @@ test('flags: prototype names are unknown flags, not lookups', () => {
 test('flags: a JSON config file goes through the same checks; flags override it', () => {
   const good = join(dir, 'good.json');
   writeFileSync(good, JSON.stringify({ 'drop-image': 0.3, epochs: 2, preset: 'tiny' }));
-  const spec = trainSpec();
+  const spec = TRAIN_SPEC;
   const r = parseArgs(spec, ['--config', good, '--epochs', '3']);
   assert.is(r.cfg.dropImage, 0.3);
   assert.is(r.cfg.epochs, 3);
@@ -97,11 +99,11 @@ test('flags: a JSON config file goes through the same checks; flags override it'
     assert.throws(() => parseArgs(spec, ['--config', f]), (e: Error) => e instanceof UsageError && re.test(e.message) && e.message.includes('bad.json'));
   };
   bad({ epochs: '10' }, /option 'epochs' expects a number, got "10"/);
-  bad({ threads: 1.5 }, /option 'threads' expects a non-negative integer/);
+  bad({ threads: 1.5 }, /option 'threads' expects an integer in 0\.\.4096, got 1\.5/);
   // 1e400 is read as Infinity, which JSON would show as null: named as Infinity
   writeFileSync(join(dir, 'inf.json'), '{"threads": 1e400}');
   assert.throws(() => parseArgs(spec, ['--config', join(dir, 'inf.json')]), /inf\.json: option 'threads' expects a number, got Infinity/);
-  bad({ epochs: 0 }, /option 'epochs' expects a positive integer/);
+  bad({ epochs: 0 }, /option 'epochs' expects an integer in 1\.\.100000, got 0/);
   bad({ epoch: 3 }, /unknown option 'epoch' \(did you mean 'epochs'\?\)/);
   bad({ preset: 'huge' }, /must be one of tiny, small, base/);
   bad([1, 2], /expected a JSON object/);
@@ -115,7 +117,7 @@ test('flags: programs apply typed objects (the stress runner) with the same chec
   assert.is(c.epochs, 4);
   assert.is(c.missImage, 0.5);
   assert.is(TRAIN_DEFAULTS.epochs, 10, 'defaults untouched');
-  assert.throws(() => applyObject(SPEC, SPEC.defaults, { threads: -2 }, 'prog'), /prog: option 'threads' expects a non-negative integer, got -2/);
+  assert.throws(() => applyObject(SPEC.options, { ...TEST_DEFAULTS }, { threads: -2 }, 'prog'), /prog: option 'threads' expects a non-negative integer, got -2/);
 });
 
 test('flags: --help lists every default with its doc line', () => {
@@ -123,7 +125,7 @@ test('flags: --help lists every default with its doc line', () => {
   for (const [k, line] of [['table-file', '""'], ['threads', '0'], ['levels', '0,0.5,1'], ['methods', 'a,b'], ['strict', 'false']]) {
     assert.match(text, new RegExp(`^  --${k} ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s`, 'm'));
   }
-  const train = helpText(trainSpec(optionComments()));
+  const train = helpText(TRAIN_SPEC);
   assert.is(train.split('\n').filter((l) => l.startsWith('  --')).length, Object.keys(TRAIN_DEFAULTS).length);
   assert.ok(parse('--help', '--zzz').help, '--help wins over a bad flag');
 });
@@ -142,7 +144,7 @@ test('bench arguments: names and flags in any order; unknown names in one line',
   assert.is(a.threads, 2);
   assert.ok(a.quick);
   assert.throws(() => parseBenchArgs(['gemmm']), /^unknown benchmark 'gemmm' \(did you mean gemm\?\); known: peak, gemm/);
-  assert.throws(() => parseBenchArgs(['gemm', '--threads', '2.5']), /--threads expects a non-negative integer/);
+  assert.throws(() => parseBenchArgs(['gemm', '--threads', '2.5']), /--threads expects an integer in 0\.\.4096, got "2\.5"/);
 });
 
 function run(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -159,7 +161,7 @@ test('CLIs: an unknown subcommand or benchmark is one line with the list, exit 1
   assert.is(bench.stderr.trim(), `bench: unknown benchmark 'gemmm' (did you mean gemm?); known: ${BENCH_NAMES.join(', ')}`);
   const train = run('src/cli/train.ts', ['--threads', '2.5']);
   assert.is(train.status, 1);
-  assert.is(train.stderr.trim(), 'train: --threads expects a non-negative integer, got "2.5"');
+  assert.is(train.stderr.trim(), 'train: --threads expects an integer in 0..4096, got "2.5"');
   assert.is(train.stdout, '', 'nothing ran');
 });
 

@@ -20,6 +20,7 @@ import { openRun } from '../src/train/run-folder.ts';
 import { train } from '../src/train/trainer.ts';
 import type { TrainResult } from '../src/train/trainer.ts';
 import { rejects } from './util/harness.ts';
+import { writeDivergedCheckpoint } from './util/diverged.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'rf-resume-'));
 const data = join(root, 'data');
@@ -121,6 +122,28 @@ test('edited counters are errors naming the resume file, before any step', async
   }
 });
 
+test('an edited config.json is refused on --resume, naming the file and the key, before anything changes (issue 24 item 7)', async () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['c-drop', { dropImage: 5 }, /option 'dropImage' expects a number in \[0, 1\], got 5/],
+    ['c-lr', { lr: -5, clip: -1 }, /option 'lr' expects a number > 0 and <= 1, got -5/],
+    ['c-seed', { seed: -1 }, /option 'seed' expects an integer in 0\.\.4294967295, got -1/],
+    ['c-miss', { missImage: 2 }, /option 'missImage' expects a number in \[0, 1\], got 2/],
+    ['c-epochs', { epochs: 1e308 }, /option 'epochs' expects an integer in 1\.\.100000/],
+    ['c-batch', { batch: '32' }, /option 'batch' expects a number, got "32"/],
+    ['c-micro', { microBatch: 0 }, /option 'microBatch' expects an integer in 1\.\.4096, got 0/],
+    ['c-extra', { surprise: true }, /unknown option 'surprise'/],
+  ];
+  for (const [name, edit, re] of cases) {
+    const dir = copyOf(name);
+    const path = join(dir, 'config.json');
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), ...edit }));
+    const logBefore = readFileSync(join(dir, 'log.jsonl'), 'utf8');
+    await rejects(train(cfg({ resume: dir }), { log: quiet }), new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${re.source}`));
+    assert.is(readFileSync(join(dir, 'log.jsonl'), 'utf8'), logBefore, `${name}: the log was not trimmed`);
+    assert.not.ok(existsSync(join(dir, 'run.lock')), `${name}: no lock left`);
+  }
+});
+
 test('a resume file of format /1 (0-based bestEpoch) opens with the epoch made 1-based', () => {
   const dir = copyOf('v1');
   const path = join(dir, 'last.state.safetensors');
@@ -176,7 +199,8 @@ test('the progress bar ends its line before anything else is printed, once', () 
 });
 
 test('a non-finite loss before the first save says no checkpoint was written', async () => {
-  await rejects(train(cfg({ name: 'nan', lr: 1e30, clip: 0, warmup: 1 }), { log: quiet }), /step \d+ .*non-finite.*; no checkpoint was written/);
+  const huge = writeDivergedCheckpoint(join(stopped.runDir, 'last.safetensors'), join(root, 'huge.safetensors'));
+  await rejects(train(cfg({ name: 'nan', initFrom: `${huge}=head.`, clip: 0, warmup: 1 }), { log: quiet }), /step \d+ .*non-finite.*; no checkpoint was written/);
   assert.not.ok(existsSync(join(runs, 'nan', 'last.state.safetensors')));
 });
 

@@ -18,6 +18,7 @@ import type { TestPointOutputs, TrainResult } from '../src/train/trainer.ts';
 import { bootstrapCI, evaluate } from '../src/eval/index.ts';
 import { LABEL_NAMES } from '../src/engine/index.ts';
 import { readSafetensors } from '../src/model/index.ts';
+import { writeDivergedCheckpoint } from './util/diverged.ts';
 import { rejects } from './util/harness.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'rf-train-'));
@@ -106,6 +107,30 @@ test('a new run into a folder that a live process holds is refused, and writes n
   assert.not.ok(existsSync(join(dir, 'config.json')), 'nothing written under a held lock');
 });
 
+test('a new run takes the lock of its folder before the data load, and checks for a finished run under it (issue 24 item 5)', async () => {
+  // A live process holds the folder: refused at once, before the (here impossible) data load, so a second
+  // `--name X` can never load data while the first runs and then overwrite it once the first has finished.
+  const dir = join(root, 'runs', 'race');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'run.lock'), String(process.ppid));
+  await rejects(train(cfg({ name: 'race', data: join(root, 'no-such-data') }), { log: quiet }), /run folder \S+race is in use by process \d+/);
+  rmSync(join(dir, 'run.lock'));
+  // A finished run there: refused under the lock, which is released again.
+  writeFileSync(join(dir, 'state.json'), '{}');
+  await rejects(train(cfg({ name: 'race', data: join(root, 'no-such-data') }), { log: quiet }), /run folder \S+race already holds a run/);
+  assert.not.ok(existsSync(join(dir, 'run.lock')), 'lock released');
+  // A bad data folder for a fresh name leaves no folder behind.
+  await rejects(train(cfg({ name: 'fresh', data: join(root, 'no-such-data') }), { log: quiet }), /no-such-data/);
+  assert.not.ok(existsSync(join(root, 'runs', 'fresh')), 'nothing left for a run that never started');
+});
+
+test('--name is one folder name: .., ., a/b and absolute names are refused before anything is written (issue 24 item 9)', async () => {
+  for (const name of ['..', '.', '../x', 'a/b', join(root, 'abs')]) {
+    await rejects(Promise.resolve().then(() => train(cfg({ name, epochs: 1 }), { log: quiet })), /option 'name' must be one folder name/);
+  }
+  assert.not.ok(existsSync(join(root, 'x')) || existsSync(join(root, 'abs')) || existsSync(join(root, 'log.jsonl')));
+});
+
 test('frozen tensors keep their initial values; --init-from copies them from a checkpoint', async () => {
   const r = await train(cfg({ name: 'f', epochs: 1, freeze: 'vision.,tabular.', initFrom: `${join(A.runDir, 'model.safetensors')}=vision.,tabular.` }), { log: quiet });
   const src = readSafetensors(bytes(A.runDir, 'model.safetensors')).tensors;
@@ -121,7 +146,8 @@ test('frozen tensors keep their initial values; --init-from copies them from a c
 });
 
 test('a non-finite loss stops the run naming the step, without writing a checkpoint', async () => {
-  await rejects(train(cfg({ name: 'nan', lr: 1e30, clip: 0, warmup: 1 }), { log: quiet }), /step \d+ .*non-finite/);
+  const huge = writeDivergedCheckpoint(join(A.runDir, 'model.safetensors'), join(root, 'huge.safetensors'));
+  await rejects(train(cfg({ name: 'nan', initFrom: `${huge}=head.`, clip: 0, warmup: 1 }), { log: quiet }), /step \d+ .*non-finite/);
   assert.not.ok(existsSync(join(root, 'runs', 'nan', 'last.state.safetensors')));
   assert.not.ok(existsSync(join(root, 'runs', 'nan', 'model.safetensors')));
 });

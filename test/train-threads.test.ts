@@ -159,15 +159,15 @@ test('thread plan: capped at the units with the flag named; more than the cores 
   assert.is(one.warning, undefined);
   assert.throws(() => threadPlan(-1, 32, 8, 2), /--threads must be a positive integer \(or 0: all cores\), got -1/);
   assert.throws(() => threadPlan(2.5, 32, 8, 2), /got 2\.5/);
-  assert.throws(() => parseFlags(['--threads', '2.5']), /--threads expects a non-negative integer, got "2\.5"/);
+  assert.throws(() => parseFlags(['--threads', '2.5']), /--threads expects an integer in 0\.\.4096, got "2\.5"/);
   assert.throws(() => parseFlags(['--micro-batch', '0']), /--micro-batch/);
 });
 
 test('bad thread counts: the CLI prints one error line and exits 1; train() rejects them too', async () => {
   const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--data', data, '--threads', '-1'], { encoding: 'utf8' });
   assert.is(cli.status, 1, cli.stdout + cli.stderr);
-  assert.match(cli.stderr, /--threads expects a non-negative integer, got "-1"/);
-  await rejects(train({ ...cfg({ name: 'bad' }), threads: -2 }, { log: quiet }), /--threads must be a positive integer \(or 0: all cores\), got -2/);
+  assert.match(cli.stderr, /--threads expects an integer in 0\.\.4096, got "-1"/);
+  await rejects(train({ ...cfg({ name: 'bad' }), threads: -2 }, { log: quiet }), /train config: option 'threads' expects an integer in 0\.\.4096, got -2/);
 });
 
 test('--resume: an empty value and a file are one-line errors, not a fresh run', () => {

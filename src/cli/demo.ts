@@ -6,21 +6,9 @@
  * machine (localhost, 127.0.0.1, [::1], the --host given, or a name added with --allow-host).
  */
 import { startDemo } from '../infer/demo-server.ts';
-import { helpText, parseArgs } from './flags.ts';
+import { helpText, parseArgs } from '../options/command-line.ts';
+import { DEMO_SPEC as SPEC } from './specs.ts';
 
-const DEFAULTS = {
-  model: '',
-  port: 8080,
-  host: '127.0.0.1',
-  allowHost: [] as string[],
-};
-const DOCS: Record<keyof typeof DEFAULTS, string> = {
-  model: 'checkpoint the page loads at start (empty: pick one in the page)',
-  port: 'port to listen on (0: any free port)',
-  host: 'interface to listen on (127.0.0.1: this machine only)',
-  allowHost: 'more Host names to serve, comma-separated (e.g. the machine\'s LAN name with --host 0.0.0.0)',
-};
-const SPEC = { usage: 'usage: npm run demo -- [options]', defaults: DEFAULTS, docs: DOCS, integers: { port: 0 } };
 
 async function main(): Promise<void> {
   const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));
@@ -28,7 +16,6 @@ async function main(): Promise<void> {
     console.log(helpText(SPEC));
     return;
   }
-  if (cfg.port > 65535) throw new Error(`--port must be at most 65535, got ${cfg.port}`);
   console.log(`demo: ${JSON.stringify(cfg)}`);
   const demo = await startDemo({ port: cfg.port, host: cfg.host, model: cfg.model || undefined, allowHosts: cfg.allowHost });
   console.log(`demo: serving ${demo.url}  (Ctrl-C stops)`);

@@ -3,7 +3,7 @@
  * (`--model runs/x/model.safetensors: no such file`), not a raw ENOENT with a stack from deep in a reader.
  */
 import { statSync } from 'node:fs';
-import { UsageError } from './flags.ts';
+import { UsageError } from '../options/schema.ts';
 
 /** What a data set folder holds (requirePath's hint for --data). */
 export const DATA_FOLDER_HINT = 'a data set folder holds mimic-cxr-jpg/ and mimic-iv/';

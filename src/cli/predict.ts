@@ -20,57 +20,16 @@ import type { ImageInput, PredictOutput, SplitChoice, TableInput } from '../infe
 import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
 import { loadModel } from '../node/model.ts';
 import { writeFileAtomic } from '../node/files.ts';
-import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
+import { UsageError } from '../options/schema.ts';
+import { helpText, parseArgs } from '../options/command-line.ts';
+import { PREDICT_SPEC as SPEC } from './specs.ts';
+import type { PredictConfig } from './specs.ts';
+import { runMain } from './main.ts';
 import { DATA_FOLDER_HINT, requirePath } from './paths.ts';
-
-const DEFAULTS = {
-  model: '',
-  data: '',
-  split: 'test',
-  image: '',
-  table: '',
-  tableFile: '',
-  format: 'json',
-  out: '',
-  backend: 'wasm',
-  featureSpec: '',
-  threads: 0,
-  cacheDir: '',
-  decoder: '',
-  windowHours: 0,
-  allowLateral: false,
-  batchSize: 64,
-  fields: false,
-};
-const DOCS: Record<keyof typeof DEFAULTS, string> = {
-  model: 'checkpoint (model.safetensors written by `npm run train`); required',
-  data: 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside): predict every study of --split',
-  split: 'with --data: test, validate, train or all',
-  image: 'one chest X-ray JPEG (leave out: no image)',
-  table: 'JSON object of raw clinical values by field name, e.g. {"temperature": 101.2, "gender": "F"}',
-  tableFile: 'a file holding that JSON object',
-  format: 'json or csv',
-  out: 'output file (empty: stdout)',
-  backend: 'wasm (the WebAssembly engine: relaxed SIMD where supported, else SIMD), webgpu (the optional GPU backend), or relaxed, simd, reference (auto = wasm)',
-  featureSpec: 'feature spec JSON file for parsing rules (empty: the checkpoint\'s, else the built-in spec)',
-  threads: 'with --data: image decoding threads (0: all cores)',
-  cacheDir: 'with --data: image cache folder (empty: the data set folder)',
-  decoder: 'image decoder, sharp or jpeg-js (empty: the one the model was trained with, from its checkpoint)',
-  windowHours: 'with --data: widen the ED stay window by this many hours (use the value the model was trained with)',
-  allowLateral: 'with --data: use a lateral view when a study has no frontal one (as in training)',
-  batchSize: 'samples per forward pass',
-  fields: 'print the model\'s table fields (name, kind, input unit, valid range, categories) as JSON and exit',
-};
 
 /** The WebGPU backend in use, released at exit (Dawn's device would otherwise keep the process alive). */
 let gpu: { destroy(): void; device: { destroy(): void } } | undefined;
 
-const SPEC = {
-  usage: 'usage: npm run predict -- --model RUN/model.safetensors (--data DIR [--split test] | [--image x.jpg] [--table JSON | --table-file f.json]) [options]',
-  defaults: DEFAULTS, docs: DOCS,
-  choices: { split: ['test', 'validate', 'train', 'all'], format: ['json', 'csv'], backend: ['wasm', 'webgpu', 'auto', 'relaxed', 'simd', 'reference'] },
-  integers: { threads: 0, batchSize: 1 },
-};
 
 /** The backend for --backend: WebGPU is created asynchronously (no adapter: its error names the fix). */
 async function backendOf(kind: string): Promise<Backend> {
@@ -87,7 +46,7 @@ function usage(): string {
   return helpText(SPEC);
 }
 
-function readTable(cfg: typeof DEFAULTS): TableInput | undefined {
+function readTable(cfg: PredictConfig): TableInput | undefined {
   if (cfg.table && cfg.tableFile) throw new Error('give --table or --table-file, not both');
   let text: string, where: string;
   if (cfg.table) {

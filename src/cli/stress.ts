@@ -4,62 +4,15 @@
  * and writes results.csv, summary.md, report.html and SVG plots into the output folder. `--help` lists the
  * options and their defaults.
  */
-import { DEFAULT_GRID, DEFAULT_LEVELS, runStress, SANITY_GAP } from '../protocols/runner.ts';
-import { METHODS, METHOD_DEFINITIONS } from '../protocols/methods.ts';
+import { runStress } from '../protocols/runner.ts';
 import type { MethodName } from '../protocols/methods.ts';
 import type { Protocol } from '../protocols/results.ts';
 import { runQueued } from '../queue/coordinator.ts';
-import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
-
-/** What --quick sets (each can still be overridden by its own flag). Measured: see README "Results". */
-const QUICK = { preset: 'tiny', levels: [0, 0.25, 0.5, 0.75, 1], seeds: 3, epochs: 10 } as const;
-
-const DEFAULTS = {
-  protocol: 'both', levels: DEFAULT_LEVELS, methods: METHODS as readonly string[], seeds: 3, preset: 'small', epochs: 10, data: '',
-  synthDir: 'data/synthetic', out: '', threads: 0, grid: DEFAULT_GRID, replicates: 2000, batch: 0, lr: 0, quick: false, verbose: false,
-  queue: '', status: false, retryFailed: false,
-};
-const DOCS: Record<keyof typeof DEFAULTS, string> = {
-  protocol: 'image: the image missing rate is raised; tabular: the tabular one; both',
-  levels: 'train and test missing rates in [0, 1]',
-  methods: 'comma-separated, of the methods listed below',
-  seeds: 'seeds 0..K-1',
-  preset: 'model preset: tiny, small or base',
-  epochs: 'per training run; the best epoch by validation macro AUROC is kept',
-  data: 'data set folder (MIMIC-CXR-JPG + MIMIC-IV layout); empty: the built-in synthetic set',
-  synthDir: 'where the synthetic set is generated on first use',
-  out: 'output folder (empty: runs/stress-<preset>; with --quick runs/stress-quick)',
-  threads: 'worker threads per run (0: all cores); results do not depend on it',
-  grid: 'modality dropout rates (dropImage = dropTab) tried for proposed',
-  replicates: 'paired bootstrap replicates per comparison',
-  batch: 'samples per step of every training run (0: the trainer\'s default)',
-  lr: 'peak learning rate of every training run (0: the trainer\'s default)',
-  quick: `preset ${QUICK.preset}, levels ${QUICK.levels.join(',')}, ${QUICK.seeds} seeds, ${QUICK.epochs} epochs (about 6-10 minutes on 2 cores); each can still be given`,
-  verbose: 'show every training run\'s own log',
-  queue: 'run the training jobs on queue workers through Redis: redis://[:PASSWORD@]HOST:PORT[/DB] or rediss:// (docs/queue.md)',
-  status: 'with --queue: print the queue run\'s state (done, running, waiting, failed with their logs) and exit',
-  retryFailed: 'with --queue: retry the run\'s failed jobs, then wait for the run as usual',
-};
-
-const SPEC = {
-  usage: [
-    'usage: npm run stress -- [options]',
-    '',
-    'Runs the stress-test protocols: the missing rate of one modality raised in training and test, every method',
-    'trained at every train level and evaluated at every test level, over seeds; then writes the report.',
-    'A rerun with the same --out continues where the last one stopped (finished cells are never recomputed).',
-  ].join('\n'),
-  defaults: DEFAULTS, docs: DOCS,
-  choices: { protocol: ['image', 'tabular', 'both'], preset: ['tiny', 'small', 'base'], methods: METHODS },
-  integers: { seeds: 1, epochs: 1, threads: 0, replicates: 1, batch: 0 },
-  epilog: [
-    'methods:',
-    ...METHODS.map((m) => `  ${m.padEnd(19)} ${METHOD_DEFINITIONS[m]}`),
-    '',
-    `Sanity checks (printed after the run): at image level 1 proposed vs tabular-only, at tabular level 1 proposed`,
-    `vs image-only; a gap above ${SANITY_GAP} macro AUROC is a warning.`,
-  ].join('\n'),
-};
+import { UsageError } from '../options/schema.ts';
+import { helpText, parseArgs } from '../options/command-line.ts';
+import { STRESS_SPEC as SPEC, STRESS_QUICK as QUICK } from './specs.ts';
+import type { STRESS_OPTIONS } from './specs.ts';
+import { runMain } from './main.ts';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -69,10 +22,9 @@ async function main(): Promise<number> {
     return 0;
   }
   // --quick changes the defaults of the keys it names; a key given on the command line wins.
-  const pick = <K extends keyof typeof QUICK & keyof typeof DEFAULTS>(k: K) => (cfg.quick && !given.has(k) ? QUICK[k] : cfg[k]);
+  const pick = <K extends keyof typeof QUICK & keyof typeof STRESS_OPTIONS>(k: K) => (cfg.quick && !given.has(k) ? QUICK[k] : cfg[k]);
   const protocols: Protocol[] = cfg.protocol === 'both' ? ['image', 'tabular'] : [cfg.protocol as Protocol];
   const preset = pick('preset') as 'tiny' | 'small' | 'base';
-  if (cfg.lr < 0) throw new Error(`--lr must be a positive number (0: the trainer's default), got ${cfg.lr}`);
   const train: Record<string, number> = {};
   if (cfg.batch) train.batch = cfg.batch;
   if (cfg.lr) train.lr = cfg.lr;

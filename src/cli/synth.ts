@@ -2,33 +2,11 @@
  * `npm run synth -- --out DIR [--patients N] [--seed S] [--gzip true|false] [--image-size PX]`: write the
  * synthetic data set (MIMIC-CXR-JPG + MIMIC-IV layout, docs/synthetic-data.md). Same seed, same bytes.
  */
-import { generateSynthetic, SYNTH_DEFAULT_PATIENTS } from '../data/index.ts';
-import { helpText, parseArgs, runMain } from './flags.ts';
+import { generateSynthetic } from '../data/index.ts';
+import { helpText, parseArgs } from '../options/command-line.ts';
+import { SYNTH_SPEC as SPEC } from './specs.ts';
+import { runMain } from './main.ts';
 
-const DEFAULTS = {
-  out: 'data/synthetic',
-  patients: SYNTH_DEFAULT_PATIENTS,
-  seed: 0,
-  gzip: true,
-  imageSize: 256,
-  splitFile: true,
-  quality: 90,
-};
-const DOCS: Record<keyof typeof DEFAULTS, string> = {
-  out: 'output folder (its mimic-cxr-jpg/ and mimic-iv/ are replaced)',
-  patients: 'patients; about 1.5 studies each',
-  seed: 'seed of everything',
-  gzip: 'write .csv.gz (true) or plain .csv (false)',
-  imageSize: 'JPEG height in pixels (width 87.5-100% of it)',
-  splitFile: 'write mimic-cxr-2.0.0-split (false: the reader stratifies)',
-  quality: 'JPEG quality 1..100',
-};
-
-const SPEC = {
-  usage: 'usage: npm run synth -- [options]',
-  defaults: DEFAULTS, docs: DOCS,
-  integers: { patients: 1, seed: 0, imageSize: 1, quality: 1 },
-};
 
 async function main(): Promise<void> {
   const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));

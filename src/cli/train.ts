@@ -3,16 +3,18 @@
  * the built-in synthetic data set, generated on first use) and report test metrics. `--help` lists every
  * option with its default.
  */
-import { optionComments, trainSpec } from '../train/config.ts';
+import { TRAIN_SPEC } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
 import { trainTwoStage } from '../train/two-stage.ts';
-import { UsageError, helpText, parseArgs, runMain } from './flags.ts';
+import { UsageError } from '../options/schema.ts';
+import { helpText, parseArgs } from '../options/command-line.ts';
+import { runMain } from './main.ts';
 import { DATA_FOLDER_HINT, requirePath } from './paths.ts';
 
 runMain('train', async () => {
-  const { cfg, given, help } = parseArgs(trainSpec(), process.argv.slice(2));
+  const { cfg, given, help } = parseArgs(TRAIN_SPEC, process.argv.slice(2));
   if (help) {
-    console.log(helpText(trainSpec(optionComments())));
+    console.log(helpText(TRAIN_SPEC));
     return 0;
   }
   if (cfg.data) requirePath('--data', cfg.data, 'folder', DATA_FOLDER_HINT);

@@ -4,28 +4,11 @@
  * second signal quits at once and the jobs are retried elsewhere once their locks expire).
  */
 import { startWorker } from '../queue/worker.ts';
-import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
+import { UsageError } from '../options/schema.ts';
+import { helpText, parseArgs } from '../options/command-line.ts';
+import { WORKER_SPEC as SPEC } from './specs.ts';
+import { runMain } from './main.ts';
 
-const DEFAULTS = { queue: '', out: '', threads: 0, concurrency: 1, synthDir: 'data/synthetic', lockMs: 30_000, stalledMs: 30_000 };
-const DOCS: Record<keyof typeof DEFAULTS, string> = {
-  queue: 'Redis URL: redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS; REDIS_PASSWORD also gives the password',
-  out: 'output folder shared by every worker (a network mount): run folders and model files',
-  threads: 'trainer threads per job (0: all cores); results do not depend on it',
-  concurrency: 'jobs this worker runs at once',
-  synthDir: 'where the synthetic set is generated when a job uses it (runs without --data)',
-  lockMs: 'job lock duration (ms): a worker that dies loses its job after this long',
-  stalledMs: 'how often (ms) this worker looks for jobs whose worker died',
-};
-const SPEC = {
-  usage: [
-    'usage: npm run worker -- --queue URL --out SHARED_FOLDER [options]',
-    '',
-    'Runs the training jobs that `npm run stress -- ... --queue URL` enqueues, until stopped. Every worker needs',
-    'a checkout of the coordinator\'s commit and the same --out folder (and data folder path) as the others.',
-  ].join('\n'),
-  defaults: DEFAULTS, docs: DOCS,
-  integers: { threads: 0, concurrency: 1, lockMs: 1000, stalledMs: 500 },
-};
 
 runMain('worker', async () => {
   const { cfg, help } = parseArgs(SPEC, process.argv.slice(2));

@@ -28,4 +28,6 @@ export interface RunContext {
   log: Logger;
   /** Optimizer step of the resume file on disk (null: none written yet), so a failure names what survives. */
   savedStep: number | null;
+  /** performance.now() of the last save of the resume state (or of the start), for --save-every 0. */
+  lastSaveMs: number;
 }

@@ -1,6 +1,7 @@
 /**
  * The training loop: epochs of data-parallel steps over the seeded permutation, a validation pass, the best
- * checkpoint and early stopping at each epoch's end, and the resume file at each epoch boundary and at a stop.
+ * checkpoint and early stopping at each epoch's end, and the resume file at each epoch boundary, at a stop, and
+ * inside an epoch every --save-every steps (or every SAVE_MINUTES).
  * Every random draw is a function of (seed, epoch, step, sample), so the counters in RunState are all a resume
  * needs.
  */
@@ -84,6 +85,7 @@ async function epochSteps(ctx: RunContext, perEpoch: number, progress: Progress,
     samples += rows.length;
     progress.update(state.step, { epoch: state.epoch + 1, loss, lr, sps: samples / ((performance.now() - t0) / 1000) });
     appendJsonLine(logFile, { step: state.step, epoch: state.epoch + 1, loss, gradNorm: norm, lr });
+    if (saveDue(cfg.saveEvery, state.step, ctx.lastSaveMs)) await saveLast(ctx);
   }
   return undefined;
 }
@@ -102,7 +104,7 @@ export function encoderRate(cfg: Pick<TrainConfig, 'encoderLrScale' | 'encoderWa
 /** What a failed step leaves behind: the resume state if one was saved, else nothing to resume from. */
 function survivors(ctx: RunContext): string {
   return ctx.savedStep === null
-    ? 'no checkpoint was written (the first is saved at the end of epoch 1)'
+    ? `no checkpoint was written (the first is saved after ${ctx.cfg.saveEvery > 0 ? `step ${ctx.cfg.saveEvery}` : `${SAVE_MINUTES} minutes`} or at the end of epoch 1)`
     : `the resume state of step ${ctx.savedStep} in ${ctx.runDir} is intact (--resume ${ctx.runDir} continues from it)`;
 }
 
@@ -132,11 +134,20 @@ async function endEpoch(ctx: RunContext): Promise<boolean> {
   return false;
 }
 
+/** Minutes between the saves inside an epoch when --save-every is 0. */
+export const SAVE_MINUTES = 5;
+
+/** Is a save inside the epoch due after `step`: every `every` steps, or (0) once SAVE_MINUTES have passed since the last. */
+export function saveDue(every: number, step: number, lastSaveMs: number, now = performance.now()): boolean {
+  return every > 0 ? step % every === 0 : now - lastSaveMs >= SAVE_MINUTES * 60_000;
+}
+
 /** The resume file, last.safetensors (the same parameters as a plain checkpoint) and state.json, in that order. */
 export async function saveLast(ctx: RunContext): Promise<void> {
   const { m, v } = await ctx.stepper.moments();
   writeResumeState(ctx.runDir, ctx.state, ctx.stepper.params, m, v);
   ctx.savedStep = ctx.state.step;
+  ctx.lastSaveMs = performance.now();
   ctx.model.setParams(ctx.stepper.params);
   await saveModel(ctx.model, join(ctx.runDir, 'last.safetensors'));
   writeStateJson(ctx.runDir, ctx.state);

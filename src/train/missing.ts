@@ -30,13 +30,6 @@ export interface DropoutRates {
   feature: number;
 }
 
-export function checkDropout(r: DropoutRates): void {
-  for (const [k, v] of Object.entries(r)) {
-    if (!(v >= 0 && v <= 1)) throw new Error(`dropout rate ${k} must be in [0, 1], got ${v}`);
-  }
-  if (r.image + r.tab > 1) throw new Error(`--drop-image + --drop-tab must be at most 1 (a sample never loses both), got ${r.image + r.tab}`);
-}
-
 function tabPresent(b: Batch, i: number): boolean {
   return hasTabular(b.numPresent, b.catPresent, i, b.num.length / b.B, b.cat.length / b.B);
 }

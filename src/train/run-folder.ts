@@ -7,12 +7,12 @@
  * checkpoint), model.safetensors (the best epoch's checkpoint), state.json (the counters, for people; written
  * last, so `finished: true` there means metrics.json exists), metrics.json, log.jsonl.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import type { SafeTensor } from '../model/safetensors.ts';
-import { kebab } from '../cli/flags.ts';
-import { RUNTIME_KEYS, TRAIN_DEFAULTS } from './config.ts';
+import { kebab } from '../options/schema.ts';
+import { RUNTIME_KEYS, TRAIN_DEFAULTS, applyOverrides, checkLegacyConfig } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { writeFileAtomic } from './files.ts';
 import { releasePidLock, takePidLock } from '../node/files.ts';
@@ -84,23 +84,52 @@ export function openRun(cfg: TrainConfig, given?: ReadonlySet<string>): OpenRun 
   if (cfg.resume) return openResume(cfg, given);
   const name = cfg.name || `${cfg.preset}-s${cfg.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const runDir = resolve(cfg.out, name);
-  if (existsSync(join(runDir, 'state.json'))) throw new Error(`run folder ${runDir} already holds a run; use --resume ${runDir} or another --name`);
+  // The check that the folder holds no run is made under its lock (claimRunFolder), not here.
   return { kind: 'new', runDir, cfg, state: newRunState() };
 }
 
-function openResume(cfg: TrainConfig, given?: ReadonlySet<string>): OpenRun | FinishedRun {
-  const runDir = resolve(cfg.resume);
-  if (!existsSync(join(runDir, 'config.json')) || !existsSync(join(runDir, RESUME_FILE))) {
-    throw new Error(`--resume ${runDir}: not an interrupted run folder (it needs config.json and ${RESUME_FILE})`);
+/**
+ * `--continue RUN --epochs E`: a finished run continued for more epochs into a new folder (`--name` under
+ * `--out`; default `<RUN>-to<E>`). The new folder is made an interrupted run of E epochs -- the finished run's
+ * resume state (parameters, AdamW moments, counters; early stopping's count restarted), its checkpoints and its
+ * log, and its config with the new epoch count -- and is then resumed like any other, so a kill during the
+ * continuation resumes with `--resume NEW`. The learning rate follows the cosine schedule of an E-epoch run from
+ * the step reached. RUN is only read. Returns the new folder.
+ */
+export function prepareContinuation(cfg: TrainConfig, given?: ReadonlySet<string>): string {
+  const src = resolve(cfg.continue);
+  const what = `--continue ${src}`;
+  const statePath = join(src, 'state.json');
+  if (!existsSync(join(src, 'config.json')) || !existsSync(join(src, RESUME_FILE)) || !existsSync(statePath)) {
+    throw new Error(`${what}: not a run folder (it needs config.json, state.json and ${RESUME_FILE})`);
   }
-  const own = resumedConfig(cfg, join(runDir, 'config.json'), given);
-  // state.json is written last: `finished` there is the authority (the resume file is from the last epoch boundary).
-  const statePath = join(runDir, 'state.json');
-  if (existsSync(statePath)) {
-    const st = readJsonFile(statePath, 'state file') as Partial<RunState> | null;
-    if (st?.finished === true) return { kind: 'finished', runDir, cfg: own, state: checkStateShape(st, statePath) };
+  const done = checkStateShape(readJsonFile(statePath, 'state file'), statePath);
+  if (!done.finished) throw new Error(`${what}: the run is not finished; continue it in its own folder with --resume ${src}`);
+  const own = resumedConfig(cfg, join(src, 'config.json'), given, ['epochs']);
+  const explicit = given ? given.has('epochs') : cfg.epochs !== TRAIN_DEFAULTS.epochs;
+  if (!explicit || cfg.epochs <= own.epochs) throw new Error(`${what}: give --epochs E with E above the run's ${own.epochs} epochs (the new total)`);
+  const file = readResumeFile(join(src, RESUME_FILE));
+  const runDir = resolve(cfg.out, cfg.name || `${basename(src)}-to${cfg.epochs}`);
+  if (runDir === src) throw new Error(`${what}: the new run folder is the run itself; give another --name`);
+  const release = claimRunFolder(runDir);
+  try {
+    const state: RunState = { ...file.state, finished: false, epochsWithoutImprovement: 0 };
+    const p = file.tensors;
+    for (const f of ['model.safetensors', 'last.safetensors', 'log.jsonl']) if (existsSync(join(src, f))) copyFileSync(join(src, f), join(runDir, f));
+    writeResumeState(runDir, state, p.params.data, p.m.data, p.v.data);
+    writeStateJson(runDir, state);
+    const next = { ...own, epochs: cfg.epochs, out: cfg.out, name: basename(runDir), continue: src, resume: '' };
+    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(next, null, 2) + '\n');
+  } catch (e) {
+    release();
+    throw e;
   }
-  const path = join(runDir, RESUME_FILE);
+  release();
+  return runDir;
+}
+
+/** Read a resume state file: its tensors and counters, each failure naming the file. */
+function readResumeFile(path: string): { state: RunState; tensors: Record<string, SafeTensor>; v1: boolean } {
   let file: ReturnType<typeof readSafetensors>;
   try {
     file = readSafetensors(readFileSync(path));
@@ -117,7 +146,23 @@ function openResume(cfg: TrainConfig, given?: ReadonlySet<string>): OpenRun | Fi
   }
   const state = checkStateShape(raw, path);
   if (format === RESUME_FORMAT_V1) state.bestEpoch += 1;
-  return { kind: 'resume', runDir, cfg: own, state, tensors: file.tensors };
+  return { state, tensors: file.tensors, v1: format === RESUME_FORMAT_V1 };
+}
+
+function openResume(cfg: TrainConfig, given?: ReadonlySet<string>): OpenRun | FinishedRun {
+  const runDir = resolve(cfg.resume);
+  if (!existsSync(join(runDir, 'config.json')) || !existsSync(join(runDir, RESUME_FILE))) {
+    throw new Error(`--resume ${runDir}: not an interrupted run folder (it needs config.json and ${RESUME_FILE})`);
+  }
+  const own = resumedConfig(cfg, join(runDir, 'config.json'), given);
+  // state.json is written last: `finished` there is the authority (the resume file is from the last epoch boundary).
+  const statePath = join(runDir, 'state.json');
+  if (existsSync(statePath)) {
+    const st = readJsonFile(statePath, 'state file') as Partial<RunState> | null;
+    if (st?.finished === true) return { kind: 'finished', runDir, cfg: own, state: checkStateShape(st, statePath) };
+  }
+  const { state, tensors } = readResumeFile(join(runDir, RESUME_FILE));
+  return { kind: 'resume', runDir, cfg: own, state, tensors };
 }
 
 /**
@@ -126,18 +171,21 @@ function openResume(cfg: TrainConfig, given?: ReadonlySet<string>): OpenRun | Fi
  * than the run's is an error that names the flag: a resumed run keeps its config, and a flag that would be
  * silently ignored is worse than one refused.
  */
-function resumedConfig(cfg: TrainConfig, path: string, given?: ReadonlySet<string>): TrainConfig {
-  const saved = readJsonFile(path, 'run config') as TrainConfig;
+function resumedConfig(cfg: TrainConfig, path: string, given?: ReadonlySet<string>, mayChange: readonly string[] = []): TrainConfig {
+  const saved = readJsonFile(path, 'run config') as Record<string, unknown>;
   if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) throw new Error(`run config ${path}: expected a JSON object`);
-  for (const k of Object.keys(saved) as (keyof TrainConfig)[]) {
-    if (RUNTIME_KEYS.includes(k)) continue;
+  checkLegacyConfig(saved, path);
+  // The file is input like any other: every key known, every value of its type and in its range (an edited
+  // `lr: -5` or `microBatch: 0` is refused here, naming the file and the key, before anything changes).
+  const own = applyOverrides(TRAIN_DEFAULTS, saved, path) as Record<string, unknown>;
+  for (const k of Object.keys(own) as (keyof TrainConfig)[]) {
+    if (RUNTIME_KEYS.includes(k) || mayChange.includes(k)) continue;
     const explicit = given ? given.has(k) : JSON.stringify(cfg[k]) !== JSON.stringify(TRAIN_DEFAULTS[k]);
-    if (explicit && JSON.stringify(saved[k]) !== JSON.stringify(cfg[k])) {
+    if (explicit && JSON.stringify(own[k]) !== JSON.stringify(cfg[k])) {
       const flag = `--${kebab(k)}`;
-      throw new Error(`--resume: ${flag} ${JSON.stringify(cfg[k])} differs from the run's ${path} (${JSON.stringify(saved[k])}); a resumed run keeps its config: leave ${flag} out`);
+      throw new Error(`--resume: ${flag} ${JSON.stringify(cfg[k])} differs from the run's ${path} (${JSON.stringify(own[k])}); a resumed run keeps its config: leave ${flag} out`);
     }
   }
-  const own = { ...TRAIN_DEFAULTS, ...saved } as Record<string, unknown>;
   // out and name stay the run's own: the folder is --resume's, and the echoed config should say where it is.
   for (const k of RUNTIME_KEYS) if (k !== 'out' && k !== 'name') own[k] = cfg[k];
   return own as TrainConfig;
@@ -177,20 +225,37 @@ export function checkStateRanges(s: RunState, stepsPerEpoch: number, epochs: num
 }
 
 /**
- * Make a new run's folder and write its config (after its data set has loaded, so a bad --data leaves
- * nothing). A log.jsonl left by an attempt that failed before saving any state is started afresh.
+ * Claim a new run's folder before anything else happens: make it, take its lock, and only then check that it
+ * holds no run (checked under the lock, so two `--name X` started together cannot both pass the check and
+ * later overwrite each other). Returns the release, which also removes the folder again if this call made it
+ * and nothing was written into it (a bad --data leaves nothing behind).
  */
-export function createRunFolder(runDir: string, cfg: TrainConfig): () => void {
+export function claimRunFolder(runDir: string): () => void {
+  const made = !existsSync(runDir);
   mkdirSync(runDir, { recursive: true });
   const release = lockRunFolder(runDir);
-  try {
-    rmSync(join(runDir, 'log.jsonl'), { force: true });
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-  } catch (e) {
+  const releaseAndTidy = () => {
     release();
-    throw e;
+    if (made) {
+      try {
+        rmdirSync(runDir); // only succeeds while empty
+      } catch { /* something was written: keep it */ }
+    }
+  };
+  if (existsSync(join(runDir, 'state.json')) || existsSync(join(runDir, 'config.json'))) {
+    releaseAndTidy();
+    throw new Error(`run folder ${runDir} already holds a run; use --resume ${runDir} or another --name`);
   }
-  return release;
+  return releaseAndTidy;
+}
+
+/**
+ * Write a claimed new run's config (after its data set has loaded, so a bad --data leaves nothing). A log.jsonl
+ * left by an attempt that failed before saving any state is started afresh.
+ */
+export function writeNewRunConfig(runDir: string, cfg: TrainConfig): void {
+  rmSync(join(runDir, 'log.jsonl'), { force: true });
+  writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
 }
 
 /** The lock file of a run folder in use (run.lock, holding the pid). */

@@ -22,6 +22,7 @@ import { createModel } from '../model/index.ts';
 import type { EvalResult } from '../eval/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
 import type { AnyBackendKind } from '../engine/index.ts';
+import { TRAIN_DEFAULTS, applyOverrides } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import type { RunContext } from './context.ts';
 import { checkpointMetadata, prepareData, shareDataset } from './data.ts';
@@ -30,14 +31,12 @@ import { makePredict, summaryLines, testBest } from './evaluation.ts';
 import { frozenEntries, initFromCheckpoints, initVisionFromTimm, initialModelConfig } from './init.ts';
 import { stepsPerEpoch, trainLoop } from './loop.ts';
 import type { StopReason } from './loop.ts';
-import { checkDropout } from './missing.ts';
 import { createRunner, threadPlan } from './pool.ts';
 import type { ReplicaInit } from './replica.ts';
-import { RESUME_FILE, checkStateRanges, createRunFolder, lockRunFolder, openRun, readJsonFile, trimLogForResume } from './run-folder.ts';
+import { RESUME_FILE, checkStateRanges, claimRunFolder, lockRunFolder, openRun, prepareContinuation, readJsonFile, trimLogForResume, writeNewRunConfig } from './run-folder.ts';
 import type { OpenRun, RunState } from './run-folder.ts';
 import { DataParallelStep, stepBuffers } from './step.ts';
 import { imputeStats, splitRows, unitsPerBatch } from './batching.ts';
-import { checkLegacyConfig } from './config.ts';
 
 export type { Logger } from './data.ts';
 export type { RunState } from './run-folder.ts';
@@ -82,24 +81,28 @@ export interface TrainOptions {
 export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const t0 = performance.now();
   const log = opts.log ?? console.log;
-  checkDropout({ image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature });
-  if (cfg.microBatch < 1 || !Number.isInteger(cfg.microBatch)) throw new Error(`--micro-batch must be a positive integer, got ${cfg.microBatch}`);
-  if (cfg.batch < 1 || !Number.isInteger(cfg.batch)) throw new Error(`--batch must be a positive integer, got ${cfg.batch}`);
-  if (!(cfg.encoderLrScale >= 0 && Number.isFinite(cfg.encoderLrScale))) throw new Error(`--encoder-lr-scale must be a finite number >= 0, got ${cfg.encoderLrScale}`);
+  // A config built by a program (the library, the protocols) passes the same schema as the command line.
+  cfg = applyOverrides(TRAIN_DEFAULTS, cfg, 'train config');
+  if (cfg.continue) {
+    // A finished run continued into a new folder, which is made an interrupted run and resumed from here.
+    const dir = prepareContinuation(cfg, opts.given);
+    log(`continuing ${cfg.continue} for epochs up to ${cfg.epochs} in ${dir}`);
+    cfg = { ...cfg, resume: dir, name: '' };
+  }
   const run = openRun(cfg, opts.given);
   const seconds = () => (performance.now() - t0) / 1000;
   if (run.kind === 'finished') {
-    log(`run ${run.runDir} is already finished; nothing to do (start a new run with another --name to train again)`);
+    log(`run ${run.runDir} is already finished; nothing to do (--continue ${run.runDir} --epochs E trains it further into a new folder)`);
     const metrics = join(run.runDir, 'metrics.json');
     const test = existsSync(metrics) ? (readJsonFile(metrics, 'metrics file') as { test?: EvalResult } | null)?.test : undefined;
     for (const l of summaryLines({ runDir: run.runDir, state: run.state, test })) log(l);
     return { runDir: run.runDir, state: run.state, interrupted: false, stop: 'already-finished', seconds: seconds() };
   }
-  if (run.kind === 'resume') checkLegacyConfig(run.cfg, join(run.runDir, 'config.json'));
   cfg = run.cfg;
-  // The run folder is this process's from here (a resumed one now, a new one once setUp makes it).
+  // The run folder is this process's from here, before the data load: the lock first, then (for a new run)
+  // the check that the folder holds no run, so two trainings of one --name cannot both pass it.
   const held: { release?: () => void } = {};
-  if (run.kind === 'resume') held.release = lockRunFolder(run.runDir);
+  held.release = run.kind === 'resume' ? lockRunFolder(run.runDir) : claimRunFolder(run.runDir);
   try {
     return await trainOpened(run, cfg, opts, log, seconds, held);
   } finally {
@@ -139,10 +142,12 @@ async function setUp(run: OpenRun, log: Logger, held: { release?: () => void }):
   // Decoding has one image per task and no units: the threads asked for, capped at the cores by
   // decoderThreads (--threads 99999 must not start 99999 decoders).
   const { ds } = await prepareData(cfg, cfg.threads > 0 ? cfg.threads : cores, log);
-  if (run.kind === 'new') held.release = createRunFolder(runDir, cfg);
+  if (run.kind === 'new') writeNewRunConfig(runDir, cfg);
   const trainRows = splitRows(ds, 0), valRows = splitRows(ds, 1), testRows = splitRows(ds, 2);
   if (trainRows.length === 0) throw new Error('the training split is empty');
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);
+  const totalSteps = cfg.epochs * stepsPerEpoch(trainRows.length, cfg.batch);
+  if (cfg.warmup > totalSteps) log(`warning: --warmup ${cfg.warmup} is longer than the whole run (${totalSteps} steps: ${cfg.epochs} epochs of ${stepsPerEpoch(trainRows.length, cfg.batch)}); the learning rate never reaches --lr ${cfg.lr}`);
   if (run.kind === 'resume') {
     checkStateRanges(state, stepsPerEpoch(trainRows.length, cfg.batch), cfg.epochs, join(runDir, RESUME_FILE));
   }
@@ -177,6 +182,7 @@ async function setUp(run: OpenRun, log: Logger, held: { release?: () => void }):
     return {
       cfg, runDir, state, ds, trainRows, valRows, testRows, model, stepper, runner, predict: makePredict(runner, stepper, cfg), log,
       savedStep: run.kind === 'resume' ? state.step : null,
+      lastSaveMs: performance.now(),
     };
   } catch (e) {
     await runner.close();

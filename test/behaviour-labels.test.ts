@@ -137,7 +137,7 @@ test('labelTargets: targets, weights and count per value and policy; bad labels 
     assert.is(t2[2], 7);
   }
   for (const bad of [2, -0.5, 1.0001, -2]) {
-    assert.throws(() => labelTargets(new Float64Array(3), new Float64Array(3), [0, bad, 1], 3, 'ignore'), new RegExp(`label ${bad} at entry 1`));
+    assert.throws(() => labelTargets(new Float64Array(3), new Float64Array(3), [0, bad, 1], 3, 'ignore'), new RegExp(`entry 1: label ${bad} is not`));
   }
 });
 
@@ -163,6 +163,22 @@ test('the three label counts agree: model.observedCount, observedLabels and the 
     if (src === 0 || src === 1) assert.is(v, src);
     else assert.ok(Number.isNaN(v), `evalTargets of ${src} must be NaN`);
   });
+});
+
+test('one label rule: the loss, the model count and the trainer normalizer agree on every kind of label (soft labels included)', () => {
+  const values = [1, 0, 0.5, 0.25, -1, NaN, 1, 0, 0.75, -1, NaN, 0, 1, 0.5];
+  const labels = Float32Array.from(values);
+  for (const policy of ['ignore', 'ones', 'zeros'] as const) {
+    const t = new Float32Array(14), w = new Float32Array(14);
+    const loss = labelTargets(t, w, labels, 14, policy);
+    const expected = values.filter((v) => !Number.isNaN(v) && (v !== -1 || policy !== 'ignore')).length;
+    assert.is(loss, expected, policy);
+    assert.is(observedLabels(labels, 1, policy), expected, `model count, ${policy}`);
+    assert.is(observedCount(labels, [0], policy), expected, `trainer normalizer, ${policy}`);
+    assert.is(t[2], 0.5, 'a soft label is its own target');
+    assert.is(t[4], policy === 'ones' ? 1 : 0);
+  }
+  assert.throws(() => labelTargets(new Float32Array(1), new Float32Array(1), [2], 1, 'ignore'), /entry 0: label 2 is not 1, 0/);
 });
 
 test.run();

@@ -6,9 +6,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../src/data/index.ts';
@@ -94,6 +94,47 @@ test('--resume on a finished run says so and changes nothing', async () => {
   assert.not.ok(r.interrupted);
   assert.ok(lines.some((l) => /already finished; nothing to do/.test(l)), lines.join('\n'));
   assert.equal(['state.json', 'metrics.json', 'log.jsonl', 'model.safetensors'].map((f) => statSync(join(dir, f)).mtimeMs), before);
+});
+
+test('--continue: a finished run trained to more epochs in a new folder; the original is left byte-identical', async () => {
+  const src = join(root, 'dup');
+  const files = readdirSync(src).sort();
+  const before = files.map((f) => readFileSync(join(src, f)));
+  await rejects(train(cfg({ continue: src, epochs: 2 }), { log: quiet, given: new Set(['continue', 'epochs']) }), /give --epochs E with E above the run's 2 epochs/);
+  await rejects(train(cfg({ continue: stopped.runDir }), { log: quiet }), /not finished; continue it in its own folder with --resume/);
+  const lines: string[] = [];
+  const r = await train(cfg({ continue: src, epochs: 3, name: 'more' }), { log: (l) => lines.push(l), given: new Set(['continue', 'epochs', 'name']) });
+  assert.is(r.stop, 'done');
+  assert.is(r.runDir, join(runs, 'more'));
+  assert.is(r.state.epoch, 3);
+  const recs = logRecords(r.runDir);
+  assert.equal(recs.filter((x) => !('step' in x)).map((x) => x.epoch), [1, 2, 3], 'the history, then the added epoch');
+  const steps = recs.filter((x) => 'step' in x).map((x) => x.step);
+  assert.equal(steps, Array.from({ length: r.state.step }, (_, i) => i + 1));
+  assert.is(JSON.parse(readFileSync(join(r.runDir, 'config.json'), 'utf8')).epochs, 3);
+  assert.equal(readdirSync(src).sort(), files, 'no file added to or removed from the original');
+  files.forEach((f, i) => assert.ok(readFileSync(join(src, f)).equals(before[i]), `${f} of the original changed`));
+  // The new folder is a run like any other: --resume on it says it is finished.
+  const again = await train(cfg({ resume: r.runDir }), { log: quiet, given: new Set(['resume']) });
+  assert.is(again.stop, 'already-finished');
+});
+
+test('kill -9 in epoch 1 after a --save-every save, then --resume: the uninterrupted bits (issue 25 item 4)', async () => {
+  const args = ['--data', data, '--out', runs, '--preset', 'tiny', '--epochs', '2', '--threads', '1', '--progress', 'none'];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args, '--name', 'killed', '--save-every', '2'], { stdio: 'ignore' });
+  const dir = join(runs, 'killed');
+  const t0 = Date.now();
+  while (!existsSync(join(dir, 'state.json')) && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  assert.is(st.epoch, 0, 'killed inside epoch 1');
+  assert.ok(st.step >= 2 && st.step % 2 === 0, `saved at step ${st.step}`);
+  const resumed = await train(cfg({ resume: dir }), { log: quiet });
+  const whole = await train(cfg({ name: 'whole' }), { log: quiet });
+  for (const f of ['model.safetensors', 'last.safetensors', 'last.state.safetensors']) {
+    assert.ok(readFileSync(join(resumed.runDir, f)).equals(readFileSync(join(whole.runDir, f))), `${f} differs from the uninterrupted run`);
+  }
 });
 
 /** Rewrite the counters inside a copy's resume file. */

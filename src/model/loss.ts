@@ -7,35 +7,49 @@ import { NUM_LABELS } from '../engine/batch.ts';
 import type { UncertainPolicy } from './config.ts';
 
 /**
- * Targets and 0/1 weights of label entries: 1 and 0 (and soft labels in between) are targets; -1
- * (uncertain) follows the policy; NaN (blank) is never a target. Returns the number of observed entries.
+ * The one label rule, under the uncertain-label policy: a label value's loss weight. 1 and 0 (and soft labels
+ * in between) are observed; -1 (uncertain) is observed unless the policy ignores it; NaN (blank) never is.
+ * Anything else is an error. Every count of observed labels (the model's loss, the trainer's step normalizer)
+ * goes through it.
+ */
+export function labelWeight(v: number, policy: UncertainPolicy): 0 | 1 {
+  if (Number.isNaN(v)) return 0;
+  if (v === -1) return policy === 'ignore' ? 0 : 1;
+  if (v >= 0 && v <= 1) return 1;
+  throw new Error(`label ${v} is not 1, 0, a soft label in between, -1 (uncertain) or NaN (blank)`);
+}
+
+/** A label value's loss target under the policy (meaningful where labelWeight is 1): -1 is 1 for `ones`, else 0. */
+export function labelTarget(v: number, policy: UncertainPolicy): number {
+  if (v === -1) return policy === 'ones' ? 1 : 0;
+  return Number.isNaN(v) ? 0 : v;
+}
+
+/**
+ * Targets and 0/1 weights of label entries by the label rule (labelWeight, labelTarget). Returns the number
+ * of observed entries.
  */
 export function labelTargets(t: FloatArray, w: FloatArray, labels: ArrayLike<number>, n: number, policy: UncertainPolicy): number {
   let count = 0;
   for (let i = 0; i < n; i++) {
     const v = labels[i];
-    let target = 0, weight = 0;
-    if (Number.isNaN(v)) weight = 0;
-    else if (v === -1) {
-      if (policy === 'ones') { target = 1; weight = 1; } else if (policy === 'zeros') { target = 0; weight = 1; }
-    } else if (v >= 0 && v <= 1) { target = v; weight = 1; } else {
-      throw new Error(`batch: label ${v} at entry ${i} is not 1, 0, -1 (uncertain) or NaN (blank)`);
+    let weight: number;
+    try {
+      weight = labelWeight(v, policy);
+    } catch (e) {
+      throw new Error(`batch: entry ${i}: ${(e as Error).message}`);
     }
-    t[i] = target;
+    t[i] = weight ? labelTarget(v, policy) : 0;
     w[i] = weight;
     count += weight;
   }
   return count;
 }
 
-/** Observed label entries of `B` samples [B,14] under a policy. */
+/** Observed label entries of `B` samples [B,14] under a policy (the label rule). */
 export function observedLabels(labels: ArrayLike<number>, B: number, policy: UncertainPolicy): number {
   let count = 0;
-  for (let i = 0; i < B * NUM_LABELS; i++) {
-    const v = labels[i];
-    if (Number.isNaN(v)) continue;
-    if (v === -1) { if (policy !== 'ignore') count++; } else count++;
-  }
+  for (let i = 0; i < B * NUM_LABELS; i++) count += labelWeight(labels[i], policy);
   return count;
 }
 

@@ -2,6 +2,8 @@
 import type { PreparedDataset } from '../data/index.ts';
 import { LABEL_NAMES } from '../engine/batch.ts';
 import { readPixelRows } from '../data/pixel-store.ts';
+import { labelWeight } from '../model/loss.ts';
+import type { UncertainPolicy } from '../model/config.ts';
 
 /** Certain labels (0/1) for evaluation; uncertain and blank are unobserved. */
 export function evalTargets(labels: Float32Array, rows: Int32Array): Float32Array {
@@ -15,15 +17,12 @@ export function evalTargets(labels: Float32Array, rows: Int32Array): Float32Arra
   return out;
 }
 
-/** Loss-observed labels of some rows under the uncertain policy (blank never; -1 unless ignored). */
-export function observedCount(labels: Float32Array, rows: ArrayLike<number>, uncertain: string): number {
+/** Loss-observed labels of some rows under the uncertain policy, by the one label rule (model/loss.ts). */
+export function observedCount(labels: Float32Array, rows: ArrayLike<number>, uncertain: UncertainPolicy): number {
   const L = LABEL_NAMES.length;
   let n = 0;
   for (let r = 0; r < rows.length; r++) {
-    for (let j = 0; j < L; j++) {
-      const v = labels[rows[r] * L + j];
-      if (v === 0 || v === 1 || (v === -1 && uncertain !== 'ignore')) n++;
-    }
+    for (let j = 0; j < L; j++) n += labelWeight(labels[rows[r] * L + j], uncertain);
   }
   return n;
 }

@@ -17,6 +17,7 @@ import { writeResumeState, writeStateJson } from './run-folder.ts';
 import { learningRate } from './schedule.ts';
 import type { EncoderRate } from './step.ts';
 import type { TrainConfig } from './config.ts';
+import type { UncertainPolicy } from '../model/config.ts';
 
 /** Why the loop returned: all epochs done, early stopping, Ctrl-C / the abort signal, or `--max-steps` reached. */
 export type StopReason = 'done' | 'early-stop' | 'interrupted' | 'step-limit';
@@ -71,7 +72,7 @@ async function epochSteps(ctx: RunContext, perEpoch: number, progress: Progress,
     const rows = Int32Array.from(perm.subarray(a, Math.min(a + cfg.batch, trainRows.length)), (p) => trainRows[p]);
     const lr = learningRate(state.step, totalSteps, cfg.lr, cfg.warmup, cfg.minLr);
     const { loss, norm } = await ctx.stepper.run(rows, state.step, lr, {
-      normalizer: observedCount(ds.labels, rows, cfg.uncertain), seed: cfg.seed,
+      normalizer: observedCount(ds.labels, rows, cfg.uncertain as UncertainPolicy), seed: cfg.seed,
       dropout: { image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature },
       missImage: cfg.missImage, missTab: cfg.missTab,
     }, encoderRate(cfg, state.step, perEpoch)).catch((e: unknown) => {

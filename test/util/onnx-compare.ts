@@ -17,7 +17,7 @@ export function exportMetadata(c: ModelConfig): Record<string, unknown> {
   return {
     schema: {
       numeric: Array.from({ length: c.numFeatures }, (_, j) => ({ name: `n${j}`, mean: 1 + j, std: 2 + j })),
-      categorical: c.catCardinalities.map((n, j) => ({ name: `c${j}`, vocab: Array.from({ length: n }, (_, i) => `v${i}`) })),
+      categorical: c.catCardinalities.map((n, j) => ({ name: `c${j}`, vocab: Array.from({ length: n }, (_, i) => `V${i}`) })),
     },
     normalization: { pixelMean: 0.5, pixelStd: 0.25, imageSize: c.imageSize },
   };

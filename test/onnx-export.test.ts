@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { exportOnnx, MASK_BIAS, ONNX_OPSETS } from '../src/export/onnx.ts';
+import { exportOnnx, MASK_BIAS, ONNX_OPSETS, onnxModel } from '../src/export/onnx.ts';
 import { syntheticBatch } from '../src/model/synthetic.ts';
 import type { Availability } from '../src/model/synthetic.ts';
 import type { Model } from '../src/model/model.ts';
@@ -35,7 +35,7 @@ const PATTERNS: Availability[] = ['both', 'image', 'table', 'none', 'partial', '
 /** Two sessions of one model: onnxruntime's default optimizations, and none with strict shape inference. */
 async function sessions(bytes: Uint8Array): Promise<ort.InferenceSession[]> {
   return [
-    await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 }),
+    await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, logSeverityLevel: 3 }),
     await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled', extra: { session: { strict_shape_type_inference: '1' } } }),
   ];
 }
@@ -123,6 +123,20 @@ test('calibration: probabilities are sigmoid(logits / T) with the checkpoint tem
   assert.equal(pre.categorical[2].vocab.length, 7);
   assert.is(Number(model.opsetImport[0].version), 21);
   assert.ok(model.graph!.node!.every((n) => !n.domain), 'standard operators only');
+});
+
+test('the strict session is a real check: a declared output shape that the graph does not produce is refused', async () => {
+  const m = perturbedModel('tiny');
+  const pm = onnxModel({ config: m.config, params: m.paramData(), metadata: m.metadata });
+  const dim = pm.graph!.output![0].type!.tensorType!.shape!.dim![1];
+  dim.dimValue = 15;
+  const bytes = onnxProto.onnx.ModelProto.encode(onnxProto.onnx.ModelProto.create(pm)).finish();
+  try {
+    await sessions(bytes);
+    assert.unreachable('loaded a model whose logits are declared [batch, 15]');
+  } catch (e) {
+    assert.match((e as Error).message, /Inferred=14 Declared=15/);
+  }
 });
 
 test('what cannot be exported is refused with a message naming it', () => {

@@ -19,7 +19,7 @@ import { buildBatch, datasetRecords, predictDataset, Predictor, singleRecord, to
 import type { ImageInput, PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
 import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
 import { loadModel } from '../node/model.ts';
-import { onnxInputs } from '../export/onnx.ts';
+import { onnxInputs } from '../export/inputs.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
 import { DATA_FOLDER_HINT, requirePath } from './paths.ts';

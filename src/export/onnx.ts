@@ -21,7 +21,6 @@
  */
 import onnxProto from 'onnx-proto';
 import { LABEL_NAMES, NUM_LABELS } from '../engine/batch.ts';
-import type { Batch } from '../engine/batch.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { dims } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
@@ -41,11 +40,15 @@ export const ONNX_OPSETS = [17, 18, 19, 20, 21] as const;
 export const DEFAULT_OPSET = 21;
 /** The IR version each opset goes with (onnx/helper.py's VERSION_TABLE). */
 const IR_VERSION: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
-/** The additive bias of a masked key: exp(-1e9 + s - max) is exactly 0 in float32 for any real score s. */
+/**
+ * The additive bias of a masked key: finite, and exp(s - 1e9 - max) is exactly 0 in float32 for every score s
+ * of size far below 1e9 (attention scores are q·k/sqrt(d/H) of LayerNorm'd, projected tokens).
+ */
 export const MASK_BIAS = -1e9;
 
-/** The names of the graph's inputs and outputs, in order. */
-export const ONNX_INPUTS = ['image', 'image_present', 'num', 'num_present', 'cat', 'cat_present'] as const;
+export { ONNX_INPUTS, onnxInputs } from './inputs.ts';
+export type { OnnxInputArray } from './inputs.ts';
+/** The names of the graph's outputs, in order. */
 export const ONNX_OUTPUTS = ['logits', 'probabilities'] as const;
 
 /** What the export reads: a checkpoint's config, its flat parameters in layout order and its metadata. */
@@ -446,23 +449,3 @@ export function exportOnnx(src: OnnxSource, opts: OnnxExportOptions = {}): Uint8
   return onnx.ModelProto.encode(onnx.ModelProto.create(onnxModel(src, opts))).finish();
 }
 
-/** One input array of the graph as JSON: its shape, element type and values (row-major). */
-export interface OnnxInputArray { dims: number[]; dtype: 'float32' | 'int64'; data: number[] }
-
-/**
- * A batch as the graph's six inputs (presence flags as float32 0/1, codes as int64), JSON-ready: what
- * `predict --dump-inputs` writes so that any runtime can be fed exactly what the engine saw. Absent values
- * are written as 0 (the graph ignores them; JSON has no NaN).
- */
-export function onnxInputs(b: Batch): Record<(typeof ONNX_INPUTS)[number], OnnxInputArray> {
-  const B = b.B, Fn = b.num.length / B, Fc = b.cat.length / B, SS = b.S * b.S;
-  const clean = (v: ArrayLike<number>, present: (i: number) => boolean) => Array.from(v, (x, i) => (present(i) && Number.isFinite(x) ? x : 0));
-  return {
-    image: { dims: [B, 1, b.S, b.S], dtype: 'float32', data: clean(b.image, (i) => b.hasImage[Math.floor(i / SS)] !== 0) },
-    image_present: { dims: [B], dtype: 'float32', data: Array.from(b.hasImage, (x) => (x ? 1 : 0)) },
-    num: { dims: [B, Fn], dtype: 'float32', data: clean(b.num, (i) => b.numPresent[i] !== 0) },
-    num_present: { dims: [B, Fn], dtype: 'float32', data: Array.from(b.numPresent, (x) => (x ? 1 : 0)) },
-    cat: { dims: [B, Fc], dtype: 'int64', data: clean(b.cat, (i) => b.catPresent[i] !== 0) },
-    cat_present: { dims: [B, Fc], dtype: 'float32', data: Array.from(b.catPresent, (x) => (x ? 1 : 0)) },
-  };
-}

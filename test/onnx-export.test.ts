@@ -199,6 +199,8 @@ test('CLI: bad flags and an imputed run are refused in one line, nothing written
   assert.match(missing.stderr, /^export: --model .*nope\.safetensors: no such file\n$/);
   const folder = cli('export', ['--model', join(run, 'model.safetensors'), '--out', run]);
   assert.match(folder.stderr, /^export: --out .*run: a folder/);
+  const nowhere = cli('export', ['--model', join(run, 'model.safetensors'), '--out', join(dir, 'no', 'such', 'm.onnx')]);
+  assert.match(nowhere.stderr, /^export: --out .*m\.onnx: no such folder .*such\n$/);
   writeFileSync(join(run, 'config.json'), JSON.stringify({ impute: true, preset: 'tiny' }));
   const imputed = cli('export', ['--model', join(run, 'model.safetensors'), '--out', out]);
   assert.is(imputed.status, 1);

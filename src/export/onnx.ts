@@ -95,7 +95,7 @@ export function checkOpset(opset: unknown): number {
 
 // ---- a small graph builder over onnx-proto's messages ------------------------------------------------------
 
-type AttrValue = { i: number } | { f: number } | { ints: number[] };
+type AttrValue = { i: number } | { f: number } | { ints: number[] } | { s: string };
 const int = (i: number): AttrValue => ({ i });
 const float = (f: number): AttrValue => ({ f });
 const ints = (v: number[]): AttrValue => ({ ints: v });
@@ -119,6 +119,7 @@ class Graph {
     const attribute: IAttributeProto[] = Object.entries(attrs).map(([name, v]) => {
       if ('i' in v) return { name, type: onnx.AttributeProto.AttributeType.INT, i: v.i };
       if ('f' in v) return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v.f };
+      if ('s' in v) return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v.s) };
       return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v.ints };
     });
     this.nodes.push({ opType: type, name: `${type}_${id}`, input: inputs, output: out, attribute });
@@ -178,6 +179,7 @@ function transpose(w: ArrayLike<number>, rows: number, cols: number, scale = 1):
 interface Ctx {
   g: Graph;
   c: ModelConfig;
+  opset: number;
   d: number; H: number; hd: number; hidden: number;
   p: (name: string) => ArrayLike<number>;
 }
@@ -195,9 +197,13 @@ function layerNorm(x: Ctx, inp: string, name: string): string {
   return g.op('LayerNormalization', [inp, g.f32(`${name}.weight`, p(`${name}.weight`), [d]), g.f32(`${name}.bias`, p(`${name}.bias`), [d])], { axis: int(-1), epsilon: float(1e-5) });
 }
 
-/** The config's GELU: tanh form 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), or exact 0.5x(1 + erf(x/sqrt 2)). */
+/**
+ * The config's GELU: tanh form 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), or exact 0.5x(1 + erf(x/sqrt 2)):
+ * the Gelu operator from opset 20, spelled out in Mul/Add/Tanh/Erf before it.
+ */
 function gelu(x: Ctx, inp: string): string {
   const { g } = x;
+  if (x.opset >= 20) return g.op('Gelu', [inp], { approximate: { s: x.c.gelu === 'erf' ? 'none' : 'tanh' } });
   const half = g.op('Mul', [inp, g.scalar(0.5)]);
   let t: string;
   if (x.c.gelu === 'erf') {
@@ -300,7 +306,7 @@ function presence(x: Ctx, flag: string): { bool: string; float: string } {
  * The whole model as a GraphProto. Shapes: image [B,1,S,S], image_present [B], num and num_present [B,Fn],
  * cat (int64) and cat_present [B,Fc] -> logits [B,14], probabilities [B,14].
  */
-function buildGraph(src: OnnxSource, calibration: Calibration | undefined): onnxProto.onnx.IGraphProto {
+function buildGraph(src: OnnxSource, opset: number, calibration: Calibration | undefined): onnxProto.onnx.IGraphProto {
   const c = src.config, k = dims(c), g = new Graph();
   const named = new Map(buildLayout(c).map((e) => [e.name, e]));
   const flat = src.params instanceof Float32Array ? src.params : Float32Array.from(src.params);
@@ -309,7 +315,7 @@ function buildGraph(src: OnnxSource, calibration: Calibration | undefined): onnx
     if (!e) throw new Error(`export: no tensor '${name}' in the layout`);
     return flat.subarray(e.offset, e.offset + e.size);
   };
-  const x: Ctx = { g, c, d: k.d, H: k.H, hd: k.d / k.H, hidden: k.hidden, p };
+  const x: Ctx = { g, c, opset, d: k.d, H: k.H, hd: k.d / k.H, hidden: k.hidden, p };
   const { d, Nv, Fn, Fc, Ft } = k, G = k.S / k.P, masking = c.attentionMasking;
 
   // ---- presence -------------------------------------------------------------------------------------------
@@ -439,7 +445,7 @@ export function onnxModel(src: OnnxSource, opts: OnnxExportOptions = {}): onnxPr
     producerName: 'resilient-fusion',
     producerVersion: opts.producerVersion ?? '',
     docString: 'Vision + tabular transformer with masked fusion (14 CheXpert findings), exported by resilient-fusion',
-    graph: buildGraph(src, calibration),
+    graph: buildGraph(src, opset, calibration),
     metadataProps: Object.entries(meta).map(([key, value]) => ({ key, value })),
   };
 }

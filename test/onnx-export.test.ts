@@ -105,7 +105,8 @@ test('a masked key gets exactly zero weight: absent values of any size change no
 test('calibration: probabilities are sigmoid(logits / T) with the checkpoint temperatures; metadata names labels and preprocessing', async () => {
   const m = perturbedModel('tiny');
   const temperatures = Array.from({ length: 14 }, (_, k) => 0.5 + k / 7);
-  const bytes = exported(m, undefined, { ...m.metadata, calibration: { method: 'temperature', temperatures } });
+  const thresholds = { values: Array.from({ length: 14 }, (_, k) => k / 20), rule: 'youden', split: 'validation' };
+  const bytes = exported(m, undefined, { ...m.metadata, calibration: { method: 'temperature', temperatures }, thresholds });
   const [s] = await sessions(bytes);
   const b = syntheticBatch(m.config, ['both', 'table', 'image', 'none'], 50);
   const ref = m.forward(b);
@@ -116,6 +117,7 @@ test('calibration: probabilities are sigmoid(logits / T) with the checkpoint tem
   const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
   assert.equal(JSON.parse(meta.labels), [...LABEL_NAMES]);
   assert.equal(JSON.parse(meta.calibration).temperatures, temperatures);
+  assert.equal(JSON.parse(meta.thresholds), { ...thresholds, appliesTo: 'probabilities' });
   const pre = JSON.parse(meta.preprocessing);
   assert.is(pre.image.pixelMean, 0.5);
   assert.is(pre.image.pixelStd, 0.25);
@@ -148,6 +150,7 @@ test('what cannot be exported is refused with a message naming it', () => {
   assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'temperature', temperatures: [1, 2] } }), /calibration temperatures is not a list of 14 numbers/);
   assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'temperature', temperatures: Array(14).fill(0) } }), /calibration temperatures\[0\] 0 is not a positive number/);
   assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'platt' } }), /calibration method "platt" is not 'temperature'/);
+  assert.throws(() => exported(m, 21, { ...m.metadata, thresholds: { values: Array(14).fill(1.5), rule: 'f1', split: 'validation' } }), /thresholds values\[0\] 1\.5 is not a probability/);
 });
 
 function cli(name: string, args: string[]): { status: number | null; stdout: string; stderr: string } {

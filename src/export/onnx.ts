@@ -85,6 +85,27 @@ export function calibrationOf(metadata: Record<string, unknown>): Calibration | 
   return { method: 'temperature', temperatures: t as number[] };
 }
 
+/** The checkpoint's decision thresholds (contract of issue 26), applied to the calibrated probabilities. */
+export interface Thresholds { values: number[]; rule: string; split: string }
+
+/**
+ * The thresholds entry of a checkpoint's metadata, checked as hostile input: undefined when absent, else 14
+ * probabilities in [0, 1], a rule and a split (a message naming the entry otherwise). The graph does not
+ * apply them; they travel in the model's metadata for the runtime that makes calls.
+ */
+export function thresholdsOf(metadata: Record<string, unknown>): Thresholds | undefined {
+  const t = metadata.thresholds;
+  if (t === undefined) return undefined;
+  const bad = (why: string): never => { throw new Error(`checkpoint metadata: thresholds ${why}`); };
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) bad('is not an object');
+  const { values, rule, split } = t as Record<string, unknown>;
+  if (!Array.isArray(values) || values.length !== NUM_LABELS) bad(`values is not a list of ${NUM_LABELS} numbers`);
+  (values as unknown[]).forEach((v, k) => { if (typeof v !== 'number' || !(v >= 0 && v <= 1)) bad(`values[${k}] ${JSON.stringify(v)?.slice(0, 40)} is not a probability`); });
+  if (typeof rule !== 'string' || rule.length > 200) bad('rule is not a short string');
+  if (typeof split !== 'string' || split.length > 200) bad('split is not a short string');
+  return { values: values as number[], rule: rule as string, split: split as string };
+}
+
 /** The opset as given (a flag or an option), checked: an integer in ONNX_OPSETS. */
 export function checkOpset(opset: unknown): number {
   if (typeof opset !== 'number' || !(ONNX_OPSETS as readonly number[]).includes(opset)) {
@@ -427,6 +448,7 @@ export function onnxModel(src: OnnxSource, opts: OnnxExportOptions = {}): onnxPr
   const opset = checkOpset(opts.opset ?? DEFAULT_OPSET);
   const spec = inferenceSpec(src.config, src.metadata);
   const calibration = calibrationOf(src.metadata);
+  const thresholds = thresholdsOf(src.metadata);
   const expected = buildLayout(src.config).reduce((a, e) => a + e.size, 0);
   if (src.params.length !== expected) throw new Error(`export: ${src.params.length} parameters, the config's layout has ${expected}`);
   const meta: Record<string, string> = {
@@ -439,6 +461,7 @@ export function onnxModel(src: OnnxSource, opts: OnnxExportOptions = {}): onnxPr
       : 'ablation: absent modalities and features are zero tokens that every query attends to',
   };
   if (calibration) meta.calibration = JSON.stringify(calibration);
+  if (thresholds) meta.thresholds = JSON.stringify({ ...thresholds, appliesTo: 'probabilities' });
   return {
     irVersion: IR_VERSION[opset],
     opsetImport: [{ domain: '', version: opset }],

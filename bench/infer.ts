@@ -116,8 +116,9 @@ async function nodeRows(preset: PresetName, B: number, onnx: Uint8Array, m: Retu
 
 /**
  * Runs in the page: builds the same kind of batch in both runtimes (a seeded generator), checks agreement,
- * times each. `ortThreads` lists the onnxruntime-web thread counts to time (more than 1 only when the page
- * is cross-origin isolated).
+ * times each. onnxruntime-web fixes its thread count when its wasm starts (once per page), so each page
+ * times one `ortThreads` (more than 1 only when the page is cross-origin isolated); `edge` says whether the
+ * page times the edge bundle too (it always runs it once, as the reference of the agreement check).
  */
 const PAGE = `
 import { createPredictor } from '/edge/resilient-fusion.mjs';
@@ -149,13 +150,13 @@ window.runInfer = async (job) => {
   for (const B of job.batches) {
     const b = batchOf(p.model.config, B), Fn = b.num.length / B, Fc = b.cat.length / B;
     const ref = Float32Array.from(p.model.forward(b));
-    out.rows.push({ runtime: 'edge', threads: 1, B, times: await time(async () => p.model.forward(b), job.budget) });
+    if (job.edge) out.rows.push({ runtime: 'edge', threads: 1, B, times: await time(async () => p.model.forward(b), job.budget) });
     const feeds = {
       image: new ort.Tensor('float32', b.image, [B, 1, b.S, b.S]), image_present: new ort.Tensor('float32', Float32Array.from(b.hasImage), [B]),
       num: new ort.Tensor('float32', b.num, [B, Fn]), num_present: new ort.Tensor('float32', Float32Array.from(b.numPresent), [B, Fn]),
       cat: new ort.Tensor('int64', BigInt64Array.from(b.cat, (v) => BigInt(v)), [B, Fc]), cat_present: new ort.Tensor('float32', Float32Array.from(b.catPresent), [B, Fc]),
     };
-    for (const threads of job.ortThreads) {
+    for (const threads of [job.ortThreads]) {
       if (threads > 1 && !self.crossOriginIsolated) continue;
       ort.env.wasm.numThreads = threads;
       const s = await ort.InferenceSession.create(onnx, { executionProviders: ['wasm'] });
@@ -200,16 +201,26 @@ async function browserRows(preset: PresetName, batches: number[], ckpt: Uint8Arr
   const { server, url } = await serve(edgeDir, { '/model.safetensors': ckpt, '/model.onnx': onnx });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new', '--disable-background-networking', '--disable-component-update'], headless: true });
   try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url);
-    await page.waitForFunction(() => (globalThis as { pageReady?: boolean }).pageReady === true || document.readyState === 'complete');
-    if (errors.length) throw new Error(`infer bench: page error: ${errors.join('; ')}`);
-    page.setDefaultTimeout(600_000);
-    const job = { ckpt: '/model.safetensors', onnx: '/model.onnx', batches, budget: o, ortThreads: [1, availableParallelism()].filter((t, i, a) => a.indexOf(t) === i) };
     type PageRow = { runtime: string; threads: number; B: number; maxRel?: number; times: number[] };
-    const res = await page.evaluate((j) => (globalThis as unknown as { runInfer: (j: unknown) => Promise<unknown> }).runInfer(j), job) as { build: string; isolated: boolean; rows: PageRow[] };
+    type PageResult = { build: string; isolated: boolean; rows: PageRow[] };
+    const runPage = async (ortThreads: number, edge: boolean): Promise<PageResult> => {
+      const page = await browser.newPage();
+      try {
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+        await page.goto(url);
+        await page.waitForFunction(() => (globalThis as { pageReady?: boolean }).pageReady === true || document.readyState === 'complete');
+        if (errors.length) throw new Error(`infer bench: page error: ${errors.join('; ')}`);
+        page.setDefaultTimeout(600_000);
+        const job = { ckpt: '/model.safetensors', onnx: '/model.onnx', batches, budget: o, ortThreads, edge };
+        return await page.evaluate((j) => (globalThis as unknown as { runInfer: (j: unknown) => Promise<unknown> }).runInfer(j), job) as PageResult;
+      } finally {
+        await page.close();
+      }
+    };
+    const first = await runPage(1, true);
+    const res = { ...first, rows: [...first.rows] };
+    if (availableParallelism() > 1) res.rows.push(...(await runPage(availableParallelism(), false)).rows);
     const edge = new Map<number, Timing>();
     for (const r of res.rows) {
       const t = summarize(r.times);

@@ -253,7 +253,10 @@ function attention(x: Ctx, q: string, k: string, v: string, bias: string | null)
   return g.op('Reshape', [g.op('Transpose', [o], { perm: ints([0, 2, 1, 3]) }), g.i64([0, 0, d])]);
 }
 
-/** The qkv Linear's rows [from, from + n) as a transposed [d, n] weight and an [n] bias, times `scale`. */
+/**
+ * The qkv Linear's output rows [from, from + n) as a transposed [d, n] weight and an [n] bias; the query rows
+ * (the first d, when from = 0) are multiplied by `scale`, attention's 1/sqrt(d/H) folded into the weights.
+ */
 function qkvPart(x: Ctx, name: string, from: number, n: number, scale: number): { w: string; b: string } {
   const { g, p, d } = x;
   const W = p(`${name}.attn.qkv.weight`), B = p(`${name}.attn.qkv.bias`);

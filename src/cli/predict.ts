@@ -15,10 +15,11 @@ import type { DecoderName } from '../data/decoders.ts';
 import { DEFAULT_DECODE_LIMITS } from '../data/jpeg.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
 import { createBackend } from '../engine/index.ts';
-import { datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
+import { buildBatch, datasetRecords, predictDataset, Predictor, singleRecord, toCsv, toJson } from '../infer/index.ts';
 import type { ImageInput, PredictOutput, SplitChoice, TableInput } from '../infer/index.ts';
 import { MAX_TABLE_BYTES } from '../infer/inputs.ts';
 import { loadModel } from '../node/model.ts';
+import { onnxInputs } from '../export/inputs.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { UsageError } from '../options/schema.ts';
 import { helpText, parseArgs } from '../options/command-line.ts';
@@ -87,6 +88,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
+  if (cfg.dumpInputs && !single) throw new UsageError('--dump-inputs writes the arrays of one study: give --image and/or --table (not --data)');
   if (!cfg.data && !single) throw new UsageError(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields); see --help`);
   if (cfg.data) requirePath('--data', cfg.data, 'folder', DATA_FOLDER_HINT);
   if (cfg.image) requirePath('--image', cfg.image, 'file');
@@ -133,6 +135,7 @@ async function main(): Promise<number> {
       throw new Error(`${(e as Error).message.replace(/^image:/, `--image ${cfg.image}:`)}`);
     }
     out.predictions = [singleRecord(pred, cfg.image ? basename(cfg.image) : undefined)];
+    if (cfg.dumpInputs) dumpInputs(cfg.dumpInputs, predictor, { image, table });
     for (const f of pred.features.invalid) console.error(`predict: warning: ${f.name}: ${f.reason}; treated as missing`);
   }
 
@@ -155,6 +158,17 @@ function finish(code: number): void {
 }
 
 runMain('predict', main, finish);
+
+/**
+ * --dump-inputs: the study's arrays exactly as the engine received them (the same encoding and batch), under
+ * the ONNX graph's input names, with the labels and the checkpoint's preprocessing for reference.
+ */
+function dumpInputs(path: string, predictor: Predictor<Backend>, input: { image?: ImageInput; table?: TableInput }): void {
+  const batch = buildBatch(predictor.spec, [predictor.encode(input)]);
+  const { imageSize, pixelMean, pixelStd } = predictor.spec;
+  const doc = { inputs: onnxInputs(batch), labels: predictor.labels, preprocessing: { imageSize, pixelMean, pixelStd } };
+  writeFileAtomic(path, `${JSON.stringify(doc)}\n`);
+}
 
 /**
  * The --image file as the predictor's input: read under the data readers' rules (a regular file under the

@@ -5,6 +5,7 @@
  * benchmarks' are in bench/util.ts (BENCH_SPEC).
  */
 import { SYNTH_DEFAULT_PATIENTS } from '../data/synth.ts';
+import { DEFAULT_OPSET, ONNX_OPSETS } from '../export/opsets.ts';
 import { METHODS, METHOD_DEFINITIONS } from '../protocols/methods.ts';
 import { DEFAULT_GRID, DEFAULT_LEVELS, SANITY_GAP } from '../protocols/runner.ts';
 import { bool, choice, int, names, num, nums, path, str } from '../options/schema.ts';
@@ -97,6 +98,7 @@ export const PREDICT_OPTIONS = {
   allowLateral: bool(false, 'with --data: use a lateral view when a study has no frontal one (as in training)'),
   batchSize: int(64, 'samples per forward pass', { min: 1, max: 4096 }),
   fields: bool(false, 'print the model\'s table fields (name, kind, input unit, valid range, categories) as JSON and exit'),
+  dumpInputs: path('', 'with --image/--table: also write the preprocessed arrays (the ONNX export\'s inputs: image, image_present, num, num_present, cat, cat_present) to this JSON file'),
 };
 export type PredictConfig = Values<typeof PREDICT_OPTIONS>;
 
@@ -148,4 +150,18 @@ export const STRESS_SPEC = {
     `Sanity checks (printed after the run): at image level 1 proposed vs tabular-only, at tabular level 1 proposed`,
     `vs image-only; a gap above ${SANITY_GAP} macro AUROC is a warning.`,
   ].join('\n'),
+};
+
+// npm run export
+export const EXPORT_OPTIONS = {
+  model: path('', 'checkpoint (model.safetensors written by `npm run train`); required'),
+  out: path('', 'the .onnx file to write (replaced atomically if it exists); required'),
+  opset: int(DEFAULT_OPSET, `ONNX opset of the default domain, ${ONNX_OPSETS[0]}..${ONNX_OPSETS[ONNX_OPSETS.length - 1]} (all tested in onnxruntime)`, { min: ONNX_OPSETS[0], max: ONNX_OPSETS[ONNX_OPSETS.length - 1] }),
+};
+
+export const EXPORT_SPEC = {
+  usage: 'usage: npm run export -- --model RUN/model.safetensors --out model.onnx [--opset 21]',
+  options: EXPORT_OPTIONS,
+  epilog: 'Inputs: image [B,1,S,S], image_present [B], num/num_present [B,Fn], cat (int64)/cat_present [B,Fc]; outputs: logits, probabilities [B,14].\n'
+    + '`npm run predict -- ... --dump-inputs f.json` writes these arrays for one study, preprocessed as the engine does.',
 };

@@ -22,11 +22,6 @@ import { kat, madd } from './simd';
 @inline export function hsum4(v: v128): f32 {
   return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
-/** Horizontal max. */
-// @ts-ignore: decorator
-@inline export function hmax4(v: v128): f32 {
-  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
-}
 
 /**
  * exp(x), four lanes (Cephes expf: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, degree-6

@@ -16,7 +16,7 @@ export function madd(a: v128, b: v128, c: v128): v128 {
  * Lane-splat of the f32 (or i32 bits) at element i of a static constant table (`memory.data`). V8's x64 code
  * rebuilds an f32x4.splat(constant) / v128.const from immediates at every use inside a loop, 3 instructions
  * (movq r, imm64; vmovq; vpunpcklqdq), while this is one vbroadcastss from a constant address: in the
- * exp-based loops (GELU, softmax) the constants were over half of the instructions. Same values, same bits.
+ * exp-based loops (GELU; then also a row softmax, since removed) the constants were over half of the instructions. Same values, same bits.
  */
 // @ts-ignore: decorator
 @inline

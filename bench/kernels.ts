@@ -81,22 +81,6 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'softmax_fwd', dims: [4 * T, 64], small: [19, 64], shape: ([N, C]) => `N=${N} C=${C}`,
-    bytes: ([N, C]) => 8 * N * C, flops: ([N, C]) => 18 * N * C,
-    setup: (be, [N, C]) => {
-      const x = put(be, data(N * C, 7, -8, 8)), o = be.alloc(N * C);
-      return { run: () => be.softmaxForward(o, x, N, C), out: () => [be.readSync(o, N * C)] };
-    },
-  },
-  {
-    name: 'softmax_bwd', dims: [4 * T, 64], small: [19, 64], shape: ([N, C]) => `N=${N} C=${C}`,
-    bytes: ([N, C]) => 16 * N * C, flops: ([N, C]) => 5 * N * C,
-    setup: (be, [N, C]) => {
-      const y = put(be, data(N * C, 8, 0, 0.05)), g = put(be, data(N * C, 9)), d = put(be, new Float32Array(N * C));
-      return { run: () => be.softmaxBackward(d, g, y, N, C), out: () => [be.readSync(d, N * C)] };
-    },
-  },
-  {
     name: 'add', dims: [T * D], small: [1003], shape: ([n]) => `n=${n}`, bytes: ([n]) => 12 * n,
     setup: (be, [n]) => {
       const a = put(be, data(n, 10)), b = put(be, data(n, 11)), o = be.alloc(n);

@@ -61,7 +61,7 @@ import { DataParallelStep, stepBuffers } from '../src/train/step.ts';
 import type { PhaseTiming, StepProfile } from '../src/train/step.ts';
 import { blockEdges } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
-import { mulberry32 } from '../src/eval/index.ts';
+import { mulberry32 } from '../src/engine/rng.ts';
 import { PEAK_ITERS, PEAK_LOOPS, row, summarize } from './util.ts';
 import type { BenchMain } from './util.ts';
 

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   DataError, readCsv, splitCsvRecord, parseStudyDateTime, parseTimestamp, parsePain, numericValue, categoricalValue,
-  DEFAULT_FEATURE_SPEC, encodeGrayJpeg, decodeGray, resizeGray, iterativeStratification, checksum32, Rng,
+  DEFAULT_FEATURE_SPEC, encodeGrayJpeg, decodeGray, resizeGray, iterativeStratification, checksum32,
 } from '../src/data/index.ts';
+import { Rng } from '../src/engine/rng.ts';
 import type { NumericFeature, CategoricalFeature } from '../src/data/index.ts';
 import { rejects as rejectsWith } from './util/harness.ts';
 

@@ -1,18 +1,16 @@
 /**
  * The fused GEMM options (GemmOptions.residual and .epilogue, assembly/gemm.ts) in both WebAssembly builds:
- * against the float64 reference across every tile edge (MR = 3, NR = 12, KC = 256, NC = 512) and padded
- * row strides; bit-identical to the unfused sequences the model used before (copy + accumulate; gemm then
- * geluForward; gemm, fill 0 and geluBackward) wherever those ran on whole f32x4 vectors; padding between
- * rows never written; and the fused MLP backward (the 'geluGrad' epilogue) against central finite
- * differences of the fused forward, in float64.
+ * bit-identical to the unfused sequences the model used before (copy + accumulate; gemm then geluForward;
+ * gemm, fill 0 and geluBackward) wherever those ran on whole f32x4 vectors, and padding between rows never
+ * written. The comparison with the float64 reference across every tile edge and the fused MLP backward
+ * against central differences are the op table's ('gemm residual', 'gemm gelu', 'gemm geluGrad' rows,
+ * test/kernels.test.ts).
  */
 import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import type { GemmEpilogue, Ptr, SyncBackend } from '../src/engine/index.ts';
-import { close, put, randArray, reference, rng, sameBits, wasmBackends } from './util/harness.ts';
+import { put, randArray, rng, sameBits, wasmBackends } from './util/harness.ts';
 
 const wasm = wasmBackends();
-const ref = reference();
 const FORMS = ['tanh', 'erf'] as const;
 
 interface Shape { M: number; N: number; K: number; pad: number; tB: boolean }
@@ -56,14 +54,12 @@ function fused(be: SyncBackend, s: Shape, d: ReturnType<typeof data>, ep: (x: Pt
   return out;
 }
 
-test('residual: C = R + A·B + bias matches the reference, and the bits of copy(C, R) + accumulate', () => {
+test('residual: C = R + A·B + bias has the bits of copy(C, R) + accumulate', () => {
   SHAPES.forEach((s, k) => {
     const d = data(s, 10 + k);
-    const want = fused(ref, s, d, () => undefined, true, true);
     for (const be of wasm) {
       const label = `${be.name} residual M=${s.M} N=${s.N} K=${s.K}`;
       const got = fused(be, s, d, () => undefined, true, true);
-      close(label, rowsOf(label, got.c, s, d.ldc, d.C0), rowsOf(label, want.c, s, d.ldc, d.C0), 3e-6 * (s.K + 4), 1e-5);
       // unfused: C = R first, then accumulate
       const mk = be.mark();
       const a = put(be, d.A), b = put(be, d.B), bias = put(be, d.bias), c = put(be, d.C0);
@@ -77,18 +73,16 @@ test('residual: C = R + A·B + bias matches the reference, and the bits of copy(
   });
 });
 
-test('gelu epilogue: C = pre-activation, out = GELU(C), both forms, vs the reference and the separate geluForward', () => {
+test('gelu epilogue: out = GELU(C) has the bits of the separate geluForward, both forms; padding unwritten', () => {
   SHAPES.forEach((s, k) => {
     for (const form of FORMS) {
       const d = data(s, 100 + k);
       const ep = (x: Ptr): GemmEpilogue => ({ op: 'gelu', form, out: x });
-      const want = fused(ref, s, d, ep, false, k % 2 === 1);
       for (const be of wasm) {
         const label = `${be.name} gelu ${form} M=${s.M} N=${s.N} K=${s.K}${k % 2 ? ' acc' : ''}`;
         const got = fused(be, s, d, ep, false, k % 2 === 1);
-        const tol = 3e-6 * (s.K + 4);
-        close(`${label} C`, rowsOf(label, got.c, s, d.ldc, d.C0), rowsOf(label, want.c, s, d.ldc, d.C0), tol, 1e-5);
-        close(`${label} out`, rowsOf(label, got.x, s, d.ldc, d.X0), rowsOf(label, want.x, s, d.ldc, d.X0), tol + 1e-6, 1e-5);
+        rowsOf(label, got.c, s, d.ldc, d.C0);
+        rowsOf(label, got.x, s, d.ldc, d.X0);
         if (s.N % 4 !== 0) continue;
         // The separate kernel over each row (whole vectors when N % 4 == 0): the same bits.
         const mk = be.mark();
@@ -103,16 +97,15 @@ test('gelu epilogue: C = pre-activation, out = GELU(C), both forms, vs the refer
   });
 });
 
-test('geluGrad epilogue: C = GELU\'(pre)·(A·B), both forms, vs the reference and fill + geluBackward', () => {
+test('geluGrad epilogue: C = GELU\'(pre)·(A·B) has the bits of fill + geluBackward, both forms; pre unchanged', () => {
   SHAPES.forEach((s, k) => {
     for (const form of FORMS) {
       const d = data(s, 200 + k);
       const ep = (x: Ptr): GemmEpilogue => ({ op: 'geluGrad', form, pre: x });
-      const want = fused(ref, s, d, ep, false, false);
       for (const be of wasm) {
         const label = `${be.name} geluGrad ${form} M=${s.M} N=${s.N} K=${s.K}`;
         const got = fused(be, s, d, ep, false, false);
-        close(`${label} C`, rowsOf(label, got.c, s, d.ldc, d.C0), rowsOf(label, want.c, s, d.ldc, d.C0), 3e-6 * (s.K + 4), 1e-5);
+        rowsOf(label, got.c, s, d.ldc, d.C0);
         sameBits(`${label} pre unchanged`, Float32Array.from(got.x), d.X0);
         if (s.N % 4 !== 0) continue;
         // unfused: the plain product, then dinp = 0 and dinp += GELU'(pre)·product, row by row
@@ -129,40 +122,6 @@ test('geluGrad epilogue: C = GELU\'(pre)·(A·B), both forms, vs the reference a
       }
     }
   });
-});
-
-test('the fused MLP backward (geluGrad epilogue) matches central finite differences of the fused forward (float64)', () => {
-  // loss = sum(R ∘ (GELU(X·W1ᵀ + b1)·W2ᵀ)); dX = (GELU'(pre) ∘ (R·W2))·W1
-  const N = 3, d = 4, h = 6;
-  for (const form of FORMS) {
-    const be = reference(), r = rng(form === 'erf' ? 5 : 6);
-    const X = Float64Array.from(randArray(r, N * d, -2, 2)), W1 = put(be, randArray(r, h * d)), b1 = put(be, randArray(r, h));
-    const W2 = put(be, randArray(r, d * h)), R = put(be, randArray(r, N * d));
-    const px = put(be, X), pre = be.alloc(N * h), act = be.alloc(N * h), y = be.alloc(N * d);
-    const loss = (x: Float64Array): number => {
-      be.write(px, x);
-      be.gemm(pre, px, W1, b1, N, h, d, { transB: true, epilogue: { op: 'gelu', form, out: act } });
-      be.gemm(y, act, W2, 0, N, d, h, { transB: true });
-      const yv = be.readSync(y, N * d), rv = be.readSync(R, N * d);
-      let s = 0;
-      for (let i = 0; i < yv.length; i++) s += yv[i] * rv[i];
-      return s;
-    };
-    loss(X);
-    const dpre = be.alloc(N * h), dx = be.alloc(N * d);
-    be.gemm(dpre, R, W2, 0, N, h, d, { epilogue: { op: 'geluGrad', form, pre } });
-    be.gemm(dx, dpre, W1, 0, N, d, h);
-    const grad = be.readSync(dx, N * d), fd = new Float64Array(N * d), eps = 1e-6;
-    for (let i = 0; i < X.length; i++) {
-      const x = Float64Array.from(X);
-      x[i] = X[i] + eps;
-      const lp = loss(x);
-      x[i] = X[i] - eps;
-      fd[i] = (lp - loss(x)) / (2 * eps);
-    }
-    const worst = close(`fd ${form}`, grad, fd, 1e-7, 1e-6);
-    assert.ok(worst < 1e-7);
-  }
 });
 
 test.run();

@@ -9,7 +9,7 @@ import {
   readCells, readResultsCsv, repairCellStore, reportArtifacts, resultsToCsv, summarize, writeReportArtifacts, writeResultsCsv,
   type Comparison, type ResultRow, type StoredCell,
 } from '../src/protocols/index.ts';
-import { mulberry32 } from '../src/eval/index.ts';
+import { mulberry32 } from '../src/engine/rng.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rf-protocols-'));
 const L = LABEL_NAMES.length;

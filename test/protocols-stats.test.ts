@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { auroc, evaluate, mulberry32 } from '../src/eval/index.ts';
+import { auroc, evaluate } from '../src/eval/index.ts';
+import { mulberry32 } from '../src/engine/rng.ts';
 import {
   curveAuc, degradationAucs, holm, meanStd, pairedBootstrap, patientGroups, quantileSorted, resampleWeights, summarize, withHolm,
   type Comparison, type ResultRow,

@@ -1,5 +1,6 @@
 /**
- * The WebGPU backend: every WGSL kernel against the float64 reference (src/engine/webgpu/selftest.ts),
+ * The WebGPU backend: the op table (src/engine/op-table.ts, as the WebAssembly builds in test/kernels.test.ts)
+ * against the float64 reference, through src/engine/webgpu/selftest.ts,
  * (a) in headless Chromium with WebGPU on SwiftShader (a software adapter is enough for correctness):
  *     the backend and the suite bundled by esbuild, served from 127.0.0.1, driven by playwright-core;
  * (b) in Node through the optional `webgpu` package (Dawn), in a child process, as the host is configured
@@ -8,6 +9,7 @@
  */
 import { test } from 'uvu';
 import { fileURLToPath } from 'node:url';
+import { formatResult } from '../src/engine/webgpu/selftest.ts';
 import type { CaseResult } from '../src/engine/webgpu/selftest.ts';
 import { jsonChild, onNodeGpu, onWebGpuPage } from './util/browser.ts';
 
@@ -22,11 +24,11 @@ function report(where: string, out: SuiteOutput): void {
   const bad = results.filter((r) => !r.ok);
   for (const r of results) {
     if (!r.ok || process.env.RF_VERBOSE) {
-      console.log(r.ok ? `    TENSOR OK  ${r.name}  maxdiff = ${r.maxdiff.toExponential(2)}` : `    MISMATCH   ${r.name}: ${r.error}`);
+      console.log(`    ${formatResult(r)}`);
     }
   }
-  const worst = Math.max(0, ...results.map((r) => r.maxdiff));
-  console.log(`  [webgpu] ${where}: ${results.length - bad.length}/${results.length} kernel cases OK, max |diff| ${worst.toExponential(2)}`);
+  const worst = Math.max(0, ...results.filter((r) => r.ok).map((r) => r.maxdiff)), skipped = results.filter((r) => r.skipped).length;
+  console.log(`  [webgpu] ${where}: ${results.length - bad.length}/${results.length} op-table cases OK (${skipped} not taken by WebGPU), max |diff| ${worst.toExponential(2)}`);
   if (results.length === 0) throw new Error(`${where}: the suite ran no cases`);
   if (bad.length) throw new Error(`${where}: ${bad.length} kernel case(s) failed: ${bad.map((r) => r.name).join('; ')}`);
 }
@@ -56,7 +58,7 @@ async function bundle(): Promise<string> {
 async function inChromium(): Promise<SuiteOutput> {
   const js = await bundle();
   return onWebGpuPage({
-    js, title: 'webgpu kernels', ready: 'rfRun', timeout: 120_000,
+    js, title: 'webgpu kernels', ready: 'rfRun', timeout: 300_000,
     call: async (page) => (await page.evaluate((f) => (globalThis as unknown as { rfRun(f?: string): Promise<SuiteOutput> }).rfRun(f), process.env.RF_WEBGPU_FILTER)) as SuiteOutput,
   });
 }
@@ -66,7 +68,7 @@ async function inChromium(): Promise<SuiteOutput> {
 function inNode(env: Record<string, string>): SuiteOutput {
   const args = ['src/engine/webgpu/selftest-node.ts'];
   if (process.env.RF_WEBGPU_FILTER) args.push(process.env.RF_WEBGPU_FILTER);
-  return jsonChild<SuiteOutput>(ROOT, args, env, 120_000);
+  return jsonChild<SuiteOutput>(ROOT, args, env, 300_000);
 }
 
 // Decide before registering, so a missing adapter is reported as a skip by uvu.

@@ -25,4 +25,3 @@ export type { DecoderName } from './decoders.ts';
 export { readPixelRows } from './pixel-store.ts';
 export type { PixelFile } from './pixel-store.ts';
 export { iterativeStratification, SPLIT_NAMES, SPLIT_TRAIN, SPLIT_VALIDATE, SPLIT_TEST } from './split.ts';
-export { Rng } from '../engine/rng.ts';

@@ -244,26 +244,6 @@ export class ReferenceBackend implements SyncBackend {
     for (let i = 0; i < n; i++) m[dinp + i] += geluErfGrad64(m[inp + i]) * m[dout + i];
   }
 
-  softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void {
-    const m = this.m;
-    for (let n = 0; n < N; n++) {
-      let mx = -Infinity;
-      for (let c = 0; c < C; c++) mx = Math.max(mx, m[inp + n * C + c]);
-      let s = 0;
-      for (let c = 0; c < C; c++) { const e = Math.exp(m[inp + n * C + c] - mx); m[out + n * C + c] = e; s += e; }
-      for (let c = 0; c < C; c++) m[out + n * C + c] /= s;
-    }
-  }
-
-  softmaxBackward(dinp: Ptr, dout: Ptr, out: Ptr, N: number, C: number): void {
-    const m = this.m;
-    for (let n = 0; n < N; n++) {
-      let dot = 0;
-      for (let c = 0; c < C; c++) dot += m[dout + n * C + c] * m[out + n * C + c];
-      for (let c = 0; c < C; c++) m[dinp + n * C + c] += m[out + n * C + c] * (m[dout + n * C + c] - dot);
-    }
-  }
-
   add(out: Ptr, a: Ptr, b: Ptr, n: number): void {
     const m = this.m;
     for (let i = 0; i < n; i++) m[out + i] = m[a + i] + m[b + i];

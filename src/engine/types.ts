@@ -111,10 +111,6 @@ export interface Backend {
   geluErfForward(out: Ptr, inp: Ptr, n: number): void;
   /** dinp += GELU'(inp) * dout for the exact form: Phi(x) + x phi(x). */
   geluErfBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void;
-  /** Row softmax: out [N,C] = softmax(inp [N,C]) along C. */
-  softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void;
-  /** dinp [N,C] += softmax backward given dout and the forward output. */
-  softmaxBackward(dinp: Ptr, dout: Ptr, out: Ptr, N: number, C: number): void;
 
   // ---- elementwise and reductions ----------------------------------------------------------------------
   /** out = a + b (n elements; out may alias a or b). */

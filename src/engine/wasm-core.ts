@@ -19,8 +19,6 @@ export interface WasmExports {
   f32_gelu_bwd(dinp: number, inp: number, dout: number, n: number): void;
   f32_gelu_erf_fwd(out: number, inp: number, n: number): void;
   f32_gelu_erf_bwd(dinp: number, inp: number, dout: number, n: number): void;
-  f32_softmax_fwd(out: number, inp: number, N: number, C: number): void;
-  f32_softmax_bwd(dinp: number, dout: number, out: number, N: number, C: number): void;
   f32_add(out: number, a: number, b: number, n: number): void;
   f32_acc(dst: number, src: number, n: number): void;
   f32_scale(x: number, n: number, s: number): void;
@@ -146,8 +144,6 @@ export class WasmCoreBackend implements SyncBackend {
   geluBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void { this.x.f32_gelu_bwd(dinp * 4, inp * 4, dout * 4, n); }
   geluErfForward(out: Ptr, inp: Ptr, n: number): void { this.x.f32_gelu_erf_fwd(out * 4, inp * 4, n); }
   geluErfBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void { this.x.f32_gelu_erf_bwd(dinp * 4, inp * 4, dout * 4, n); }
-  softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void { this.x.f32_softmax_fwd(out * 4, inp * 4, N, C); }
-  softmaxBackward(dinp: Ptr, dout: Ptr, out: Ptr, N: number, C: number): void { this.x.f32_softmax_bwd(dinp * 4, dout * 4, out * 4, N, C); }
   add(out: Ptr, a: Ptr, b: Ptr, n: number): void { this.x.f32_add(out * 4, a * 4, b * 4, n); }
   accumulate(dst: Ptr, src: Ptr, n: number): void { this.x.f32_acc(dst * 4, src * 4, n); }
   scale(x: Ptr, n: number, s: number): void { this.x.f32_scale(x * 4, n, s); }

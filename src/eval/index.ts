@@ -3,4 +3,3 @@ export { auroc, auprc, f1At, bestF1Threshold, evaluate, column } from './metrics
 export type { EvalResult } from './metrics.ts';
 export { bootstrapCI, drawPatients, pairedBootstrap, patientGroups, quantileSorted, resampleWeights } from './bootstrap.ts';
 export type { PairedBootstrapInput, PairedBootstrapResult } from './bootstrap.ts';
-export { mulberry32 } from './rng.ts';

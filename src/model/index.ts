@@ -6,7 +6,7 @@
 export type { ModelConfig, PresetName, UncertainPolicy, Dims, GeluForm } from './config.ts';
 export { MODEL_DEFAULTS, MODEL_LIMITS, presetConfig, resolveConfig, dims, forwardFlopsPerSample, paramCount, tensorCount, activationElements } from './config.ts';
 export type { LayoutEntry, InitKind } from './layout.ts';
-export { buildLayout, initParams, layoutSize, mulberry32, BLOCK_TENSORS } from './layout.ts';
+export { buildLayout, initParams, layoutSize, BLOCK_TENSORS } from './layout.ts';
 export type { ModelOptions, LossOptions, LossAndGrad } from './model.ts';
 export { Model, createModel, modelFromBytes, sliceBatch } from './model.ts';
 export { labelTargets, observedLabels, sigmoidProbabilities } from './loss.ts';

@@ -87,9 +87,6 @@ export function layoutSize(layout: readonly LayoutEntry[]): number {
   return last ? last.offset + last.size : 0;
 }
 
-/** The shared seeded PRNG (re-exported for the model's callers). */
-export { mulberry32 };
-
 /**
  * Initial parameters as Float32 (so every backend starts from identical values): truncated normal with
  * std 0.02 cut at two standard deviations (redrawn beyond, as timm's trunc_normal_ for ViT), zeros for

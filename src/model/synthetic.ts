@@ -6,7 +6,7 @@
 import type { Batch } from '../engine/batch.ts';
 import { NUM_LABELS } from '../engine/batch.ts';
 import type { ModelConfig } from './config.ts';
-import { mulberry32 } from './layout.ts';
+import { mulberry32 } from '../engine/rng.ts';
 
 /**
  * Availability of one sample: `both` (image and every feature), `image` (image only), `table` (every

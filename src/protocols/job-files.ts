@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../train/files.ts';
+import { writeFileAtomic } from '../node/files.ts';
 import { readJsonFile } from '../train/run-folder.ts';
 import type { MissPoint } from './methods.ts';
 

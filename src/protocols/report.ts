@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LABEL_NAMES } from '../engine/batch.ts';
-import { writeFileAtomic } from '../train/files.ts';
+import { writeFileAtomic } from '../node/files.ts';
 import { escapeXml, fixed, levelMatrix, matrixHeatmapSvg, protocolModality, protocolPlotSvg } from './plot.ts';
 import { resultsToCsv, type Protocol, type ResultRow } from './results.ts';
 import { degradationAucs, summarize, withHolm, type Comparison, type CurveAuc, type SummaryRow } from './stats.ts';

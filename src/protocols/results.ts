@@ -9,7 +9,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { LABEL_NAMES } from '../engine/batch.ts';
-import { writeFileAtomic } from '../train/files.ts';
+import { writeFileAtomic } from '../node/files.ts';
 
 /** The two protocols: which modality's missing rate is raised. */
 export type Protocol = 'image' | 'tabular';

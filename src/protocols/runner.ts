@@ -22,7 +22,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../train/files.ts';
+import { writeFileAtomic } from '../node/files.ts';
 import { readJsonFile } from '../train/run-folder.ts';
 import { buildCell } from './cells.ts';
 import { SANITY_GAP, protocolComparisons, sanityChecks, sanityText } from './comparisons.ts';

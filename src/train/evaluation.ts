@@ -12,7 +12,7 @@ import { decodeCheckpoint } from '../model/index.ts';
 import { evalTargets, prevalence } from './batching.ts';
 import type { TrainConfig } from './config.ts';
 import type { Predict, RunContext } from './context.ts';
-import { writeFileAtomic } from './files.ts';
+import { writeFileAtomic } from '../node/files.ts';
 import { injectedMissing } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
 import type { PredictTask } from './replica.ts';

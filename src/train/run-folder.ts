@@ -14,8 +14,7 @@ import type { SafeTensor } from '../model/safetensors.ts';
 import { kebab } from '../options/schema.ts';
 import { RUNTIME_KEYS, TRAIN_DEFAULTS, applyOverrides, checkLegacyConfig } from './config.ts';
 import type { TrainConfig } from './config.ts';
-import { writeFileAtomic } from './files.ts';
-import { releasePidLock, takePidLock } from '../node/files.ts';
+import { releasePidLock, takePidLock, writeFileAtomic } from '../node/files.ts';
 
 export interface RunState {
   /** Optimizer steps taken. */

@@ -345,14 +345,6 @@ export class WebGPUBackend implements Backend {
   geluBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void { this.dispatch('gelu_bwd', [dinp, inp, dout, n], WebGPUBackend.ewGroups(n)); }
   geluErfForward(out: Ptr, inp: Ptr, n: number): void { this.dispatch('gelu_erf_fwd', [out, inp, n], WebGPUBackend.ewGroups(n)); }
   geluErfBackward(dinp: Ptr, inp: Ptr, dout: Ptr, n: number): void { this.dispatch('gelu_erf_bwd', [dinp, inp, dout, n], WebGPUBackend.ewGroups(n)); }
-  softmaxForward(out: Ptr, inp: Ptr, N: number, C: number): void {
-    if (C === 0) return;
-    this.rows('softmax_fwd', [out, inp, N, C], N);
-  }
-  softmaxBackward(dinp: Ptr, dout: Ptr, out: Ptr, N: number, C: number): void {
-    if (C === 0) return;
-    this.rows('softmax_bwd', [dinp, dout, out, N, C], N);
-  }
 
   // ---- elementwise and reductions ------------------------------------------------------------------
 

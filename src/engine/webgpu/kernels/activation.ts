@@ -1,4 +1,4 @@
-import { GRID, ROW_ID, WG, reductions } from './common.ts';
+import { GRID, WG } from './common.ts';
 import type { KernelSource } from './common.ts';
 
 // tanh of a clamped argument: |u| > 10 is +-1 in f32 anyway, and some drivers' tanh overflows beyond.
@@ -67,42 +67,4 @@ export const GELU_ERF_FWD = geluForwardKernel('gelu_erf_fwd', 'gelu_erf');
 /** f32_gelu_erf_bwd__wgsl: dinp += (Phi(x) + x phi(x)) * dout. */
 export const GELU_ERF_BWD = geluBackwardKernel('gelu_erf_bwd', 'gelu_erf_grad');
 
-/** f32_softmax_fwd__wgsl: row softmax of inp [N,C], one 256-thread workgroup per row. */
-export const SOFTMAX_FWD: KernelSource = {
-  name: 'softmax_fwd',
-  params: 'o inp N C',
-  code: /* wgsl */ `${reductions(WG)}
-@compute @workgroup_size(${WG})
-fn main(${ROW_ID}) {
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= p.N) { return; }
-  let x = p.inp + row * p.C; let o = p.o + row * p.C;
-  var mx = -3.0e38;
-  for (var c = t; c < p.C; c += ${WG}u) { mx = max(mx, m[x + c]); }
-  let gmx = reduce_max(t, mx);
-  var s = 0.0;
-  for (var c = t; c < p.C; c += ${WG}u) { let e = exp(m[x + c] - gmx); m[o + c] = e; s += e; }
-  let gs = reduce_sum(t, s);
-  for (var c = t; c < p.C; c += ${WG}u) { m[o + c] = m[o + c] / gs; }
-}`,
-};
 
-/** f32_softmax_bwd__wgsl: dinp += out * (dout - sum(dout * out)) per row. */
-export const SOFTMAX_BWD: KernelSource = {
-  name: 'softmax_bwd',
-  params: 'dinp dout o N C',
-  code: /* wgsl */ `${reductions(WG)}
-@compute @workgroup_size(${WG})
-fn main(${ROW_ID}) {
-  let row = wid.y * nwg.x + wid.x;
-  if (row >= p.N) { return; }
-  let base = row * p.C;
-  var s = 0.0;
-  for (var c = t; c < p.C; c += ${WG}u) { s += m[p.dout + base + c] * m[p.o + base + c]; }
-  let dot = reduce_sum(t, s);
-  for (var c = t; c < p.C; c += ${WG}u) {
-    let i = p.dinp + base + c;
-    m[i] = m[i] + m[p.o + base + c] * (m[p.dout + base + c] - dot);
-  }
-}`,
-};

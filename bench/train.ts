@@ -61,6 +61,7 @@ import { DataParallelStep, stepBuffers } from '../src/train/step.ts';
 import type { PhaseTiming, StepProfile } from '../src/train/step.ts';
 import { blockEdges } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
+import { plainPolicy } from '../src/train/batch-policy.ts';
 import { mulberry32 } from '../src/engine/rng.ts';
 import { PEAK_ITERS, PEAK_LOOPS, row, summarize } from './util.ts';
 import type { BenchMain } from './util.ts';
@@ -112,7 +113,7 @@ export async function timeTraining(cfg: ModelConfig, data: SharedDataset, thread
   const model = createModel(cfg, { seed: 0, backend: await createBackendAsync(backend) });
   const buffers = stepBuffers(model, unitsPerBatch(batch, microBatch), []);
   const workers = Math.min(threads, unitsPerBatch(batch, microBatch));
-  const runner = createRunner({ model: model.config, backend, data, ...buffers }, workers);
+  const runner = createRunner({ model: model.config, backend, data, ...buffers, policy: plainPolicy(microBatch) }, workers);
   const profiles: StepProfile[] = [];
   const stepper = await DataParallelStep.create(model, runner, buffers, microBatch,
     { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
@@ -123,7 +124,7 @@ export async function timeTraining(cfg: ModelConfig, data: SharedDataset, thread
       const rows = Int32Array.from({ length: batch }, (_, i) => (s * batch + i) % data.n);
       const t0 = performance.now();
       await stepper.run(rows, s, 1e-3, {
-        normalizer: observedCount(data.labels, rows, 'ignore'), seed: 0, dropout: { image: 0, tab: 0, feature: 0 }, missImage: 0, missTab: 0,
+        normalizer: observedCount(data.labels, rows, 'ignore'),
       });
       if (s >= 2) {
         times.push((performance.now() - t0) / 1000);

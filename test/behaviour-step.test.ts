@@ -22,7 +22,7 @@ import { close, rejects, rng } from './util/harness.ts';
 
 const CFG = { ...presetConfig('tiny'), imageSize: 16, numFeatures: 1, catCardinalities: [] as number[] };
 const OPT: OptimizerSettings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 };
-const INP: StepInputs = { normalizer: 1, seed: 0, dropout: { image: 0, tab: 0, feature: 0 }, missImage: 0, missTab: 0 };
+const INP: StepInputs = { normalizer: 1 };
 
 /**
  * A runner whose unit `u` gradient is `grads[u]`, with loss `loss` per unit. Its grad tasks take units from
@@ -35,7 +35,7 @@ function fakeRunner(slots: Float32Array, grads: Float32Array[], P: number, next:
     run: async <T>(task: Task) => {
       r.tasks++;
       if (task.kind !== 'grad') throw new Error(`the fake runner only runs grad tasks, got ${task.kind}`);
-      const n = cutUnits(task.rows, task.microBatch).length, units = [];
+      const n = cutUnits(task.rows, 1).length, units = []; // every step here has micro-batch 1
       for (let u = Atomics.add(counter, 0, 1); u < n; u = Atomics.add(counter, 0, 1)) {
         r.taken.push(u);
         slots.set(grads[u], u * P);

@@ -4,6 +4,7 @@
  * JPEG + a table of its raw CSV values gives the data-set path's probabilities bit for bit; missing fields and
  * a missing image are handled; bad inputs and hostile checkpoint metadata fail with clear errors.
  */
+import { plainPolicy } from '../src/train/batch-policy.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -73,8 +74,8 @@ async function evaluationProbs(indices: Int32Array, data: PreparedDataset = ds):
   const P = params.length;
   const shared = new SharedArrayBuffer(4 * P);
   new Float32Array(shared).set(params);
-  const replica = await Replica.create({ model: config, backend: 'auto', data, params: shared, grads: new SharedArrayBuffer(4 * P) });
-  return replica.predict({ kind: 'predict', version: 1, indices, seed: 0, missImage: 0, missTab: 0 });
+  const replica = await Replica.create({ model: config, backend: 'auto', data, params: shared, grads: new SharedArrayBuffer(4 * P), policy: plainPolicy(8) });
+  return (await replica.predict({ kind: 'predict', version: 1, indices, missImage: 0, missTab: 0 })).probs;
 }
 
 test('data set: predict equals the evaluation path bit for bit (test split and all studies)', async () => {

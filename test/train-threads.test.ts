@@ -4,6 +4,7 @@
  * reduction + AdamW equal to the whole-model step on the main thread; fixed block edges; the start line,
  * the oversubscription warning and the error lines for bad thread counts; old `--chunks` runs refused.
  */
+import { plainPolicy } from '../src/train/batch-policy.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -69,14 +70,14 @@ async function steps(sliced: boolean, threads: number, frozenPrefix: string, cli
   const frozen = model.layout.filter((e) => e.name.startsWith(frozenPrefix));
   const buffers = stepBuffers(model, unitsPerBatch(13, 3), frozen);
   if (!sliced) buffers.optimizer = undefined;
-  const runner = createRunner({ model: model.config, backend: 'auto', data: ds, ...buffers }, threads);
+  const runner = createRunner({ model: model.config, backend: 'auto', data: ds, ...buffers, policy: plainPolicy(3) }, threads);
   const norms: number[] = [];
   try {
     const step = await DataParallelStep.create(model, runner, buffers, 3, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip }, frozen);
     assert.is(step.slicedOptimizer, sliced);
     for (let t = 0; t < 3; t++) {
       const rows = Int32Array.from({ length: 13 }, (_, i) => (t * 13 + i) % ds.n);
-      const inp = { normalizer: observedCount(ds.labels, rows, 'ignore'), seed: 0, dropout: { image: 0, tab: 0, feature: 0 }, missImage: 0, missTab: 0 };
+      const inp = { normalizer: observedCount(ds.labels, rows, 'ignore') };
       norms.push((await step.run(rows, t, 1e-2, inp, enc?.(t))).norm);
     }
     const { m, v } = await step.moments();

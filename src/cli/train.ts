@@ -21,6 +21,9 @@ runMain('train', async () => {
   // `--resume "$RUN"` with RUN unset must not start a fresh run
   if (given.has('resume') && !cfg.resume) throw new UsageError('--resume needs a run folder, got an empty value');
   if (cfg.resume) requirePath('--resume', cfg.resume, 'folder', 'a run folder holds config.json and last.state.safetensors');
+  if (cfg.continue) requirePath('--continue', cfg.continue, 'folder', 'a finished run folder holds config.json, state.json and last.state.safetensors');
+  // A resumed run keeps its folder: a --name beside --resume would be ignored without a word.
+  if (cfg.resume && given.has('name')) throw new UsageError('--name and --resume together: a resumed run keeps its folder and name; leave --name out');
   if (cfg.initVision) requirePath('--init-vision', cfg.initVision, 'file');
   const r = cfg.pretrainEncoders ? await trainTwoStage(cfg, { given }) : await train(cfg, { given });
   return r.interrupted ? 130 : 0;

@@ -47,7 +47,7 @@ export const TRAIN_OPTIONS = {
   testMissTab: num(-1, 'Injected tabular missingness at test time (-1: same as missTab).', { ...RATE, also: [-1] }),
   uncertain: choice('ignore', ['ignore', 'ones', 'zeros'], 'Uncertain (-1) labels in the loss: ignore, ones or zeros. Evaluation always scores certain labels only.'),
   attentionMasking: bool(true, 'Mask missing modalities and features out of attention (false: the no-masking ablation).'),
-  impute: bool(false, 'Early-fusion baseline: fill missing features with training means/modes and missing images with the mean image; nothing masked.'),
+  impute: bool(false, 'Early-fusion baseline: fill missing features with training means/modes and missing images with the mean image; nothing masked. Modality and feature dropout still act first and imputation fills what they removed (the protocols\' early-fusion sets both rates to 0).'),
   freeze: str('', 'Comma-separated parameter-name prefixes kept frozen (no gradient step), e.g. "vision.,tabular.".'),
   initFrom: str('', 'Initialize parameters from checkpoints: "path=prefix,prefix;path2=prefix" (names and shapes must match).'),
   initVision: path('', 'ImageNet ViT weights (timm safetensors, F32) for the vision encoder; sets width, heads, depth, patch and gelu erf (docs/pretrained.md).'),
@@ -94,7 +94,6 @@ export function checkLegacyConfig(saved: Record<string, unknown>, path: string):
 export const TRAIN_CHECKS: readonly CrossCheck<TrainConfig>[] = [
   (c, n) => (c.minLr > c.lr ? `${n('minLr')} ${c.minLr} is above ${n('lr')} ${c.lr}: the cosine schedule decays from lr down to minLr` : undefined),
   (c, n) => (c.dropImage + c.dropTab > 1 ? `${n('dropImage')} ${c.dropImage} + ${n('dropTab')} ${c.dropTab} must be at most 1 (a sample never loses both modalities)` : undefined),
-  (c, n) => (c.resume && c.name ? `${n('name')} and ${n('resume')} together: a resumed run keeps its folder; leave --name out` : undefined),
   (c, n) => (c.resume && c.continue ? `${n('continue')} and ${n('resume')} together: --resume continues an interrupted run in its folder, --continue a finished one into a new folder` : undefined),
 ];
 

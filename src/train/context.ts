@@ -7,9 +7,10 @@ import type { Logger } from './data.ts';
 import type { TaskRunner } from './pool.ts';
 import type { RunState } from './run-folder.ts';
 import type { DataParallelStep } from './step.ts';
+import type { PredictResult } from './replica.ts';
 
-/** Predictions [rows, 14] of the current parameters with the given injected missingness. */
-export type Predict = (rows: Int32Array, missImage: number, missTab: number) => Promise<Float32Array>;
+/** Predictions [rows, 14] of the current parameters at the given injected rates, with what each row showed the model. */
+export type Predict = (rows: Int32Array, missImage: number, missTab: number) => Promise<PredictResult>;
 
 export interface RunContext {
   /** The config the run trains with (on resume: the run's own). */

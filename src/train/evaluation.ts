@@ -15,20 +15,25 @@ import type { Predict, RunContext } from './context.ts';
 import { writeFileAtomic } from '../node/files.ts';
 import { injectedMissing } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
-import type { PredictTask } from './replica.ts';
+import type { PredictResult, PredictTask } from './replica.ts';
 import { writeStateJson } from './run-folder.ts';
 import type { RunState } from './run-folder.ts';
 import type { DataParallelStep } from './step.ts';
 
-/** Predictions of the stepper's current parameters, `evalBatch` samples per worker task. */
+/** Predictions of the stepper's current parameters, `evalBatch` samples per worker task, with what each row showed. */
 export function makePredict(runner: TaskRunner, stepper: DataParallelStep, cfg: TrainConfig): Predict {
   return async (rows, missImage, missTab) => {
-    const L = LABEL_NAMES.length, out = new Float32Array(rows.length * L);
+    const L = LABEL_NAMES.length, n = rows.length;
+    const out: PredictResult = { probs: new Float32Array(n * L), hasImage: new Uint8Array(n), hasTab: new Uint8Array(n) };
     const jobs: Promise<void>[] = [];
-    for (let a = 0; a < rows.length; a += cfg.evalBatch) {
-      const idx = rows.slice(a, Math.min(rows.length, a + cfg.evalBatch));
-      const task: PredictTask = { kind: 'predict', version: stepper.version, indices: idx, seed: cfg.seed, missImage, missTab };
-      jobs.push(runner.run<Float32Array>(task).then((p) => out.set(p, a * L)));
+    for (let a = 0; a < n; a += cfg.evalBatch) {
+      const idx = rows.slice(a, Math.min(n, a + cfg.evalBatch));
+      const task: PredictTask = { kind: 'predict', version: stepper.version, indices: idx, missImage, missTab };
+      jobs.push(runner.run<PredictResult>(task).then((p) => {
+        out.probs.set(p.probs, a * L);
+        out.hasImage.set(p.hasImage, a);
+        out.hasTab.set(p.hasTab, a);
+      }));
     }
     await Promise.all(jobs);
     return out;
@@ -38,7 +43,7 @@ export function makePredict(runner: TaskRunner, stepper: DataParallelStep, cfg: 
 /** Validation metrics of the current parameters (train-time injected missingness). */
 export async function validate(ctx: RunContext): Promise<EvalResult> {
   const { cfg, ds, valRows } = ctx;
-  return evaluate(await ctx.predict(valRows, cfg.missImage, cfg.missTab), evalTargets(ds.labels, valRows), LABEL_NAMES);
+  return evaluate((await ctx.predict(valRows, cfg.missImage, cfg.missTab)).probs, evalTargets(ds.labels, valRows), LABEL_NAMES);
 }
 
 /** Test-time injected missingness (-1 in the config: the training rates). */
@@ -55,7 +60,7 @@ export async function testBest(ctx: RunContext): Promise<{ validation: EvalResul
   ctx.stepper.setParams(decodeCheckpoint(new Uint8Array(readFileSync(join(runDir, 'model.safetensors')))).params);
   const validation = await validate(ctx);
   const { testMissImage, testMissTab } = testMissingness(cfg);
-  const test = evaluate(await ctx.predict(testRows, testMissImage, testMissTab), evalTargets(ds.labels, testRows), LABEL_NAMES, validation.thresholds);
+  const test = evaluate((await ctx.predict(testRows, testMissImage, testMissTab)).probs, evalTargets(ds.labels, testRows), LABEL_NAMES, validation.thresholds);
   writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({ bestEpoch: state.bestEpoch, validation, test, testMissImage, testMissTab }, null, 2) + '\n');
   state.finished = true;
   writeStateJson(runDir, state);
@@ -90,16 +95,11 @@ export interface TestPointOutputs {
  * after injection. Used by the protocol runner through `TrainOptions.afterTest`; the CLI never needs it.
  */
 export async function testPointPredictions(ctx: RunContext, points: readonly TestPoint[]): Promise<TestPointOutputs> {
-  const { ds, testRows, cfg } = ctx;
-  const Fn = ds.schema.numeric.length, Fc = ds.schema.categorical.length;
+  const { ds, testRows } = ctx;
   const predictions: TestPredictions[] = [];
   for (const tp of points) {
-    const probs = await ctx.predict(testRows, tp.missImage, tp.missTab);
-    const hasImage = new Uint8Array(testRows.length), hasTab = new Uint8Array(testRows.length);
-    testRows.forEach((r, i) => {
-      hasImage[i] = ds.hasImage[r] && !injectedMissing(cfg.seed, 'image', r, tp.missImage) ? 1 : 0;
-      hasTab[i] = hasTabular(ds.numPresent, ds.catPresent, r, Fn, Fc) && !injectedMissing(cfg.seed, 'tab', r, tp.missTab) ? 1 : 0;
-    });
+    // What each study showed comes back from the replicas (the batch policy), not worked out again here.
+    const { probs, hasImage, hasTab } = await ctx.predict(testRows, tp.missImage, tp.missTab);
     predictions.push({ missImage: tp.missImage, missTab: tp.missTab, probs, hasImage, hasTab });
   }
   return {

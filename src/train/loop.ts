@@ -72,9 +72,7 @@ async function epochSteps(ctx: RunContext, perEpoch: number, progress: Progress,
     const rows = Int32Array.from(perm.subarray(a, Math.min(a + cfg.batch, trainRows.length)), (p) => trainRows[p]);
     const lr = learningRate(state.step, totalSteps, cfg.lr, cfg.warmup, cfg.minLr);
     const { loss, norm } = await ctx.stepper.run(rows, state.step, lr, {
-      normalizer: observedCount(ds.labels, rows, cfg.uncertain as UncertainPolicy), seed: cfg.seed,
-      dropout: { image: cfg.dropImage, tab: cfg.dropTab, feature: cfg.dropFeature },
-      missImage: cfg.missImage, missTab: cfg.missTab,
+      normalizer: observedCount(ds.labels, rows, cfg.uncertain as UncertainPolicy),
     }, encoderRate(cfg, state.step, perEpoch)).catch((e: unknown) => {
       progress.done();
       throw new Error(`step ${state.step + 1} (epoch ${state.epoch + 1}) failed: ${e instanceof Error ? e.message : String(e)}; ${survivors(ctx)}`);

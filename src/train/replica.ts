@@ -1,19 +1,19 @@
 /**
  * One model replica over a shared data set: what a worker thread (or the main thread with --threads 1)
- * computes. Tasks name sample indices; the replica builds the batch itself from the shared arrays, applies
- * injection and dropout (pure functions of seed, step and sample id) and returns results. The parameters
+ * computes. Tasks name sample indices; the replica builds the batch itself from the shared arrays with the
+ * run's batch policy (src/train/batch-policy.ts: injection, dropout, imputation, sent once in ReplicaInit)
+ * and returns results, with what each evaluated sample showed the model. The parameters
  * come from a SharedArrayBuffer (written by the main thread, or by the workers' optimizer tasks); gradients go
  * to this task's slot of a shared gradient buffer, so nothing big is copied through messages. The optimizer's
  * reduce and update tasks (src/train/shards.ts) run on any replica: their state is all in shared memory.
  */
-import { makeBatch } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
 import { createModel, sigmoidProbabilities } from '../model/index.ts';
 import type { Model, ModelConfig } from '../model/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
-import type { AnyBackendKind, Backend, Batch, SyncBackend } from '../engine/index.ts';
-import { applyDropout, imputeBatch, injectMissing } from './missing.ts';
-import type { DropoutRates } from './missing.ts';
+import type { AnyBackendKind, Backend, SyncBackend } from '../engine/index.ts';
+import { prepareBatch } from './batch-policy.ts';
+import type { BatchPolicy, BatchUse, Shown } from './batch-policy.ts';
 import { ShardWorker } from './shards.ts';
 import { cutUnits } from './batching.ts';
 import type { ReduceTask, UpdateTask } from './shards.ts';
@@ -42,33 +42,33 @@ export interface ReplicaInit {
    * Float32 [P] reduced gradient and moments, Float64 [blocks] block norms, and the frozen tensors' names.
    */
   optimizer?: { reduced: SharedArrayBuffer; m: SharedArrayBuffer; v: SharedArrayBuffer; normParts: SharedArrayBuffer; frozen: string[] };
-  /** The early-fusion baseline: training mean image [S*S] (normalized) and categorical modes. */
-  impute?: { meanImage: Float32Array; catModes: Int32Array };
+  /** What each sample shows the model (injection, dropout, imputation, label policy, micro-batch), for the whole run. */
+  policy: BatchPolicy;
 }
 
 export interface GradTask {
   kind: 'grad';
   /** Bumped by the main thread each time it writes new parameters. */
   version: number;
-  /** The batch's rows: unit u is cutUnits(rows, microBatch)[u], and its gradient goes to slot u. */
+  /** The batch's rows: unit u is cutUnits(rows, policy.microBatch)[u], and its gradient goes to slot u. */
   rows: Int32Array;
-  microBatch: number;
   /** Observed-label count of the whole batch: unit gradients then sum to the batch gradient. */
   normalizer: number;
   step: number;
-  seed: number;
-  dropout: DropoutRates;
-  missImage: number;
-  missTab: number;
 }
 
+/** Predictions of some rows at given injected rates (validation: the training rates; test points: their own). */
 export interface PredictTask {
   kind: 'predict';
   version: number;
   indices: Int32Array;
-  seed: number;
   missImage: number;
   missTab: number;
+}
+
+/** What a predict task returns: probabilities [n,14] and which modalities each sample showed. */
+export interface PredictResult extends Shown {
+  probs: Float32Array;
 }
 
 export type Task = GradTask | PredictTask | ReduceTask | UpdateTask;
@@ -118,14 +118,11 @@ export class Replica {
     this.version = version;
   }
 
-  /** The task's batch, with injected missingness, training dropout and (for the baseline) imputation. */
-  private batch(t: GradTask | PredictTask, indices: Int32Array): Batch {
+  /** The task's batch, prepared by the run's batch policy. */
+  private batch(t: GradTask | PredictTask, indices: Int32Array) {
     this.sync(t.version);
-    const b = makeBatch(this.init.data as PreparedDataset, indices);
-    injectMissing(b, indices, t.seed, t.missImage, t.missTab);
-    if (t.kind === 'grad') applyDropout(b, indices, t.seed, t.step, t.dropout);
-    if (this.init.impute) imputeBatch(b, this.init.impute.meanImage, this.init.impute.catModes);
-    return b;
+    const use: BatchUse = t.kind === 'grad' ? { kind: 'train', step: t.step } : { kind: 'eval', missImage: t.missImage, missTab: t.missTab };
+    return prepareBatch(this.init.data as PreparedDataset, this.init.policy, indices, use);
   }
 
   /**
@@ -135,7 +132,7 @@ export class Replica {
   async grad(t: GradTask): Promise<GradResult> {
     const start = wallNow();
     if (!this.init.next) throw new Error('this replica has no unit counter (ReplicaInit.next): it was set up for prediction only');
-    const units = cutUnits(t.rows, t.microBatch), next = new Int32Array(this.init.next);
+    const units = cutUnits(t.rows, this.init.policy.microBatch), next = new Int32Array(this.init.next);
     const out: GradResult['units'] = [];
     for (let u = Atomics.add(next, 0, 1); u < units.length; u = Atomics.add(next, 0, 1)) {
       out.push({ unit: u, ...(await this.unit(t, units[u], u)) });
@@ -145,7 +142,7 @@ export class Replica {
 
   private async unit(t: GradTask, indices: Int32Array, slot: number): Promise<{ loss: number; ms: number }> {
     const t0 = performance.now();
-    const b = this.batch(t, indices);
+    const b = this.batch(t, indices).batch;
     const P = this.model.numParams, grads = this.grads.subarray(slot * P, (slot + 1) * P), be = this.model.backend;
     let loss: number;
     if (be.synchronous) {
@@ -172,9 +169,10 @@ export class Replica {
     }));
   }
 
-  /** Probabilities [n,14]. */
-  async predict(t: PredictTask): Promise<Float32Array> {
-    return sigmoidProbabilities(await this.model.forwardAsync(this.batch(t, t.indices)));
+  /** Probabilities [n,14], and what each sample showed. */
+  async predict(t: PredictTask): Promise<PredictResult> {
+    const { batch, shown } = this.batch(t, t.indices);
+    return { probs: sigmoidProbabilities(await this.model.forwardAsync(batch)), ...shown };
   }
 
   /** Tasks run one at a time: a replica has one set of activations and gradients, and its calls yield. */

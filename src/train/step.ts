@@ -41,12 +41,8 @@ export interface OptimizerSettings {
 }
 
 export interface StepInputs {
-  /** Observed-label count of the whole batch. */
+  /** Observed-label count of the whole batch (what the rest of the batch shows is the replicas' policy). */
   normalizer: number;
-  seed: number;
-  dropout: DropoutRates;
-  missImage: number;
-  missTab: number;
 }
 
 /**
@@ -194,8 +190,7 @@ export class DataParallelStep {
     // One task per worker that can work; each takes units from the shared counter until none are left.
     Atomics.store(this.next, 0, 0);
     const task: GradTask = {
-      kind: 'grad', version: this.version, rows, microBatch: this.microBatch, normalizer: inp.normalizer, step: t, seed: inp.seed,
-      dropout: inp.dropout, missImage: inp.missImage, missTab: inp.missTab,
+      kind: 'grad', version: this.version, rows, normalizer: inp.normalizer, step: t,
     };
     const g = await phase<GradResult>(this.runner, Array.from({ length: Math.min(this.runner.threads, units) }, () => task), (r) => r.end - r.start);
     const losses = new Float64Array(units).fill(NaN), unitMs = new Array<number>(units);

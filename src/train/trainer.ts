@@ -36,6 +36,7 @@ import type { ReplicaInit } from './replica.ts';
 import { RESUME_FILE, checkStateRanges, claimRunFolder, lockRunFolder, openRun, prepareContinuation, readJsonFile, trimLogForResume, writeNewRunConfig } from './run-folder.ts';
 import type { OpenRun, RunState } from './run-folder.ts';
 import { DataParallelStep, stepBuffers } from './step.ts';
+import { batchPolicy } from './batch-policy.ts';
 import { imputeStats, splitRows, unitsPerBatch } from './batching.ts';
 
 export type { Logger } from './data.ts';
@@ -159,7 +160,7 @@ async function setUp(run: OpenRun, log: Logger, held: { release?: () => void }):
   const buffers = stepBuffers(model, unitsPerBatch(cfg.batch, cfg.microBatch), frozen);
   const init: ReplicaInit = {
     model: model.config, backend: cfg.backend as AnyBackendKind, data: shareDataset(ds), ...buffers,
-    impute: cfg.impute ? imputeStats(ds, trainRows) : undefined,
+    policy: batchPolicy(cfg, cfg.impute ? imputeStats(ds, trainRows) : undefined),
   };
   const runner = createRunner(init, plan.workers);
   try {

@@ -71,7 +71,7 @@ function allowedHosts(host: string, extra: readonly string[]): Set<string> {
 }
 
 /** The default checkpoint, opened once: its descriptor and size at start. */
-interface OpenModel { fd: number; size: number; name: string }
+interface OpenModel { fd: number; size: number; name: string; modified: Date }
 
 function openModel(path: string): OpenModel {
   let fd: number;
@@ -86,7 +86,7 @@ function openModel(path: string): OpenModel {
     closeSync(fd);
     throw new Error(`--model ${path}: not a regular file`);
   }
-  return { fd, size: st.size, name: basename(path) };
+  return { fd, size: st.size, name: basename(path), modified: st.mtime };
 }
 
 const TYPES: Record<string, string> = {
@@ -235,7 +235,8 @@ function handle(req: IncomingMessage, res: ServerResponse, s: ServerState): void
   if (path === '/config.json') return send(200, TYPES['.json'], s.config);
   if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
   if (path === '/model.safetensors' && s.model) {
-    res.writeHead(200, { ...headers, 'content-type': TYPES['.safetensors'], 'content-length': s.model.size });
+    // Last-Modified: the file's date at start, which the page shows as the model's date.
+    res.writeHead(200, { ...headers, 'content-type': TYPES['.safetensors'], 'content-length': s.model.size, 'last-modified': s.model.modified.toUTCString() });
     if (req.method === 'HEAD' || s.model.size === 0) return void res.end();
     return streamFile(s.model, res);
   }

@@ -205,6 +205,9 @@ test('options are checked; the plan has the stated rows; summaries average |valu
     assert.throws(() => explainRows([0, 1], true, o), /explain: /);
   }
   assert.is(explainRows([0, 1, 2], true, { features: false }).rows.length, 4);
+  // Bounded work: 100000 permutations of 20 features would be 1.9 million rows.
+  assert.throws(() => explainRows(Array.from({ length: 20 }, (_, i) => i), true, { permutations: 100000 }), /explain: 100000 permutations of 20 features take 1900004 forward rows, more than the 1048576 allowed/);
+  assert.is(explainRows(Array.from({ length: 20 }, (_, i) => i), true, { permutations: 12 }).rows.length, 4 + 12 * 19);
   const e1 = predictor.explain({ image: jpeg, table: TABLE }).explanation!;
   const e2 = predictor.explain({ table: { age: 30 } }).explanation!;
   const s = summarizeContributions([e1, e2], predictor.labels);

@@ -24,6 +24,8 @@ import { Rng } from '../engine/rng.ts';
 export const EXACT_MAX = 12;
 /** Permutations drawn above EXACT_MAX by default (6 antithetic pairs: 2 + 12(k-1) rows; about 1 s for `small` with 32 features on one core). */
 export const DEFAULT_PERMUTATIONS = 12;
+/** Most forward rows one explanation may take (its logits alone are 56 bytes a row): more is refused before any work. */
+export const MAX_EXPLAIN_ROWS = 1 << 20;
 /** Rows evaluated in one batch (bounds memory: `small` holds 64 x 64 floats of image per row). */
 export const EXPLAIN_CHUNK = 256;
 
@@ -169,6 +171,8 @@ export function explainRows(present: readonly number[], hasImage: boolean, optio
     }
     return { rows, present: [...present], method: 'exact', subsetRow };
   }
+  const need = MODALITY_ROWS + o.permutations * (k - 1);
+  if (need > MAX_EXPLAIN_ROWS) throw new Error(`explain: ${o.permutations} permutations of ${k} features take ${need} forward rows, more than the ${MAX_EXPLAIN_ROWS} allowed; use fewer permutations`);
   const rng = new Rng(o.seed);
   const perms: number[][] = [];
   for (let p = 0; p < o.permutations / 2; p++) {

@@ -24,8 +24,12 @@ export const TRAIN_DEFAULTS = {
   synthPatients: 0,
   /** Folder of the image cache (empty: next to the data set). */
   cacheDir: '',
-  /** Image decoder: sharp (libvips, fast; default) or jpeg-js (portable; the fallback where sharp cannot load). */
-  decoder: 'sharp',
+  /**
+   * Image decoder: jpeg-js (default: the edge bundle's and the demo's decoder, so a model gives the same bits
+   * in the browser as in `predict`) or sharp (libvips, faster cache builds: JPEG shrink-on-load; its pixels
+   * differ, which the browser cannot reproduce; README, "Train/serve skew").
+   */
+  decoder: 'jpeg-js',
   /** Parent folder of run folders. */
   out: 'runs',
   /** Run folder name under `out` (empty: preset-seed-timestamp). */

@@ -72,7 +72,7 @@ export function peakLoops(build: WasmBuild): { name: string; gflops: number; tim
 }
 
 /** The benchmarks, run by name (`npm run bench -- gemm model`). */
-export const BENCH_NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'data-scale', 'train', 'webgpu'] as const;
+export const BENCH_NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'data-scale', 'train', 'webgpu', 'explain'] as const;
 
 /** The benchmarks' flags: one defaults object for all of them (the shared parser, src/cli/flags.ts). */
 export const BENCH_DEFAULTS = {

@@ -203,6 +203,15 @@ function buildForm(list) {
     }
     input.id = `f-${f.name}`;
     input.name = f.name;
+    if (f.untrained) {
+      // No training sample had this field: the model never learned it, and a value would be ignored.
+      input.disabled = true;
+      input.title = 'no training sample had this field: the model never learned it';
+      const hint = document.createElement('span');
+      hint.className = 'unit';
+      hint.textContent = ' (never learned)';
+      label.append(hint);
+    }
     input.addEventListener('input', schedule);
     input.addEventListener('change', schedule);
     const note = document.createElement('span');

@@ -132,6 +132,11 @@ export function encodeTable(spec: InferenceSpec, table: TableInput | null | unde
       r.invalid.push({ name: f.name, value: `(${kind})`, reason: `expected a number or text, got ${kind}` });
       continue;
     }
+    if (f.trained === 0) {
+      // No training sample had it: its embedding is untrained, so a value would move the output arbitrarily.
+      r.invalid.push({ name: f.name, value: typeof v === 'string' && v.length > 60 ? `${v.slice(0, 57)}...` : v, reason: 'no training sample had this field, so the model never learned it' });
+      continue;
+    }
     if (typeof v === 'string' && v.length > MAX_TEXT) {
       r.invalid.push({ name: f.name, value: `${v.slice(0, 20)}...`, reason: `text longer than ${MAX_TEXT} characters` });
       continue;

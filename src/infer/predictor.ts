@@ -47,6 +47,8 @@ export interface FieldInfo {
   vocab?: string[];
   /** Accepts pain text such as "4-5" (numeric). */
   text?: boolean;
+  /** No training sample had this field (the checkpoint's trainingCounts): a value given is ignored. */
+  untrained?: true;
 }
 
 export interface PredictorOptions {
@@ -69,11 +71,12 @@ export class Predictor<B extends Backend = SyncBackend> {
 
   /** The tabular fields this model takes, in token order. */
   fields(): FieldInfo[] {
-    return inputFields(this.spec).map((f) => {
-      if (f.kind === 'categorical') return { name: f.name, kind: 'categorical', vocab: [...f.vocab] };
+    return inputFields(this.spec).map((f): FieldInfo => {
+      const untrained = f.trained === 0 ? { untrained: true as const } : {};
+      if (f.kind === 'categorical') return { name: f.name, kind: 'categorical', vocab: [...f.vocab], ...untrained };
       const v = f.def.valid;
       const valid = v && rangeInInputUnit(f.def, v); // in the input unit (F), as the invalid-value message
-      return { name: f.name, kind: 'numeric', unit: f.inputUnit, valid, text: f.def.parse === 'pain' };
+      return { name: f.name, kind: 'numeric', unit: f.inputUnit, valid, text: f.def.parse === 'pain', ...untrained };
     });
   }
 

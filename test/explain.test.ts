@@ -219,6 +219,11 @@ test('options are checked; the plan has the stated rows; summaries average |valu
   assert.is(s.modalityShare['image+table'].count, 1);
   assert.is(s.modalityShare['table only'].count, 1);
   assert.is(s.modalityShare['table only'].table.Edema, 1, 'no image: the table has the whole share');
+  // A prepared batch's row gives the same explanation as the raw input.
+  const batch = buildBatch(predictor.spec, [predictor.encode({ table: { age: 30 } }), predictor.encode({ image: jpeg, table: TABLE })]);
+  assert.equal(predictor.explainRow(batch, 1), e1);
+  assert.equal(predictor.explainRow(batch, 0), e2);
+  assert.throws(() => predictor.explainRow(batch, 2), /row 2 is not in a batch of 2/);
 });
 
 test.run();

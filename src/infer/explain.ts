@@ -231,7 +231,7 @@ function twoPlayers(both: number, image: number, table: number, neither: number)
   return { base: neither, image: phiImage, table: phiTable, full: both };
 }
 
-/** log of C(n, m) is not needed: the weights m!(k-m-1)!/k! as 1 / (k C(k-1, m)), in float64. */
+/** The Shapley weights m!(k-m-1)!/k! of a coalition of m others, as 1 / (k C(k-1, m)), in float64. */
 function shapleyWeights(k: number): Float64Array {
   const w = new Float64Array(k);
   let c = 1; // C(k-1, m)

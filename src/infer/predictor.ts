@@ -149,6 +149,22 @@ export class Predictor<B extends Backend = SyncBackend> {
     return this.explained(enc, plan, logits);
   }
 
+  /**
+   * The explanation of row `i` of a prepared batch (e.g. makeBatch over a data set's test split, as the
+   * trainer's evaluation builds it), for aggregates such as summarizeContributions. Synchronous backends.
+   */
+  explainRow(this: Predictor<SyncBackend>, batch: Batch, i: number, options: ExplainOptions = {}): Explanation {
+    if (!Number.isInteger(i) || i < 0 || i >= batch.B) throw new Error(`explainRow: row ${i} is not in a batch of ${batch.B}`);
+    const plan = explainRows(presentFeatures(batch, i), batch.hasImage[i] === 1, options);
+    const logits = new Float32Array(plan.rows.length * NUM_LABELS);
+    for (let r = 0; r < plan.rows.length; r += EXPLAIN_CHUNK) {
+      const to = Math.min(plan.rows.length, r + EXPLAIN_CHUNK);
+      logits.set(this.model.forward(maskedBatch(batch, plan, r, to, i)), r * NUM_LABELS);
+    }
+    const probs = sigmoidProbabilities(logits.subarray(0, MODALITY_ROWS * NUM_LABELS));
+    return explainFromLogits(plan, logits, probs, inputFields(this.spec).map((f) => f.name), this.spec.labels);
+  }
+
   private explainPlan(input: PredictInput, options: ExplainOptions): { enc: EncodedInput; study: Batch; plan: ExplainPlan } {
     const enc = this.encode(input);
     const study = buildBatch(this.spec, [enc]);

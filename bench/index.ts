@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- NAME [NAME ...] [--json] [--build relaxed|simd|both] [--quick] [train: --threads N --steps N --preset P --batch B --micro-batch M --torch]`
  * Runs the named benchmarks one after another (never two at once: they share the cores).
- * Names: peak, gemm, attention, kernels, model, data, data-scale, train, webgpu, infer. An unknown name or flag is one line
+ * Names: peak, gemm, attention, kernels, model, data, data-scale, train, webgpu, infer, explain. An unknown name or flag is one line
  * naming it and the list (exit 1), before anything runs.
  */
 import { UsageError } from '../src/options/schema.ts';

@@ -73,7 +73,7 @@ export function peakLoops(build: WasmBuild): { name: string; gflops: number; tim
 }
 
 /** The benchmarks, run by name (`npm run bench -- gemm model`). */
-export const BENCH_NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'data-scale', 'train', 'webgpu', 'infer'] as const;
+export const BENCH_NAMES = ['peak', 'gemm', 'attention', 'kernels', 'model', 'data', 'data-scale', 'train', 'webgpu', 'infer', 'explain'] as const;
 
 /** The benchmarks' options: one declaration set for all of them (the shared schema, src/options/). */
 export const BENCH_OPTIONS = {

@@ -50,7 +50,9 @@ async function runCases(m, data) {
     image: c.jpeg ? bytes(data.jpeg) : c.rgba ? { width: data.w, height: data.h, data: new Uint8ClampedArray(bytes(data.rgba)) } : undefined,
     table: c.table,
   }));
-  return { backend: p.model.backend.name, results, worker: typeof window === 'undefined' };
+  const c0 = data.cases[0];
+  const explained = p.explain({ image: c0.jpeg ? bytes(data.jpeg) : undefined, table: c0.table }).explanation;
+  return { backend: p.model.backend.name, results, explained, worker: typeof window === 'undefined' };
 }`;
 
 function payload() {
@@ -111,6 +113,15 @@ it('main thread: same probabilities as Node within 1e-5, with and without the im
   assert.match(out.backend, /^wasm-(relaxed-)?simd$/);
   const d = compare('main thread', out.results, nodePredictions());
   console.log(`  main thread (${out.backend}): max |p - p_node| = ${d.toExponential(2)}`);
+  // The bundle's explain: Node's modality and feature values within 1e-5.
+  const c0 = CASES[0];
+  const want = new Predictor(loadModel(ckpt)).explain({ image: 'jpeg' in c0 && c0.jpeg ? jpeg : undefined, table: c0.table }).explanation!;
+  const got = out.explained as typeof want;
+  assert.equal(got.features.present, want.features.present);
+  for (const l of Object.keys(want.modalities)) {
+    for (const k of ['base', 'image', 'table', 'full'] as const) assert.ok(Math.abs(got.modalities[l][k] - want.modalities[l][k]) <= 1e-5, `explain ${l} ${k}`);
+    want.features.findings[l].values.forEach((v, i) => assert.ok(Math.abs(got.features.findings[l].values[i].value - v.value) <= 1e-5, `explain ${l} ${v.name}`));
+  }
 });
 
 it('Web Worker: same probabilities as Node within 1e-5, with and without the image', async () => {
@@ -171,8 +182,11 @@ it('demo page: hostile checkpoints and a bad JPEG show an error, not a hang; a g
     await pick('truncated.safetensors', huge.subarray(0, huge.length - 100));
     assert.match(await demoError(p), /truncated/);
 
-    // A good checkpoint: bars appear; then a corrupt JPEG is an error in the page, and the page recovers.
+    // A good checkpoint: the page waits for input; a field gives bars; then a corrupt JPEG is an error in the
+    // page, and the page recovers.
     await pick('good.safetensors', ckpt);
+    await p.waitForFunction(() => document.body.dataset.state === 'waiting', null, { timeout: 10000 });
+    await p.fill('#f-age', '50');
     await p.waitForFunction(() => document.querySelectorAll('#bars .bar').length === 14, null, { timeout: 10000 });
     assert.match((await p.textContent('#model-info')) ?? '', /good\.safetensors: .* parameters/);
     // Placeholders show the valid range in the unit the field takes (temperature: 26-45 C is 78.8-113 F).

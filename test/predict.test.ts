@@ -395,12 +395,12 @@ test('CLI: missing files and folders are one line; --out is written atomically',
   // An existing output stays whole when the new one cannot be written (the target is a folder: rename fails).
   const outDir = join(dir, 'out-is-a-folder');
   mkdirSync(outDir, { recursive: true });
-  const failed = runCli(['--model', ckptPath, '--table-file', deep, '--out', outDir]);
+  const failed = runCli(['--model', ckptPath, '--table-file', deep, '--out', outDir, '--allow-empty']);
   assert.is(failed.status, 1);
   assert.match(failed.stderr, new RegExp(`predict: .*${outDir.replace(/[/.-]/g, '\\$&')}`));
   assert.equal(readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
   const out = join(dir, 'nested.json');
-  const ok = runCli(['--model', ckptPath, '--table-file', deep, '--out', out]);
+  const ok = runCli(['--model', ckptPath, '--table-file', deep, '--out', out, '--allow-empty']);
   assert.is(ok.status, 0, ok.stderr);
   assert.equal(JSON.parse(readFileSync(out, 'utf8')).predictions[0].features_invalid[0].value, '(an array)');
 });

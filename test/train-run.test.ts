@@ -43,6 +43,13 @@ test('--threads 1 and --threads 2 give identical checkpoint bytes', async () => 
   assert.is(A.test!.macroAuroc, B.test!.macroAuroc);
   for (const f of ['config.json', 'metrics.json', 'log.jsonl', 'state.json']) assert.ok(existsSync(join(A.runDir, f)), f);
   assert.not.ok(existsSync(join(A.runDir, 'run.lock')), 'a finished run releases its folder');
+  // Provenance for the demo: preset, data folder name, commit, the best epoch's validation macro AUROC.
+  const prov = JSON.parse(readSafetensors(bytes(A.runDir, 'model.safetensors')).metadata.provenance);
+  assert.equal(prov, { preset: 'tiny', data: 'data', commit: prov.commit, validation: { macroAuroc: A.state.bestAuroc, epoch: A.state.bestEpoch } });
+  assert.match(prov.commit, /^([0-9a-f]{40}(\+dirty)?|unknown)$/);
+  // The default decoder is the browser's (jpeg-js), and the checkpoint says so: predict and the edge bundle
+  // then decode a JPEG to the training pixels bit for bit (test/predict.test.ts, test/edge-browser.test.ts).
+  assert.is(JSON.parse(readSafetensors(bytes(A.runDir, 'model.safetensors')).metadata.normalization).decoder, 'jpeg-js');
 });
 
 test('a tiny model beats chance clearly (patient-bootstrap interval of test macro AUROC above 0.5)', () => {

@@ -3,14 +3,16 @@
  * preprocessing stored in the checkpoint.
  *   --data DIR [--split test|validate|train|all]   every study of a data set folder
  *   --image x.jpg and/or --table '{"temperature": 101.2, "pain": "4-5"}' (or --table-file f.json)
- *                                                   one study; any field, and the image, may be left out
+ *                                                   one study; any field, and the image, may be left out,
+ *                                                   but not everything (--allow-empty: the priors, marked)
+ *   --explain                                       with one study: modality and feature contributions
  * Output: JSON (default) or CSV (--format csv), to stdout or --out FILE. `--backend webgpu` runs the model on the
  * optional WebGPU backend (no adapter: an error naming the fix, exit code 1). `--help` lists every option.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { resolveFeatureSpec } from '../data/feature-spec-file.ts';
-import { DECODER_NAMES, decodeToGray, readImageFile, resolveDecoder } from '../data/decoders.ts';
+import { DECODER_NAMES, decodeToGray, loadSharp, readImageFile, resolveDecoder } from '../data/decoders.ts';
 import type { DecoderName } from '../data/decoders.ts';
 import { DEFAULT_DECODE_LIMITS } from '../data/jpeg.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
@@ -90,6 +92,11 @@ async function main(): Promise<number> {
   if (cfg.data && single) throw new Error('give --data, or --image/--table for one study, not both');
   if (cfg.dumpInputs && !single) throw new UsageError('--dump-inputs writes the arrays of one study: give --image and/or --table (not --data)');
   if (!cfg.data && !single) throw new UsageError(`nothing to predict: give --data DIR, or --image and/or --table (--table '{}' for no fields); see --help`);
+  if (cfg.data && cfg.explain) throw new UsageError('--explain explains one study (--image and/or --table); over a data set, the library\'s Predictor.explain and summarizeContributions give the aggregates');
+  if (cfg.data && cfg.allowEmpty) throw new UsageError('--allow-empty is for one study (--image and/or --table), not --data');
+  if (cfg.permutations % 2 !== 0) throw new UsageError(`--permutations must be even (drawn in antithetic pairs), got ${cfg.permutations}`);
+  if (cfg.permutations > 100000) throw new UsageError(`--permutations must be at most 100000, got ${cfg.permutations}`);
+  if (cfg.seed > 0xffffffff) throw new UsageError(`--seed must be below 2^32, got ${cfg.seed}`);
   if (cfg.data) requirePath('--data', cfg.data, 'folder', DATA_FOLDER_HINT);
   if (cfg.image) requirePath('--image', cfg.image, 'file');
   if (cfg.featureSpec) requirePath('--feature-spec', cfg.featureSpec, 'file');
@@ -130,13 +137,20 @@ async function main(): Promise<number> {
     if (cfg.image) image = await readImage(cfg.image, decoder, predictor.spec.imageSize);
     let pred;
     try {
-      pred = await predictor.predictAsync({ image, table });
+      pred = cfg.explain
+        ? await predictor.explainAsync({ image, table }, { permutations: cfg.permutations, seed: cfg.seed })
+        : await predictor.predictAsync({ image, table });
     } catch (e) {
       throw new Error(`${(e as Error).message.replace(/^image:/, `--image ${cfg.image}:`)}`);
     }
-    out.predictions = [singleRecord(pred, cfg.image ? basename(cfg.image) : undefined)];
     if (cfg.dumpInputs) dumpInputs(cfg.dumpInputs, predictor, { image, table });
     for (const f of pred.features.invalid) console.error(`predict: warning: ${f.name}: ${f.reason}; treated as missing`);
+    if (!pred.modalities.image && !pred.modalities.table) {
+      const given = pred.features.invalid.length ? ` (${pred.features.invalid.map((f) => f.name).join(', ')} could not be used)` : '';
+      if (!cfg.allowEmpty) throw new UsageError(`no input: no image and no usable table field${given}, so the output would be the model's priors, not a prediction; give --image and/or --table, or --allow-empty to get the priors`);
+      console.error('predict: no input: these are the model\'s priors (--allow-empty)');
+    }
+    out.predictions = [singleRecord(pred, cfg.image ? basename(cfg.image) : undefined, { top: cfg.top })];
   }
 
   const text = cfg.format === 'csv' ? toCsv(out) : toJson(out);
@@ -172,8 +186,11 @@ function dumpInputs(path: string, predictor: Predictor<Backend>, input: { image?
 
 /**
  * The --image file as the predictor's input: read under the data readers' rules (a regular file under the
- * size limit), then, for a model trained on sharp's pixels, decoded and resized by sharp exactly as the image
- * cache does (an S x S grey image, which the predictor's resize leaves unchanged); jpeg-js models get the bytes.
+ * size limit). A JPEG, for a model trained on sharp's pixels, is decoded and resized by sharp exactly as the
+ * image cache does (an S x S grey image, which the predictor's resize leaves unchanged); jpeg-js models get
+ * the bytes. Any other format sharp reads (PNG, WebP, TIFF, GIF, AVIF, ...) is decoded by sharp at full size
+ * without a colour change and handed over as pixels, as the edge bundle takes a canvas's ImageData: the
+ * predictor's grey conversion and resize then apply, the same arithmetic for every decoder.
  */
 async function readImage(path: string, decoder: DecoderName, S: number): Promise<ImageInput> {
   let bytes: Uint8Array;
@@ -182,6 +199,7 @@ async function readImage(path: string, decoder: DecoderName, S: number): Promise
   } catch (e) {
     throw new Error(`--image ${path}: cannot read (${(e as Error).message})`);
   }
+  if (!(bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8)) return decodeOther(path, bytes);
   const use = resolveDecoder(decoder);
   if (use.notice) console.error(`predict: ${use.notice}`);
   if (use.decoder === 'jpeg-js') return bytes;
@@ -192,4 +210,24 @@ async function readImage(path: string, decoder: DecoderName, S: number): Promise
     throw new Error(`--image ${path}: unreadable JPEG: ${(e as Error).message}`);
   }
   return { width: S, height: S, data: out, channels: 1 };
+}
+
+/**
+ * A non-JPEG image through sharp: its pixels (alpha dropped), 1 or 3 channels, under the decoder's pixel
+ * limit. 16-bit samples (common in radiographs saved as PNG) come out of sharp as their high byte (v >> 8).
+ */
+async function decodeOther(path: string, bytes: Uint8Array): Promise<ImageInput> {
+  const sharp = loadSharp().fn as unknown as ((b: Uint8Array, o: Record<string, unknown>) => { removeAlpha(): { raw(): { toBuffer(o: { resolveWithObject: true }): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }> } } }) | null;
+  if (!sharp) throw new Error(`--image ${path}: not a JPEG, and other formats need sharp, which cannot load here (${loadSharp().error})`);
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'warning', limitInputPixels: Math.floor(DEFAULT_DECODE_LIMITS.maxResolutionInMP * 1e6), pages: 1 })
+      .removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1 && info.channels !== 3) throw new Error(`${info.channels} channels after dropping alpha`);
+    const n = info.width * info.height * info.channels;
+    if (data.length !== n) throw new Error(`${data.length} bytes for ${info.width} x ${info.height} x ${info.channels} samples`);
+    const px = new Uint8Array(data.buffer, data.byteOffset, n);
+    return { width: info.width, height: info.height, data: px, channels: info.channels as 1 | 3 };
+  } catch (e) {
+    throw new Error(`--image ${path}: unreadable image (not a JPEG; sharp: ${(e as Error).message.split('\n')[0]})`);
+  }
 }

@@ -6,6 +6,7 @@
  */
 import { SYNTH_DEFAULT_PATIENTS } from '../data/synth.ts';
 import { DEFAULT_OPSET, ONNX_OPSETS } from '../export/opsets.ts';
+import { DEFAULT_PERMUTATIONS } from '../infer/explain.ts';
 import { METHODS, METHOD_DEFINITIONS } from '../protocols/methods.ts';
 import { DEFAULT_GRID, DEFAULT_LEVELS, SANITY_GAP } from '../protocols/runner.ts';
 import { bool, choice, int, names, num, nums, path, str } from '../options/schema.ts';
@@ -34,7 +35,7 @@ export const DATA_OPTIONS = {
   json: bool(false, 'print the report as JSON'),
   imageSize: int(64, 'image side S of the cache to build or read', { min: 8, max: 4096 }),
   cacheDir: path('', 'image cache folder (empty: the data set folder, or a per-user cache folder when that is read-only)'),
-  decoder: choice('sharp', ['sharp', 'jpeg-js'], 'image decoder: sharp (fast) or jpeg-js (portable)'),
+  decoder: choice('jpeg-js', ['sharp', 'jpeg-js'], 'image decoder: jpeg-js (the default, as training: the browser reproduces its pixels) or sharp (faster)'),
   strict: bool(false, 'an unreadable or missing image is an error'),
   labelSource: choice('chexpert', ['chexpert', 'negbio'], 'chexpert or negbio'),
   allowLateral: bool(false, 'use a lateral view when a study has no frontal one'),
@@ -98,6 +99,11 @@ export const PREDICT_OPTIONS = {
   allowLateral: bool(false, 'with --data: use a lateral view when a study has no frontal one (as in training)'),
   batchSize: int(64, 'samples per forward pass', { min: 1, max: 4096 }),
   fields: bool(false, 'print the model\'s table fields (name, kind, input unit, valid range, categories) as JSON and exit'),
+  explain: bool(false, 'with one study: why, as Shapley values by masking: each modality\'s contribution per finding (exact, 4 passes) and the top table features\' (exact up to 12 present features, else sampled), image held as given'),
+  top: int(5, 'with --explain: table features listed per finding, largest |contribution| first (0: all)', { min: 0, max: 10_000 }),
+  permutations: int(DEFAULT_PERMUTATIONS, 'with --explain, above 12 present features: permutations sampled (even, >= 4; standard errors over antithetic pairs)', { min: 4, max: 100_000 }),
+  seed: int(0, 'with --explain: seed of the sampled permutations', { min: 0, max: 0xffffffff }),
+  allowEmpty: bool(false, 'with one study: allow a prediction from no input at all (no image, no usable field): the model\'s priors, marked as such'),
   dumpInputs: path('', 'with --image/--table: also write the preprocessed arrays (the ONNX export\'s inputs: image, image_present, num, num_present, cat, cat_present) to this JSON file'),
 };
 export type PredictConfig = Values<typeof PREDICT_OPTIONS>;

@@ -10,6 +10,10 @@
  *   const r = p.predict({ image: jpegBytes, table: { temperature: 101.2, gender: 'F' } });
  *   r.probabilities['Pleural Effusion'], r.modalities, r.features
  *
+ * Why: `p.explain(input)` (or `await p.explainAsync(input)`) adds `explanation`: exact Shapley values over
+ * {image, table} per finding (base + image + table = full, logit and probability scale) and over the
+ * present table features by masking, the image held as given (src/infer/explain.ts).
+ *
  * On the optional WebGPU backend (navigator.gpu; no adapter: a WebGPUUnavailableError naming the fix) the
  * model's results are read asynchronously, so predict with `await p.predictAsync(...)`:
  *   const g = await createPredictor(bytes, { backend: 'webgpu' });
@@ -26,6 +30,7 @@ import type { WebGPUOptions } from '../engine/webgpu/index.ts';
 
 export { Predictor, sigmoidProbabilities } from '../infer/predictor.ts';
 export type { PredictInput, Prediction, FieldInfo, PredictorOptions } from '../infer/predictor.ts';
+export type { Explanation, ExplainOptions, ModalityValues, FeatureValue, FindingFeatures } from '../infer/explain.ts';
 export type { DecodedImage, ImageInput, TableInput, FieldReport, InvalidField } from '../infer/inputs.ts';
 export { LABEL_NAMES } from '../engine/batch.ts';
 export { WasmCoreBackend };

@@ -71,7 +71,7 @@ function allowedHosts(host: string, extra: readonly string[]): Set<string> {
 }
 
 /** The default checkpoint, opened once: its descriptor and size at start. */
-interface OpenModel { fd: number; size: number; name: string }
+interface OpenModel { fd: number; size: number; name: string; modified: Date }
 
 function openModel(path: string): OpenModel {
   let fd: number;
@@ -86,7 +86,7 @@ function openModel(path: string): OpenModel {
     closeSync(fd);
     throw new Error(`--model ${path}: not a regular file`);
   }
-  return { fd, size: st.size, name: basename(path) };
+  return { fd, size: st.size, name: basename(path), modified: st.mtime };
 }
 
 const TYPES: Record<string, string> = {
@@ -133,7 +133,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<DemoServer> {
   ]);
   const config = JSON.stringify({ model: model ? model.name : null });
 
-  const server = createServer((req, res) => handle(req, res, { hosts, routes, config, model }));
+  const server = createServer((req, res) => answer(req, res, { hosts, routes, config, model }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => {
       if (model) closeSync(model.fd);
@@ -181,9 +181,47 @@ function streamFile(m: OpenModel, res: ServerResponse): void {
   step();
 }
 
-/** One request: Host check, method check, then a fixed route (the model streamed from its descriptor). */
-function handle(req: IncomingMessage, res: ServerResponse, s: { hosts: Set<string>; routes: Map<string, string>; config: string; model?: OpenModel }): void {
-  const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': DEMO_CSP, 'x-frame-options': 'DENY' };
+/** The most a request target may hold (characters); longer ones are answered 414. */
+export const MAX_TARGET = 4096;
+
+/**
+ * The path of a request target, parsed without `new URL` (which throws on `//` or `//a:99999/`, taking them
+ * for a host): only the origin form `/path[?query]` is accepted, and the path must not begin with `//`.
+ * Returns the path, or the reason the target is malformed.
+ */
+export function targetPath(target: string | undefined): { path: string } | { status: 400 | 414; reason: string } {
+  if (target === undefined || target === '') return { status: 400, reason: 'no request target' };
+  if (target.length > MAX_TARGET) return { status: 414, reason: `request target over ${MAX_TARGET} characters` };
+  if (target[0] !== '/') return { status: 400, reason: 'request target is not a path (only /path is served)' };
+  const end = target.search(/[?#]/);
+  const path = end < 0 ? target : target.slice(0, end);
+  if (path.startsWith('//')) return { status: 400, reason: 'request target begins with //' };
+  return { path };
+}
+
+interface ServerState { hosts: Set<string>; routes: Map<string, string>; config: string; model?: OpenModel }
+
+/**
+ * Every request enters here: all parsing (Host header, method, target) happens inside `handle`, and whatever
+ * it throws becomes a 400 for this request (or ends this response if its head was already sent), never an
+ * uncaught exception that would end the process.
+ */
+function answer(req: IncomingMessage, res: ServerResponse, s: ServerState): void {
+  try {
+    handle(req, res, s);
+  } catch {
+    if (res.headersSent) return void res.destroy();
+    const body = 'bad request\n';
+    res.writeHead(400, { ...HEADERS, 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+}
+
+const HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': DEMO_CSP, 'x-frame-options': 'DENY' };
+
+/** One request: Host check, method check, target check, then a fixed route (the model streamed from its descriptor). */
+function handle(req: IncomingMessage, res: ServerResponse, s: ServerState): void {
+  const headers = HEADERS;
   const send = (status: number, type: string, body: string | Uint8Array) => {
     res.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
@@ -191,11 +229,14 @@ function handle(req: IncomingMessage, res: ServerResponse, s: { hosts: Set<strin
   const name = hostName(req.headers.host);
   if (!name || !s.hosts.has(name)) return send(421, 'text/plain', `this server answers to ${[...s.hosts].join(', ')} only (--allow-host adds a name)\n`);
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed');
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const target = targetPath(req.url);
+  if (!('path' in target)) return send(target.status, 'text/plain', `${target.reason}\n`);
+  const path = target.path;
   if (path === '/config.json') return send(200, TYPES['.json'], s.config);
   if (path === '/favicon.ico') return send(204, 'image/x-icon', '');
   if (path === '/model.safetensors' && s.model) {
-    res.writeHead(200, { ...headers, 'content-type': TYPES['.safetensors'], 'content-length': s.model.size });
+    // Last-Modified: the file's date at start, which the page shows as the model's date.
+    res.writeHead(200, { ...headers, 'content-type': TYPES['.safetensors'], 'content-length': s.model.size, 'last-modified': s.model.modified.toUTCString() });
     if (req.method === 'HEAD' || s.model.size === 0) return void res.end();
     return streamFile(s.model, res);
   }

@@ -9,6 +9,8 @@ export { encodeTable, encodeImage, buildBatch, rangeInInputUnit, MAX_TABLE_FIELD
 export type { DecodedImage, ImageInput, TableInput, InvalidField, FieldReport, EncodedTable, EncodedInput } from './inputs.ts';
 export { Predictor, sigmoidProbabilities } from './predictor.ts';
 export type { PredictInput, Prediction, FieldInfo, PredictorOptions } from './predictor.ts';
+export { explainRows, explainFromLogits, maskedBatch, presentFeatures, exactShapley, summarizeContributions, EXACT_MAX, DEFAULT_PERMUTATIONS } from './explain.ts';
+export type { Explanation, ExplainOptions, ExplainPlan, ModalityValues, FeatureValue, FindingFeatures, MaskedRow, ContributionSummary } from './explain.ts';
 export { predictDataset, alignDataset } from './dataset.ts';
 export type { SplitChoice, DatasetPredictOptions, DatasetRow, DatasetPrediction } from './dataset.ts';
 export { datasetRecords, singleRecord, toJson, toCsv } from './format.ts';

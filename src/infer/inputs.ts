@@ -86,6 +86,16 @@ export function rangeInInputUnit(def: { convert?: string }, range: readonly [num
 }
 
 /**
+ * A hint for a value impossible in the field's input unit but valid in a common alternative: a temperature
+ * given in °C where °F is expected (37.2 is impossible in °F, normal in °C). Empty when there is none.
+ */
+export function otherUnitHint(def: { convert?: string; valid?: readonly [number, number] }, v: unknown): string {
+  const x = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : NaN;
+  if (def.convert !== 'f_to_c' || !def.valid || !Number.isFinite(x) || x < def.valid[0] || x > def.valid[1]) return '';
+  return `; it looks like °C: this field takes °F (${x} °C = ${Math.round((x * 9 / 5 + 32) * 10) / 10} °F)`;
+}
+
+/**
  * Encode a table of raw values. Values are in the units of the source tables (temperature in degrees
  * Fahrenheit as in MIMIC-IV-ED triage; pain as text such as "4-5" or a number; categories as text).
  * An unknown field name is an error that lists the known ones; an unusable value is reported and missing.
@@ -122,6 +132,11 @@ export function encodeTable(spec: InferenceSpec, table: TableInput | null | unde
       r.invalid.push({ name: f.name, value: `(${kind})`, reason: `expected a number or text, got ${kind}` });
       continue;
     }
+    if (f.trained === 0) {
+      // No training sample had it: its embedding is untrained, so a value would move the output arbitrarily.
+      r.invalid.push({ name: f.name, value: typeof v === 'string' && v.length > 60 ? `${v.slice(0, 57)}...` : v, reason: 'no training sample had this field, so the model never learned it' });
+      continue;
+    }
     if (typeof v === 'string' && v.length > MAX_TEXT) {
       r.invalid.push({ name: f.name, value: `${v.slice(0, 20)}...`, reason: `text longer than ${MAX_TEXT} characters` });
       continue;
@@ -137,7 +152,7 @@ export function encodeTable(spec: InferenceSpec, table: TableInput | null | unde
         const lim = f.def.outlier ?? f.def.valid;
         const unit = f.inputUnit ? ` ${f.inputUnit}` : '';
         const range = lim ? ` outside [${rangeInInputUnit(f.def, lim).join(', ')}]${unit}` : '';
-        r.invalid.push({ name: f.name, value: v, reason: `${describe(v)}${f.inputUnit !== f.unit ? unit : ''} is an impossible value${range}` });
+        r.invalid.push({ name: f.name, value: v, reason: `${describe(v)}${f.inputUnit !== f.unit ? unit : ''} is an impossible value${range}${otherUnitHint(f.def, v)}` });
         continue;
       }
       // The standardization of loadDataset: in float64, rounded once to float32.

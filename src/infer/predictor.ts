@@ -13,6 +13,8 @@ import type { Backend, SyncBackend } from '../engine/types.ts';
 import { buildBatch, encodeImage, encodeTable, rangeInInputUnit } from './inputs.ts';
 import type { EncodedInput, FieldReport, ImageInput, TableInput } from './inputs.ts';
 import { inferenceSpec, inputFields } from './spec.ts';
+import { explainFromLogits, explainRows, EXPLAIN_CHUNK, maskedBatch, MODALITY_ROWS, presentFeatures } from './explain.ts';
+import type { ExplainOptions, ExplainPlan, Explanation } from './explain.ts';
 import type { InferenceSpec } from './spec.ts';
 
 /** One study to predict: an image and/or a table of raw clinical values; either may be left out. */
@@ -29,6 +31,8 @@ export interface Prediction {
   modalities: { image: boolean; table: boolean };
   /** What became of each tabular field. */
   features: FieldReport;
+  /** Why: modality and feature contributions (Shapley values by masking), from `Predictor.explain*` only. */
+  explanation?: Explanation;
 }
 
 /** A field of the model's table, for building forms: name, kind, unit of the raw value, categories. */
@@ -43,6 +47,8 @@ export interface FieldInfo {
   vocab?: string[];
   /** Accepts pain text such as "4-5" (numeric). */
   text?: boolean;
+  /** No training sample had this field (the checkpoint's trainingCounts): a value given is ignored. */
+  untrained?: true;
 }
 
 export interface PredictorOptions {
@@ -65,11 +71,12 @@ export class Predictor<B extends Backend = SyncBackend> {
 
   /** The tabular fields this model takes, in token order. */
   fields(): FieldInfo[] {
-    return inputFields(this.spec).map((f) => {
-      if (f.kind === 'categorical') return { name: f.name, kind: 'categorical', vocab: [...f.vocab] };
+    return inputFields(this.spec).map((f): FieldInfo => {
+      const untrained = f.trained === 0 ? { untrained: true as const } : {};
+      if (f.kind === 'categorical') return { name: f.name, kind: 'categorical', vocab: [...f.vocab], ...untrained };
       const v = f.def.valid;
       const valid = v && rangeInInputUnit(f.def, v); // in the input unit (F), as the invalid-value message
-      return { name: f.name, kind: 'numeric', unit: f.inputUnit, valid, text: f.def.parse === 'pain' };
+      return { name: f.name, kind: 'numeric', unit: f.inputUnit, valid, text: f.def.parse === 'pain', ...untrained };
     });
   }
 
@@ -113,6 +120,62 @@ export class Predictor<B extends Backend = SyncBackend> {
   /** As `predict`, on every backend (WebGPU included). */
   async predictAsync(input: PredictInput): Promise<Prediction> {
     return (await this.predictManyAsync([input]))[0];
+  }
+
+  /**
+   * Predict one input and explain it (src/infer/explain.ts): exact Shapley values over {image, table} from 4
+   * rows, and over the present table features with the image held as given (exact up to 12 features, else
+   * seeded permutation sampling with standard errors). The probabilities are those of `predict`, computed in
+   * the same batch. Synchronous backends (see explainAsync).
+   */
+  explain(this: Predictor<SyncBackend>, input: PredictInput, options: ExplainOptions = {}): Prediction {
+    const { enc, study, plan } = this.explainPlan(input, options);
+    const logits = new Float32Array(plan.rows.length * NUM_LABELS);
+    for (let r = 0; r < plan.rows.length; r += EXPLAIN_CHUNK) {
+      const to = Math.min(plan.rows.length, r + EXPLAIN_CHUNK);
+      logits.set(this.model.forward(maskedBatch(study, plan, r, to)), r * NUM_LABELS);
+    }
+    return this.explained(enc, plan, logits);
+  }
+
+  /** As `explain`, on every backend (WebGPU included). */
+  async explainAsync(input: PredictInput, options: ExplainOptions = {}): Promise<Prediction> {
+    const { enc, study, plan } = this.explainPlan(input, options);
+    const logits = new Float32Array(plan.rows.length * NUM_LABELS);
+    for (let r = 0; r < plan.rows.length; r += EXPLAIN_CHUNK) {
+      const to = Math.min(plan.rows.length, r + EXPLAIN_CHUNK);
+      logits.set(await this.model.forwardAsync(maskedBatch(study, plan, r, to)), r * NUM_LABELS);
+    }
+    return this.explained(enc, plan, logits);
+  }
+
+  /**
+   * The explanation of row `i` of a prepared batch (e.g. makeBatch over a data set's test split, as the
+   * trainer's evaluation builds it), for aggregates such as summarizeContributions. Synchronous backends.
+   */
+  explainRow(this: Predictor<SyncBackend>, batch: Batch, i: number, options: ExplainOptions = {}): Explanation {
+    if (!Number.isInteger(i) || i < 0 || i >= batch.B) throw new Error(`explainRow: row ${i} is not in a batch of ${batch.B}`);
+    const plan = explainRows(presentFeatures(batch, i), batch.hasImage[i] === 1, options);
+    const logits = new Float32Array(plan.rows.length * NUM_LABELS);
+    for (let r = 0; r < plan.rows.length; r += EXPLAIN_CHUNK) {
+      const to = Math.min(plan.rows.length, r + EXPLAIN_CHUNK);
+      logits.set(this.model.forward(maskedBatch(batch, plan, r, to, i)), r * NUM_LABELS);
+    }
+    const probs = sigmoidProbabilities(logits.subarray(0, MODALITY_ROWS * NUM_LABELS));
+    return explainFromLogits(plan, logits, probs, inputFields(this.spec).map((f) => f.name), this.spec.labels);
+  }
+
+  private explainPlan(input: PredictInput, options: ExplainOptions): { enc: EncodedInput; study: Batch; plan: ExplainPlan } {
+    const enc = this.encode(input);
+    const study = buildBatch(this.spec, [enc]);
+    return { enc, study, plan: explainRows(presentFeatures(study), enc.pixels !== null, options) };
+  }
+
+  private explained(enc: EncodedInput, plan: ExplainPlan, logits: Float32Array): Prediction {
+    const probs = sigmoidProbabilities(logits.subarray(0, MODALITY_ROWS * NUM_LABELS));
+    const names = inputFields(this.spec).map((f) => f.name);
+    const explanation = explainFromLogits(plan, logits, probs, names, this.spec.labels);
+    return { ...this.results([enc], probs.subarray(0, NUM_LABELS))[0], explanation };
   }
 
   private results(enc: EncodedInput[], probs: Float32Array): Prediction[] {

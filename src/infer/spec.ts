@@ -25,6 +25,8 @@ export interface NumericField {
   /** Unit of the raw value the field takes (before conversion, e.g. F for temperature). */
   inputUnit?: string;
   def: NumericFeature;
+  /** Training samples that had the feature (the checkpoint's `trainingCounts`; undefined in older checkpoints). 0: never learned. */
+  trained?: number;
 }
 
 /** A categorical input field: raw value -> categoricalValue(def) -> code in vocab (unseen: missing). */
@@ -35,6 +37,8 @@ export interface CategoricalField {
   index: number;
   vocab: string[];
   def: CategoricalFeature;
+  /** Training samples that had the feature (as NumericField.trained). */
+  trained?: number;
 }
 
 export type InputField = NumericField | CategoricalField;
@@ -146,6 +150,19 @@ export function inferenceSpec(config: ModelConfig, metadata: Record<string, unkn
     }
     return { kind: 'categorical', name, index, vocab: [...vocab] as string[], def: def as CategoricalFeature };
   });
+
+  // --- training counts (optional: older checkpoints lack them) -------------------------------------------
+  const tc = metadata.trainingCounts;
+  if (tc !== undefined) {
+    if (!isObject(tc)) fail(`'trainingCounts' is not {numeric: [...], categorical: [...]}`);
+    const check = (v: unknown, n: number, kind: string): number[] => {
+      if (!Array.isArray(v) || v.length !== n || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) fail(`trainingCounts.${kind} is not ${n} non-negative integers`);
+      return v as number[];
+    };
+    const cn = check(tc.numeric, numeric.length, 'numeric'), cc = check(tc.categorical, categorical.length, 'categorical');
+    numeric.forEach((f, j) => { f.trained = cn[j]; });
+    categorical.forEach((f, c) => { f.trained = cc[c]; });
+  }
 
   const labels = metadata.labels;
   if (labels !== undefined && JSON.stringify(labels) !== JSON.stringify(LABEL_NAMES)) fail(`labels ${JSON.stringify(labels).slice(0, 200)} differ from this build's ${JSON.stringify(LABEL_NAMES)}`);

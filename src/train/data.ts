@@ -87,9 +87,28 @@ export function modelConfigFor(cfg: TrainConfig, ds: PreparedDataset): ModelConf
   } as ModelConfig;
 }
 
-/** The metadata a checkpoint carries for prediction: feature schema, normalization, labels. */
+/**
+ * The metadata a checkpoint carries for prediction: feature schema, normalization, labels, and how many
+ * training samples had each feature (`trainingCounts`): a feature with none was never learned, and the
+ * predictor treats it as missing rather than feed its untrained embedding.
+ */
 export function checkpointMetadata(ds: PreparedDataset): Record<string, unknown> {
-  return { schema: ds.schema, normalization: { pixelMean: ds.pixelMean, pixelStd: ds.pixelStd, imageSize: ds.S, decoder: ds.report.cache.decoder }, labels: ds.labelNames };
+  return {
+    schema: ds.schema, normalization: { pixelMean: ds.pixelMean, pixelStd: ds.pixelStd, imageSize: ds.S, decoder: ds.report.cache.decoder }, labels: ds.labelNames,
+    trainingCounts: trainingCounts(ds),
+  };
+}
+
+/** Training-split samples with each numeric and each categorical feature present. */
+export function trainingCounts(ds: Pick<PreparedDataset, 'n' | 'split' | 'numPresent' | 'catPresent' | 'schema'>): { numeric: number[]; categorical: number[] } {
+  const Fn = ds.schema.numeric.length, Fc = ds.schema.categorical.length;
+  const numeric = new Array<number>(Fn).fill(0), categorical = new Array<number>(Fc).fill(0);
+  for (let s = 0; s < ds.n; s++) {
+    if (ds.split[s] !== 0) continue;
+    for (let j = 0; j < Fn; j++) numeric[j] += ds.numPresent[s * Fn + j];
+    for (let c = 0; c < Fc; c++) categorical[c] += ds.catPresent[s * Fc + c];
+  }
+  return { numeric, categorical };
 }
 
 /** The typed arrays the worker replicas read (shared memory, no copies). */

@@ -6,7 +6,7 @@
  * needs.
  */
 import { join } from 'node:path';
-import { appendJsonLine } from './files.ts';
+import { appendJsonLine, trainingProvenance } from './files.ts';
 import { saveModel } from '../node/model.ts';
 import type { RunContext } from './context.ts';
 import { validate } from './evaluation.ts';
@@ -117,6 +117,7 @@ async function endEpoch(ctx: RunContext): Promise<boolean> {
     state.bestEpoch = state.epoch + 1;
     state.epochsWithoutImprovement = 0;
     ctx.model.setParams(ctx.stepper.params);
+    ctx.model.metadata.provenance = trainingProvenance(cfg, state);
     await saveModel(ctx.model, join(runDir, 'model.safetensors'));
   } else state.epochsWithoutImprovement++;
   const meanLoss = state.epochLossSum / Math.max(1, state.epochBatches);

@@ -27,6 +27,7 @@ import type { TrainConfig } from './config.ts';
 import type { RunContext } from './context.ts';
 import { checkpointMetadata, prepareData, shareDataset } from './data.ts';
 import type { Logger } from './data.ts';
+import { trainingProvenance } from './files.ts';
 import { makePredict, summaryLines, testBest } from './evaluation.ts';
 import { frozenEntries, initFromCheckpoints, initVisionFromTimm, initialModelConfig } from './init.ts';
 import { stepsPerEpoch, trainLoop } from './loop.ts';
@@ -152,7 +153,7 @@ async function setUp(run: OpenRun, log: Logger, held: { release?: () => void }):
   if (run.kind === 'resume') {
     checkStateRanges(state, stepsPerEpoch(trainRows.length, cfg.batch), cfg.epochs, join(runDir, RESUME_FILE));
   }
-  const model = createModel(initialModelConfig(cfg, ds), { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: checkpointMetadata(ds) });
+  const model = createModel(initialModelConfig(cfg, ds), { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: { ...checkpointMetadata(ds), provenance: trainingProvenance(cfg, state) } });
   const P = model.numParams;
   if (run.kind === 'new' && cfg.initVision) await initVisionFromTimm(model, cfg, ds, log);
   if (run.kind === 'new' && cfg.initFrom) await initFromCheckpoints(model, cfg.initFrom, log);

@@ -216,7 +216,10 @@ function render(r) {
     row.querySelector('.name').textContent = label;
     row.querySelector('.fill').style.width = `${(p * 100).toFixed(1)}%`;
     row.querySelector('.fill').style.display = 'block';
-    row.querySelector('.val').textContent = `${(p * 100).toFixed(1)}%`;
+    // With the checkpoint's validation thresholds, the call beside the probability (positive: >= threshold).
+    const call = r.calls ? (r.calls[label] ? ' pos' : ' neg') : '';
+    if (r.calls) row.dataset.call = r.calls[label] ? 'positive' : 'negative';
+    row.querySelector('.val').textContent = `${(p * 100).toFixed(1)}%${call}`;
     bars.append(row);
   }
   const f = $('features');

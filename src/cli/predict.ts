@@ -143,7 +143,9 @@ async function main(): Promise<number> {
   } catch (e) {
     throw new Error(`${cfg.model}: ${(e as Error).message}`);
   }
-  const out: PredictOutput = { model: cfg.model, labels: predictor.labels, predictions: [] };
+  const out: PredictOutput = { model: cfg.model, labels: predictor.labels, calibrated: predictor.calibrated, predictions: [] };
+  const thr = predictor.spec.thresholds;
+  if (thr) out.thresholds = Object.fromEntries(predictor.labels.map((l, k) => [l, thr[k]]));
 
   if (cfg.decoder && !DECODER_NAMES.includes(cfg.decoder as DecoderName)) throw new UsageError(`--decoder: '${cfg.decoder}' is not one of ${DECODER_NAMES.join(', ')}`);
   const decoder = (cfg.decoder || predictor.spec.decoder) as DecoderName;

@@ -4,6 +4,8 @@
  */
 export { loadDataset, inspectDataset } from './dataset.ts';
 export { makeBatch } from './batch.ts';
+export { ageAttribute, ageBand, sexAttribute } from './demographics.ts';
+export type { StudyAttribute } from './demographics.ts';
 export type { LoadOptions, PreparedDataset } from './dataset.ts';
 export { locateSources } from './layout.ts';
 export type { DataLayout, LayoutOptions } from './layout.ts';

@@ -40,8 +40,10 @@ export interface DatasetRow {
   table: boolean;
   /** Tabular features that entered the model. */
   used: string[];
-  /** [14] probabilities in label order. */
+  /** [14] probabilities in label order (calibrated when the checkpoint has temperatures). */
   probabilities: Float32Array;
+  /** Positive calls per label at the checkpoint's thresholds (absent: the checkpoint has none). */
+  calls?: Record<string, boolean>;
 }
 
 export interface DatasetPrediction {
@@ -155,6 +157,7 @@ export async function predictDataset(predictor: Predictor<Backend>, dir: string,
       studyId: data.studyId[i], subjectId: data.subjectId[i], split: SPLIT_NAMES[data.split[i]],
       image: data.hasImage[i] === 1, table: used.length > 0, used,
       probabilities: probs.subarray(r * NUM_LABELS, (r + 1) * NUM_LABELS),
+      calls: predictor.calls(probs.subarray(r * NUM_LABELS, (r + 1) * NUM_LABELS)),
     };
   });
   return { rows, probs, indices, ...aligned };

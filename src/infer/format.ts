@@ -20,11 +20,17 @@ export interface OutputRecord {
   features_invalid?: { name: string; value: unknown; reason: string }[];
   features_clipped?: string[];
   probabilities: Record<string, number>;
+  /** Positive calls at the checkpoint's validation thresholds (absent: the checkpoint has none). */
+  calls?: Record<string, boolean>;
 }
 
 export interface PredictOutput {
   model: string;
   labels: string[];
+  /** Whether the probabilities are temperature-calibrated (the checkpoint's temperatures). */
+  calibrated?: boolean;
+  /** The checkpoint's thresholds by label, when it has them (the calls are probability >= threshold). */
+  thresholds?: Record<string, number>;
   /** Data set source, when predicting a folder. */
   data?: { dir: string; split: string; absent_features: string[]; restandardized: string[]; unseen_categories: Record<string, number> };
   predictions: OutputRecord[];
@@ -46,7 +52,10 @@ export function datasetRecords(p: DatasetPrediction, labels: readonly string[]):
     const probabilities: Record<string, number> = {};
     labels.forEach((l, k) => { probabilities[l] = r.probabilities[k]; });
     checkFinite(probabilities, `study ${r.studyId}`);
-    return { study_id: r.studyId, subject_id: r.subjectId, split: r.split, modalities: { image: r.image, table: r.table }, features_used: r.used, probabilities };
+    return {
+      study_id: r.studyId, subject_id: r.subjectId, split: r.split, modalities: { image: r.image, table: r.table }, features_used: r.used, probabilities,
+      ...(r.calls ? { calls: r.calls } : {}),
+    };
   });
 }
 
@@ -61,6 +70,7 @@ export function singleRecord(p: Prediction, input?: string): OutputRecord {
     features_invalid: p.features.invalid,
     features_clipped: p.features.clipped,
     probabilities: p.probabilities,
+    ...(p.calls ? { calls: p.calls } : {}),
   };
 }
 
@@ -71,16 +81,20 @@ export function toJson(out: PredictOutput): string {
 
 /**
  * CSV: study_id, subject_id, split, input, image, table (0/1), features_used and features_invalid
- * (semicolon-separated names), then one column per label.
+ * (semicolon-separated names), then one probability column per label, then, when the checkpoint has
+ * thresholds, one `call: <label>` column per label (1 positive, 0 negative).
  */
 export function toCsv(out: PredictOutput): string {
-  const lines = [csvLine(['study_id', 'subject_id', 'split', 'input', 'image', 'table', 'features_used', 'features_invalid', ...out.labels])];
+  const withCalls = out.predictions.some((r) => r.calls);
+  const callCols = withCalls ? out.labels.map((l) => `call: ${l}`) : [];
+  const lines = [csvLine(['study_id', 'subject_id', 'split', 'input', 'image', 'table', 'features_used', 'features_invalid', ...out.labels, ...callCols])];
   for (const r of out.predictions) {
     lines.push(csvLine([
       r.study_id ?? '', r.subject_id ?? '', r.split ?? '', r.input ?? '',
       r.modalities.image ? 1 : 0, r.modalities.table ? 1 : 0,
       r.features_used.join(';'), (r.features_invalid ?? []).map((f) => f.name).join(';'),
       ...out.labels.map((l) => r.probabilities[l]),
+      ...(withCalls ? out.labels.map((l) => (r.calls?.[l] ? 1 : 0)) : []),
     ]));
   }
   return `${lines.join('\n')}\n`;

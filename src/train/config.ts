@@ -94,6 +94,8 @@ export const TRAIN_DEFAULTS = {
   encoderLrScale: 1,
   /** Stage 2 (or any run): epochs at the start with the encoders frozen (fusion and head train alone first). */
   encoderWarmupEpochs: 0,
+  /** Fit one temperature per finding on validation (minimum NLL on observed labels) and store it, with the validation thresholds, in model.safetensors; false: thresholds only, probabilities uncalibrated. */
+  calibrate: true,
   /** Early stopping: epochs without a better validation macro AUROC (0: off). */
   patience: 4,
   /** Samples per forward pass in evaluation. */

@@ -5,10 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluate } from '../eval/index.ts';
-import type { EvalResult } from '../eval/index.ts';
+import { calibrateProbabilities, evaluate, fitTemperatures, nll, scoreSplit } from '../eval/index.ts';
+import type { EvalResult, SplitReport } from '../eval/index.ts';
 import { LABEL_NAMES, hasTabular } from '../engine/index.ts';
-import { decodeCheckpoint } from '../model/index.ts';
+import { buildLayout, decodeCheckpoint, encodeCheckpoint } from '../model/index.ts';
+import { ageAttribute, sexAttribute } from '../data/index.ts';
+import type { PreparedDataset } from '../data/index.ts';
 import { evalTargets, prevalence } from './batching.ts';
 import type { TrainConfig } from './config.ts';
 import type { Predict, RunContext } from './context.ts';
@@ -46,20 +48,82 @@ export function testMissingness(cfg: TrainConfig): { testMissImage: number; test
   return { testMissImage: cfg.testMissImage >= 0 ? cfg.testMissImage : cfg.missImage, testMissTab: cfg.testMissTab >= 0 ? cfg.testMissTab : cfg.missTab };
 }
 
+/** How the trainer chooses the thresholds it stores (the `rule` of the checkpoint's `thresholds` entry). */
+export const THRESHOLD_RULE = 'per finding, the validation probability (after calibration) that maximizes F1 on the observed labels; the highest such; 0.5 where validation has no positive';
+
+/** What testBest stored in the checkpoint and wrote to metrics.json besides the metrics. */
+export interface Calibrated {
+  /** Per-label temperatures fitted on validation (absent: --calibrate false). */
+  temperatures?: number[];
+  /** Mean validation NLL per label before and after (after = before without temperatures). */
+  validationNll: { before: number[]; after: number[] };
+}
+
 /**
- * Load the best checkpoint, score validation (for the F1 thresholds) and test, write metrics.json, then mark
- * the run finished in state.json (last: a run marked finished always has its metrics).
+ * Load the best checkpoint, fit the temperatures on validation (unless --calibrate false), choose the
+ * thresholds on the calibrated validation probabilities, score test with the evaluation `npm run evaluate`
+ * uses (src/eval/report.ts), store thresholds and temperatures in model.safetensors' metadata, write
+ * metrics.json, then mark the run finished in state.json (last: a run marked finished always has its metrics).
  */
-export async function testBest(ctx: RunContext): Promise<{ validation: EvalResult; test: EvalResult }> {
-  const { cfg, ds, testRows, runDir, state } = ctx;
-  ctx.stepper.setParams(decodeCheckpoint(new Uint8Array(readFileSync(join(runDir, 'model.safetensors')))).params);
-  const validation = await validate(ctx);
+export async function testBest(ctx: RunContext): Promise<{ validation: EvalResult; test: EvalResult; report: SplitReport }> {
+  const { cfg, ds, valRows, testRows, runDir, state } = ctx;
+  const ckPath = join(runDir, 'model.safetensors');
+  const best = decodeCheckpoint(new Uint8Array(readFileSync(ckPath)));
+  ctx.stepper.setParams(best.params);
+  const L = LABEL_NAMES.length;
+  const valRaw = await ctx.predict(valRows, cfg.missImage, cfg.missTab), valTargets = evalTargets(ds.labels, valRows);
+  const temperatures = cfg.calibrate ? fitTemperatures(valRaw, valTargets, L) : undefined;
+  const valProbs = temperatures ? calibrateProbabilities(valRaw, temperatures) : valRaw;
+  const validation = evaluate(valProbs, valTargets, LABEL_NAMES);
+  const perLabelNll = (p: Float32Array) => LABEL_NAMES.map((_, j) => nll(columnOf(p, L, j), columnOf(valTargets, L, j)));
+  const calibrated: Calibrated = { ...(temperatures ? { temperatures } : {}), validationNll: { before: perLabelNll(valRaw), after: perLabelNll(valProbs) } };
   const { testMissImage, testMissTab } = testMissingness(cfg);
-  const test = evaluate(await ctx.predict(testRows, testMissImage, testMissTab), evalTargets(ds.labels, testRows), LABEL_NAMES, validation.thresholds);
-  writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({ bestEpoch: state.bestEpoch, validation, test, testMissImage, testMissTab }, null, 2) + '\n');
+  const testRaw = await ctx.predict(testRows, testMissImage, testMissTab);
+  const testProbs = temperatures ? calibrateProbabilities(testRaw, temperatures) : testRaw;
+  const test = evaluate(testProbs, evalTargets(ds.labels, testRows), LABEL_NAMES, validation.thresholds);
+  const report = scoreSplit({
+    ...splitFacts(ds, testRows, cfg.seed, testMissImage, testMissTab),
+    labels: LABEL_NAMES, probs: testProbs, ...(temperatures ? { rawProbs: testRaw } : {}), targets: evalTargets(ds.labels, testRows),
+    thresholds: validation.thresholds,
+  }, { seed: cfg.seed });
+  const thresholds = { values: validation.thresholds, rule: THRESHOLD_RULE, split: 'validation' };
+  const metadata = { ...best.metadata, thresholds, calibration: temperatures ? { method: 'temperature', temperatures } : undefined };
+  writeFileAtomic(ckPath, encodeCheckpoint(best.config, buildLayout(best.config), best.params, metadata));
+  writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({
+    bestEpoch: state.bestEpoch, validation, test, testMissImage, testMissTab, thresholds, calibration: calibrated, report,
+  }, null, 2) + '\n');
   state.finished = true;
   writeStateJson(runDir, state);
-  return { validation, test };
+  return { validation, test, report };
+}
+
+function columnOf(m: ArrayLike<number>, L: number, j: number): Float64Array {
+  const n = m.length / L, out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = m[i * L + j];
+  return out;
+}
+
+/**
+ * Per-study facts of some rows for the evaluation: patients, what entered the model after the injected
+ * missingness of (seed, rates), the table features present, and the subgroup attributes the data set has.
+ */
+export function splitFacts(ds: PreparedDataset, rows: Int32Array, seed: number, missImage: number, missTab: number) {
+  const Fn = ds.schema.numeric.length, Fc = ds.schema.categorical.length;
+  const n = rows.length, hasImage = new Uint8Array(n), hasTab = new Uint8Array(n), tabPresent = new Uint16Array(n);
+  rows.forEach((r, i) => {
+    hasImage[i] = ds.hasImage[r] && !injectedMissing(seed, 'image', r, missImage) ? 1 : 0;
+    const tab = hasTabular(ds.numPresent, ds.catPresent, r, Fn, Fc) && !injectedMissing(seed, 'tab', r, missTab);
+    hasTab[i] = tab ? 1 : 0;
+    if (!tab) return;
+    let c = 0;
+    for (let j = 0; j < Fn; j++) c += ds.numPresent[r * Fn + j];
+    for (let j = 0; j < Fc; j++) c += ds.catPresent[r * Fc + j];
+    tabPresent[i] = c;
+  });
+  return {
+    patients: Int32Array.from(rows, (r) => ds.subjectId[r]), hasImage, hasTab, tabPresent, numFeatures: Fn + Fc,
+    subgroups: [sexAttribute(ds, rows), ageAttribute(ds, rows)],
+  };
 }
 
 /** One test-time missingness setting to evaluate the best checkpoint at (the protocols' test levels). */
@@ -106,6 +170,13 @@ export async function testPointPredictions(ctx: RunContext, points: readonly Tes
     predictions, targets: evalTargets(ds.labels, testRows), patients: Int32Array.from(testRows, (r) => ds.subjectId[r]),
     trainPrevalence: prevalence(ds.labels, ctx.trainRows),
   };
+}
+
+/** Macro Brier, ECE, calibration intercept and slope of a test report, with the figures before calibration when fitted. */
+export function calibrationLine(r: SplitReport): string {
+  const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const one = (c: SplitReport['calibration']['macro']) => `Brier ${f(c.brier, 4)}, ECE ${f(c.ece, 4)}, intercept ${f(c.intercept, 3)}, slope ${f(c.slope, 3)}`;
+  return `macro ${one(r.calibration.macro)}${r.calibrationBefore ? ` (before: ${one(r.calibrationBefore.macro)})` : ''}`;
 }
 
 const num = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '  -   ');

@@ -79,10 +79,10 @@ test('Predictor: temperatures applied, calls at the thresholds, `calibrated` say
   assert.ok(calls.includes(true) && calls.includes(false), `calls ${calls}`);
   const rec = singleRecord(cal, 'x.jpg');
   assert.equal(rec.calls, cal.calls);
-  const csv = toCsv({ model: 'm', labels: LABEL_NAMES, calibrated: true, predictions: [rec] }).split('\n');
+  const csv = toCsv({ model: 'm', labels: [...LABEL_NAMES], calibrated: true, predictions: [rec] }).split('\n');
   const head = csv[0].split(','), row = csv[1].split(',');
   LABEL_NAMES.forEach((l, k) => assert.is(row[head.indexOf(`call: ${l}`)], cal.calls![l] ? '1' : '0', `CSV call of ${l} (${k})`));
-  assert.not.ok(toCsv({ model: 'm', labels: LABEL_NAMES, predictions: [singleRecord(raw)] }).includes('call:'));
+  assert.not.ok(toCsv({ model: 'm', labels: [...LABEL_NAMES], predictions: [singleRecord(raw)] }).includes('call:'));
 });
 
 test.run();

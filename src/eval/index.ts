@@ -13,3 +13,6 @@ export { AVAILABILITY_PATTERNS, crossAttributes, headlineLines, NO_FINDING, scor
 export type { GroupRow, ScoreInput, ScoreOptions, SplitReport, SubgroupAttribute, SubgroupTable } from './report.ts';
 export { predictionsCsv, readPredictionsCsv } from './predictions.ts';
 export type { PredictionRows, ReadPredictions } from './predictions.ts';
+export { fmt, fmtCI, markdownToHtml, mdTable, reliabilitySvg, splitReportMd } from './render.ts';
+export { characteristics, modelCard, TRIPOD_AI_ITEMS } from './card.ts';
+export type { CardInput, CharacteristicsInput, SplitCharacteristics } from './card.ts';

@@ -121,7 +121,12 @@ export class Predictor<B extends Backend = SyncBackend> {
    * reference backends runs the same kernels, so the result is the synchronous one bit for bit).
    */
   async probabilitiesAsync(batch: Batch): Promise<Float32Array> {
-    return this.calibrate(sigmoidProbabilities(await this.model.forwardAsync(batch)));
+    return this.calibrate(await this.rawProbabilitiesAsync(batch));
+  }
+
+  /** Probabilities [B,14] before the checkpoint's temperatures (forward + sigmoid), on every backend. */
+  async rawProbabilitiesAsync(batch: Batch): Promise<Float32Array> {
+    return sigmoidProbabilities(await this.model.forwardAsync(batch));
   }
 
   /** Predict several inputs in one batch. Synchronous backends (see predictManyAsync). */

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { calibrateProbabilities, evaluate, fitTemperatures, nll, scoreSplit } from '../eval/index.ts';
+import { calibrateProbabilities, characteristics, evaluate, fitTemperatures, markdownToHtml, modelCard, nll, reliabilitySvg, scoreSplit, splitReportMd } from '../eval/index.ts';
 import type { EvalResult, SplitReport } from '../eval/index.ts';
 import { LABEL_NAMES, hasTabular } from '../engine/index.ts';
 import { buildLayout, decodeCheckpoint, encodeCheckpoint } from '../model/index.ts';
-import { ageAttribute, sexAttribute } from '../data/index.ts';
+import { ageAttribute, characteristicsFacts, cohortFlowLines, sexAttribute, sourceLines } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
 import { evalTargets, prevalence } from './batching.ts';
 import type { TrainConfig } from './config.ts';
@@ -92,9 +92,38 @@ export async function testBest(ctx: RunContext): Promise<{ validation: EvalResul
   writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({
     bestEpoch: state.bestEpoch, validation, test, testMissImage, testMissTab, thresholds, calibration: calibrated, report,
   }, null, 2) + '\n');
+  const all = Int32Array.from({ length: ds.n }, (_, i) => i);
+  const card = modelCard({
+    kind: 'training run', modelPath: ckPath,
+    model: { preset: cfg.preset, parameters: best.params.length, config: { ...best.config }, trainingConfig: { ...cfg }, seed: cfg.seed },
+    data: { dir: ds.report.dir, sources: sourceLines(ds.report), flow: cohortFlowLines(ds.report) },
+    characteristics: characteristics(characteristicsFacts(ds, [sexAttribute(ds, all), ageAttribute(ds, all)])),
+    thresholds: { values: validation.thresholds, rule: THRESHOLD_RULE }, temperatures, validationNll: calibrated.validationNll,
+    split: 'test', missImage: testMissImage, missTab: testMissTab, uncertain: cfg.uncertain, report, reliabilityImage: 'reliability.svg',
+  });
+  writeEvaluationFiles(runDir, { report, card: card.markdown, title: `Test evaluation of ${ckPath}` });
   state.finished = true;
   writeStateJson(runDir, state);
   return { validation, test, report };
+}
+
+/**
+ * The report files of an evaluation, each written atomically into `dir`: reliability.svg, report.md,
+ * report.html, model-card.md, model-card.html, and (when given) metrics.json and predictions.csv. Returns
+ * the names written.
+ */
+export function writeEvaluationFiles(dir: string, o: { report: SplitReport; card: string; title: string; metrics?: unknown; predictionsCsv?: string }): string[] {
+  const files: [string, string][] = [];
+  if (o.metrics !== undefined) files.push(['metrics.json', `${JSON.stringify(o.metrics, null, 2)}\n`]);
+  if (o.predictionsCsv !== undefined) files.push(['predictions.csv', o.predictionsCsv]);
+  const reportMd = [`# ${o.title}`, '', ...splitReportMd(o.report, 'reliability.svg')].join('\n');
+  files.push(
+    ['reliability.svg', `${reliabilitySvg(o.report.calibration, 'Reliability diagrams: each point one of 15 equal-mass bins (mean predicted probability, observed fraction), its count above it; dashed: ideal.')}\n`],
+    ['report.md', reportMd], ['report.html', markdownToHtml(reportMd, o.title)],
+    ['model-card.md', o.card], ['model-card.html', markdownToHtml(o.card, o.title)],
+  );
+  for (const [name, text] of files) writeFileAtomic(join(dir, name), text);
+  return files.map(([name]) => name);
 }
 
 function columnOf(m: ArrayLike<number>, L: number, j: number): Float64Array {

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ageAttribute, characteristicsFacts, cohortFlowLines, resolveFeatureSpec, sexAttribute, sourceLines } from '../data/index.ts';
+import { characteristicsFacts, cohortFlowLines, resolveFeatureSpec, sourceLines, studyAttributes } from '../data/index.ts';
 import type { DecoderName } from '../data/index.ts';
 import { DECODER_NAMES } from '../data/decoders.ts';
 import { createBackend } from '../engine/index.ts';
@@ -19,7 +19,7 @@ import type { SplitChoice } from '../infer/index.ts';
 import { loadModel } from '../node/model.ts';
 import { gitCommit } from '../queue/job-data.ts';
 import { evalTargets } from '../train/batching.ts';
-import { writeEvaluationFiles } from '../train/evaluation.ts';
+import { subgroupsOf, writeEvaluationFiles } from '../train/evaluation.ts';
 import { injectedMissing, injectMissing } from '../train/missing.ts';
 import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
 import { DATA_FOLDER_HINT, requirePath } from './paths.ts';
@@ -155,8 +155,7 @@ async function main(): Promise<number> {
   const observed = new Float32Array(n * NUM_LABELS);
   indices.forEach((r, i) => observed.set(data.labels.subarray(r * NUM_LABELS, (r + 1) * NUM_LABELS), i * NUM_LABELS));
   const allRows = Int32Array.from({ length: data.n }, (_, i) => i);
-  const attrsAll = [sexAttribute(data, allRows), ageAttribute(data, allRows)];
-  const subgroups = attrsAll.map((a) => ({ ...a, values: a.values ? Array.from(indices, (r) => a.values![r]) : null }));
+  const subgroups = subgroupsOf(data, indices);
   const report = scoreSplit({
     labels: LABEL_NAMES, probs: p.probs, ...(predictor.calibrated ? { rawProbs: p.rawProbs } : {}), targets, patients,
     hasImage, hasTab, tabPresent, numFeatures: Fn + Fc, thresholds, subgroups,
@@ -170,7 +169,7 @@ async function main(): Promise<number> {
       trainingConfig: runCfg, seed: typeof runCfg?.seed === 'number' ? runCfg.seed : undefined, commit: gitCommit(),
     },
     data: { dir: cfg.data, sources: sourceLines(data.report), flow: cohortFlowLines(data.report) },
-    characteristics: characteristics(characteristicsFacts(data, attrsAll)),
+    characteristics: characteristics(characteristicsFacts(data, studyAttributes(data, allRows))),
     thresholds: spec.thresholds ? { values: spec.thresholds, rule: thresholdRule(model.metadata) } : null,
     temperatures: spec.temperatures, split: cfg.split, missImage, missTab,
     uncertain: model.config.uncertain, report, reliabilityImage: 'reliability.svg',

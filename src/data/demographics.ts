@@ -35,3 +35,37 @@ export function ageAttribute(ds: Pick<PreparedDataset, 'schema' | 'num' | 'numPr
   const { mean, std } = ds.schema.numeric[j];
   return { name: 'age', values: Array.from(rows, (r) => (ds.numPresent[r * Fn + j] ? ageBand(Math.round((ds.num[r * Fn + j] * std + mean) * 1000) / 1000) : null)) };
 }
+
+/** Race and insurance of each of `rows` from MIMIC-IV admissions (the admission nearest the study), or unavailable. */
+export function admissionAttributes(ds: Pick<PreparedDataset, 'admissions'>, rows: ArrayLike<number>): StudyAttribute[] {
+  const a = ds.admissions;
+  if (!a) {
+    const reason = 'not available (no hosp/admissions table in the data set)';
+    return [{ name: 'race', values: null, reason }, { name: 'insurance', values: null, reason }];
+  }
+  return [
+    { name: 'race', values: Array.from(rows, (r) => raceGroup(a.race[r])) },
+    { name: 'insurance', values: Array.from(rows, (r) => a.insurance[r]) },
+  ];
+}
+
+/**
+ * MIMIC-IV's race strings (33 of them) grouped as in Seyyed-Kalantari et al. 2021: White, Black, Hispanic,
+ * Asian, American Indian, Other; unknown, declined and unable to obtain are unknown (null).
+ */
+export function raceGroup(race: string | null): string | null {
+  if (race === null) return null;
+  const r = race.toUpperCase();
+  if (/^(UNKNOWN|UNABLE TO OBTAIN|PATIENT DECLINED)/.test(r)) return null;
+  if (r.startsWith('WHITE') || r === 'PORTUGUESE') return 'White';
+  if (r.startsWith('BLACK')) return 'Black';
+  if (r.startsWith('HISPANIC') || r === 'SOUTH AMERICAN') return 'Hispanic';
+  if (r.startsWith('ASIAN')) return 'Asian';
+  if (r.startsWith('AMERICAN INDIAN')) return 'American Indian';
+  return 'Other';
+}
+
+/** Every subgroup attribute of `rows`: sex, age, race, insurance (each possibly unavailable). */
+export function studyAttributes(ds: Pick<PreparedDataset, 'schema' | 'cat' | 'catPresent' | 'num' | 'numPresent' | 'admissions'>, rows: ArrayLike<number>): StudyAttribute[] {
+  return [sexAttribute(ds, rows), ageAttribute(ds, rows), ...admissionAttributes(ds, rows)];
+}

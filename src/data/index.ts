@@ -4,7 +4,7 @@
  */
 export { loadDataset, inspectDataset } from './dataset.ts';
 export { makeBatch } from './batch.ts';
-export { ageAttribute, ageBand, sexAttribute } from './demographics.ts';
+export { admissionAttributes, ageAttribute, ageBand, raceGroup, sexAttribute, studyAttributes } from './demographics.ts';
 export { characteristicsFacts, cohortFlowLines, sourceLines } from './cohort.ts';
 export type { StudyAttribute } from './demographics.ts';
 export type { LoadOptions, PreparedDataset } from './dataset.ts';

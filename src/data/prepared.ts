@@ -35,4 +35,9 @@ export interface PreparedDataset {
   pixelMean: number;
   pixelStd: number;
   report: DataReport;
+  /**
+   * Race and insurance per sample from MIMIC-IV admissions (the admission nearest the study), for the
+   * evaluation's subgroups only; absent when the data set has no hosp/admissions table.
+   */
+  admissions?: { race: (string | null)[]; insurance: (string | null)[]; file: string };
 }

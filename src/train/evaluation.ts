@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { calibrateProbabilities, characteristics, evaluate, fitTemperatures, markdownToHtml, modelCard, nll, reliabilitySvg, scoreSplit, splitReportMd } from '../eval/index.ts';
+import { calibrateProbabilities, characteristics, crossAttributes, evaluate, fitTemperatures, markdownToHtml, modelCard, nll, reliabilitySvg, scoreSplit, splitReportMd } from '../eval/index.ts';
 import type { EvalResult, SplitReport } from '../eval/index.ts';
 import { LABEL_NAMES, hasTabular } from '../engine/index.ts';
 import { buildLayout, decodeCheckpoint, encodeCheckpoint } from '../model/index.ts';
-import { ageAttribute, characteristicsFacts, cohortFlowLines, sexAttribute, sourceLines } from '../data/index.ts';
+import { characteristicsFacts, cohortFlowLines, sourceLines, studyAttributes } from '../data/index.ts';
 import type { PreparedDataset } from '../data/index.ts';
 import { evalTargets, prevalence } from './batching.ts';
 import type { TrainConfig } from './config.ts';
@@ -97,7 +97,7 @@ export async function testBest(ctx: RunContext): Promise<{ validation: EvalResul
     kind: 'training run', modelPath: ckPath,
     model: { preset: cfg.preset, parameters: best.params.length, config: { ...best.config }, trainingConfig: { ...cfg }, seed: cfg.seed },
     data: { dir: ds.report.dir, sources: sourceLines(ds.report), flow: cohortFlowLines(ds.report) },
-    characteristics: characteristics(characteristicsFacts(ds, [sexAttribute(ds, all), ageAttribute(ds, all)])),
+    characteristics: characteristics(characteristicsFacts(ds, studyAttributes(ds, all))),
     thresholds: { values: validation.thresholds, rule: THRESHOLD_RULE }, temperatures, validationNll: calibrated.validationNll,
     split: 'test', missImage: testMissImage, missTab: testMissTab, uncertain: cfg.uncertain, report, reliabilityImage: 'reliability.svg',
   });
@@ -132,6 +132,12 @@ function columnOf(m: ArrayLike<number>, L: number, j: number): Float64Array {
   return out;
 }
 
+/** The subgroup attributes of some rows: sex, age band, race, insurance, and sex x race. */
+export function subgroupsOf(ds: PreparedDataset, rows: ArrayLike<number>) {
+  const a = studyAttributes(ds, rows);
+  return [...a, crossAttributes(a[0], a[2])];
+}
+
 /**
  * Per-study facts of some rows for the evaluation: patients, what entered the model after the injected
  * missingness of (seed, rates), the table features present, and the subgroup attributes the data set has.
@@ -151,7 +157,7 @@ export function splitFacts(ds: PreparedDataset, rows: Int32Array, seed: number, 
   });
   return {
     patients: Int32Array.from(rows, (r) => ds.subjectId[r]), hasImage, hasTab, tabPresent, numFeatures: Fn + Fc,
-    subgroups: [sexAttribute(ds, rows), ageAttribute(ds, rows)],
+    subgroups: subgroupsOf(ds, rows),
   };
 }
 

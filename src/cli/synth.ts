@@ -13,6 +13,7 @@ const DEFAULTS = {
   imageSize: 256,
   splitFile: true,
   quality: 90,
+  mnar: 0,
 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
   out: 'output folder (its mimic-cxr-jpg/ and mimic-iv/ are replaced)',
@@ -22,6 +23,7 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   imageSize: 'JPEG height in pixels (width 87.5-100% of it)',
   splitFile: 'write mimic-cxr-2.0.0-split (false: the reader stratifies)',
   quality: 'JPEG quality 1..100',
+  mnar: 'missing not at random: probability in [0, 1] that each lab value of a study with no finding is left out (0: off; docs/synthetic-data.md)',
 };
 
 const SPEC = {
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const s = await generateSynthetic(cfg);
   const prev = Object.entries(s.prevalence).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ');
-  console.log(`wrote ${s.studies} studies (${s.images} images, ${s.lateralOnlyStudies} lateral-only) of ${s.patients} patients, ${s.edStays} ED stays (${s.studiesWithStay} studies inside one), ${s.labRows} lab rows to ${s.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`wrote ${s.studies} studies (${s.images} images, ${s.lateralOnlyStudies} lateral-only) of ${s.patients} patients, ${s.edStays} ED stays (${s.studiesWithStay} studies inside one), ${s.labRows} lab rows${s.mnarDropped ? ` (${s.mnarDropped} left out not at random)` : ''}, ${s.admissions} admissions to ${s.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`latent prevalence: ${prev}`);
 }
 

@@ -349,6 +349,8 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   const size = opts.imageSize ?? 256;
   const quality = opts.quality ?? 90;
   if (!(nPat >= 1)) throw new Error(`patients must be >= 1 (got ${nPat})`);
+  const mnar = opts.mnar ?? 0;
+  if (!(mnar >= 0 && mnar <= 1)) throw new Error(`mnar must be a probability in [0, 1] (got ${mnar})`);
   const root = opts.out;
   const cxr = join(root, 'mimic-cxr-jpg');
   for (const d of ['mimic-cxr-jpg', 'mimic-iv', 'truth.csv']) if (existsSync(join(root, d))) rmSync(join(root, d), { recursive: true, force: true });
@@ -365,8 +367,6 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   const labs = [csvLine(['labevent_id', 'subject_id', 'hadm_id', 'specimen_id', 'itemid', 'charttime', 'value', 'valuenum', 'valueuom', 'flag'])];
   const truth = [csvLine(['subject_id', 'study_id', 'has_stay', 'ctr', 'chf', 'cardiomegaly', 'ecm', 'edema', 'effusion', 'pneumonia', 'other_opacity', 'other_infection', 'atelectasis', 'pneumothorax', 'lesion', 'fracture', 'trauma', 'icu', 'devices', 'pleural_other'])];
   const admissions = [csvLine(['subject_id', 'hadm_id', 'admittime', 'dischtime', 'admission_type', 'insurance', 'race'])];
-  const mnar = opts.mnar ?? 0;
-  if (!(mnar >= 0 && mnar <= 1)) throw new Error(`mnar must be a probability in [0, 1] (got ${mnar})`);
   let mnarDropped = 0, admHadm = 25_000_000;
   const positives = new Float64Array(LABEL_NAMES.length);
   let studies = 0, images = 0, lateralOnly = 0, nStays = 0, withStay = 0, labRows = 0;
@@ -498,9 +498,10 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
           const mrng = mnar > 0 ? new Rng(mix(seed, study, MNAR_STREAM)) : undefined;
           const healthy = found[LABEL_NAMES.indexOf('No Finding')];
           const add = (itemid: number, v: number, uom: string, digits: number) => {
+            const noHadm = rng.bernoulli(0.02); // drawn first: a dropped value leaves the main stream as it was
             if (mrng && healthy && mrng.bernoulli(mnar)) { mnarDropped++; return; }
             const s = v.toFixed(digits);
-            labs.push(csvLine([labId++, subject, rng.bernoulli(0.02) ? '' : hadm, spec, itemid, fmtTime(ct), s, s, uom, '']));
+            labs.push(csvLine([labId++, subject, noHadm ? '' : hadm, spec, itemid, fmtTime(ct), s, s, uom, '']));
             labRows++;
           };
           if (!miss(0.12)) add(51301, Math.max(0.5, 7.5 + rng.normal(0, 2) + 8 * +fever + rng.normal(0, 1.5) * +fever), 'K/uL', 1);

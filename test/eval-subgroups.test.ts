@@ -49,6 +49,7 @@ test('race groups as in Seyyed-Kalantari 2021; unknown and declined are unknown'
   const na = admissionAttributes({}, [0, 1]);
   assert.equal(na.map((x) => [x.name, x.values]), [['race', null], ['insurance', null]]);
   assert.match(na[0].reason!, /no hosp\/admissions table/);
+  // Sex and age come from hosp/patients for every study, with or without a table row.
 });
 
 test('synthetic data: an admissions table read into race and insurance per study; without it, not available', async () => {
@@ -59,6 +60,8 @@ test('synthetic data: an admissions table read into race and insurance per study
   const rows = Int32Array.from({ length: ds.n }, (_, i) => i);
   const [sex, age, race, ins] = studyAttributes(ds, rows);
   assert.ok(sex.values && age.values && race.values && ins.values);
+  assert.ok(sex.values.every((v) => v === 'F' || v === 'M'), 'sex of every study (hosp/patients), table or not');
+  assert.ok(age.values.every((v) => v !== null));
   const known = ins.values.filter((v) => v !== null);
   assert.ok(known.length > ds.n / 3, `${known.length} of ${ds.n} studies with an admission`);
   assert.ok(new Set(known).size >= 3);
@@ -67,7 +70,8 @@ test('synthetic data: an admissions table read into race and insurance per study
   ins.values.forEach((v, i) => { if (v === 'Medicare' && age.values![i] !== null) assert.ok(['60-80', '80+'].includes(age.values![i]!), `Medicare at ${age.values![i]}`); });
   rmSync(join(dir, 'mimic-iv', 'hosp', 'admissions.csv.gz'));
   const ds2 = await loadDataset(dir, { imageSize: 16, threads: 1, decoder: 'jpeg-js' });
-  assert.is(ds2.admissions, undefined);
+  assert.is(ds2.demographics?.race, undefined);
+  assert.ok(ds2.demographics?.sex, 'sex still from hosp/patients');
   assert.is(studyAttributes(ds2, rows)[2].values, null);
 });
 

@@ -20,32 +20,36 @@ export function ageBand(age: number): string {
   return age < 18 ? 'under 18' : age < 40 ? '18-40' : age < 60 ? '40-60' : age < 80 ? '60-80' : '80+';
 }
 
-/** Sex of each of `rows` from the categorical feature `gender`, or unavailable. */
-export function sexAttribute(ds: Pick<PreparedDataset, 'schema' | 'cat' | 'catPresent'>, rows: ArrayLike<number>): StudyAttribute {
+/** Sex of each of `rows` from hosp/patients, else from the categorical feature `gender`, or unavailable. */
+export function sexAttribute(ds: Pick<PreparedDataset, 'schema' | 'cat' | 'catPresent' | 'demographics'>, rows: ArrayLike<number>): StudyAttribute {
+  const d = ds.demographics?.sex;
+  if (d) return { name: 'sex', values: Array.from(rows, (r) => d[r]) };
   const Fc = ds.schema.categorical.length, j = ds.schema.categorical.findIndex((c) => c.name === 'gender');
-  if (j < 0) return { name: 'sex', values: null, reason: "not available (no 'gender' feature in the data set's schema)" };
+  if (j < 0) return { name: 'sex', values: null, reason: "no hosp/patients table and no 'gender' feature in the data set" };
   const vocab = ds.schema.categorical[j].vocab;
   return { name: 'sex', values: Array.from(rows, (r) => (ds.catPresent[r * Fc + j] ? vocab[ds.cat[r * Fc + j]] : null)) };
 }
 
-/** Age band of each of `rows` from the numeric feature `age` (standardized float32 values mapped back to years, rounded to 1/1000 so a whole age lands in its band), or unavailable. */
-export function ageAttribute(ds: Pick<PreparedDataset, 'schema' | 'num' | 'numPresent'>, rows: ArrayLike<number>): StudyAttribute {
+/** Age band of each of `rows` from hosp/patients (age at the study), else from the numeric feature `age` (standardized float32 values mapped back to years, rounded to 1/1000 so a whole age lands in its band), or unavailable. */
+export function ageAttribute(ds: Pick<PreparedDataset, 'schema' | 'num' | 'numPresent' | 'demographics'>, rows: ArrayLike<number>): StudyAttribute {
+  const d = ds.demographics?.age;
+  if (d) return { name: 'age', values: Array.from(rows, (r) => (d[r] === null ? null : ageBand(d[r]!))) };
   const Fn = ds.schema.numeric.length, j = ds.schema.numeric.findIndex((c) => c.name === 'age');
-  if (j < 0) return { name: 'age', values: null, reason: "not available (no 'age' feature in the data set's schema)" };
+  if (j < 0) return { name: 'age', values: null, reason: "no hosp/patients table and no 'age' feature in the data set" };
   const { mean, std } = ds.schema.numeric[j];
   return { name: 'age', values: Array.from(rows, (r) => (ds.numPresent[r * Fn + j] ? ageBand(Math.round((ds.num[r * Fn + j] * std + mean) * 1000) / 1000) : null)) };
 }
 
 /** Race and insurance of each of `rows` from MIMIC-IV admissions (the admission nearest the study), or unavailable. */
-export function admissionAttributes(ds: Pick<PreparedDataset, 'admissions'>, rows: ArrayLike<number>): StudyAttribute[] {
-  const a = ds.admissions;
-  if (!a) {
-    const reason = 'not available (no hosp/admissions table in the data set)';
+export function admissionAttributes(ds: Pick<PreparedDataset, 'demographics'>, rows: ArrayLike<number>): StudyAttribute[] {
+  const race = ds.demographics?.race, ins = ds.demographics?.insurance;
+  if (!race || !ins) {
+    const reason = 'no hosp/admissions table in the data set';
     return [{ name: 'race', values: null, reason }, { name: 'insurance', values: null, reason }];
   }
   return [
-    { name: 'race', values: Array.from(rows, (r) => raceGroup(a.race[r])) },
-    { name: 'insurance', values: Array.from(rows, (r) => a.insurance[r]) },
+    { name: 'race', values: Array.from(rows, (r) => raceGroup(race[r])) },
+    { name: 'insurance', values: Array.from(rows, (r) => ins[r]) },
   ];
 }
 
@@ -66,6 +70,6 @@ export function raceGroup(race: string | null): string | null {
 }
 
 /** Every subgroup attribute of `rows`: sex, age, race, insurance (each possibly unavailable). */
-export function studyAttributes(ds: Pick<PreparedDataset, 'schema' | 'cat' | 'catPresent' | 'num' | 'numPresent' | 'admissions'>, rows: ArrayLike<number>): StudyAttribute[] {
+export function studyAttributes(ds: Pick<PreparedDataset, 'schema' | 'cat' | 'catPresent' | 'num' | 'numPresent' | 'demographics'>, rows: ArrayLike<number>): StudyAttribute[] {
   return [sexAttribute(ds, rows), ageAttribute(ds, rows), ...admissionAttributes(ds, rows)];
 }

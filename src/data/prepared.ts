@@ -36,8 +36,9 @@ export interface PreparedDataset {
   pixelStd: number;
   report: DataReport;
   /**
-   * Race and insurance per sample from MIMIC-IV admissions (the admission nearest the study), for the
-   * evaluation's subgroups only; absent when the data set has no hosp/admissions table.
+   * Subgroup attributes per sample, for the evaluation only (not model inputs): sex and age at the study from
+   * MIMIC-IV hosp/patients (every study, with or without a table), race and insurance from hosp/admissions (the
+   * admission nearest the study). A member is absent when its table is not in the data set.
    */
-  admissions?: { race: (string | null)[]; insurance: (string | null)[]; file: string };
+  demographics?: { sex?: (string | null)[]; age?: (number | null)[]; race?: (string | null)[]; insurance?: (string | null)[] };
 }

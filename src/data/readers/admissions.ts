@@ -9,6 +9,26 @@ import type { CsvLimits } from '../csv.ts';
 import { parseTimestamp } from '../csv.ts';
 import type { Cohort } from '../studies.ts';
 import { parseId } from '../studies.ts';
+import { parseNumber } from '../features.ts';
+import { readKeyedTable } from './keyed.ts';
+import { ageAt } from './patients.ts';
+
+/** Per cohort study: sex and age at the study from hosp/patients (null: the subject is not in the table). */
+export async function readPatientDemographics(file: string, cohort: Cohort, limits?: Partial<CsvLimits>): Promise<{ sex: (string | null)[]; age: (number | null)[] }> {
+  const N = cohort.recs.length;
+  const sex: (string | null)[] = new Array(N).fill(null), age: (number | null)[] = new Array(N).fill(null);
+  await readKeyedTable(file, { column: 'subject_id', noun: 'subject' }, ['gender', 'anchor_age', 'anchor_year'], cohort.bySubject, (h) => {
+    const iG = h.idx('gender'), iA = h.idx('anchor_age'), iY = h.idx('anchor_year');
+    return (f, samples) => {
+      for (const i of samples) {
+        sex[i] = f[iG].trim() || null;
+        const a = ageAt(f[iA], f[iY], cohort.recs[i].time);
+        age[i] = typeof a === 'number' && Number.isFinite(a) ? a : Number.isFinite(parseNumber(String(a))) ? parseNumber(String(a)) : null;
+      }
+    };
+  }, limits);
+  return { sex, age };
+}
 
 /** Per cohort study: race and insurance of the nearest admission (null: the subject has none). */
 export interface AdmissionAttributes {

@@ -33,7 +33,7 @@ import { Interrupted, Jobs } from './jobs.ts';
 import { METHOD_DEFINITIONS, PROPOSED, USES_DROPOUT_CHOICE, methodTraining, planCell, planJobs } from './methods.ts';
 import type { MethodName, ModelPlan } from './methods.ts';
 import { fixed } from './plot.ts';
-import { writeReportArtifacts } from './report.ts';
+import { writeFigurePngs, writeReportArtifacts } from './report.ts';
 import type { ReportInput, ReportTable } from './report.ts';
 import { CellStore, repairCellStore } from './results.ts';
 import type { CellKey, Protocol, ResultRow } from './results.ts';
@@ -176,7 +176,10 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     log(`interrupted: ${ss.added} cell(s) stored this time, ${ss.todo.length - ss.added} left; run the same command again to continue`);
     return { ...base, interrupted: true, artifacts: [], sanity: [], rows: [], comparisons: [] };
   }
-  return { ...base, interrupted: false, ...writeReport(ss, replicates) };
+  const rep = writeReport(ss, replicates);
+  const pngs = await writeFigurePngs(out, rep.artifacts);
+  if (pngs.error) log(pngs.error);
+  return { ...base, interrupted: false, ...rep, artifacts: [...rep.artifacts, ...pngs.written] };
 }
 
 /** The cell store (repaired if a crash tore its last line), the cells wanted and those still to compute. */

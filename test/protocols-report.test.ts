@@ -285,8 +285,8 @@ test('HTML report: self-contained, holds tables and plots, escapes text; artefac
   assert.ok(html.includes('npm run stress -- --quick &amp; &lt;b&gt;'));
   // Per protocol: levels, AUC, and each of the 2 methods' train x test matrix; significance for image only; the grid.
   assert.is((html.match(/<table>/g) ?? []).length, 2 * (2 + 2) + 1 + 1);
-  // Per protocol: AUROC and AUPRC curves, 14 per-label panels in one figure, a heatmap per method (2).
-  assert.is((html.match(/<svg /g) ?? []).length, 2 * (2 + 1 + 14 + 2));
+  // Per protocol: AUROC and AUPRC curves, 14 per-label panels and a legend panel in one figure, a heatmap per method (2).
+  assert.is((html.match(/<svg /g) ?? []).length, 2 * (2 + 1 + 15 + 2));
   assert.is((html.match(/<figcaption>/g) ?? []).length, 2 * (2 + 1 + 2));
   assert.match(html, /<figcaption>Macro AUROC as the image missing rate rises in training and test\. Lines: mean over seeds; shaded band: mean ± 1 standard deviation over 3 seeds/);
   // Text columns left-aligned (no class), number columns right-aligned (class num).

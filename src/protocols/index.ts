@@ -10,7 +10,7 @@ export {
 } from './stats.ts';
 export type { Metric, SummaryRow, CurveAuc, PairedBootstrapInput, PairedBootstrapResult, Comparison } from './stats.ts';
 export {
-  bandCaption, DASHES, escapeXml, fixed, MARKERS, markerSvg, PALETTE, panelsSvg, linePlotSvg, heatmapSvg, protocolModality, protocolPlotSvg, levelMatrix, matrixHeatmapSvg, seriesStyle,
+  bandCaption, DASHES, escapeXml, fixed, MARKERS, markerSvg, PALETTE, panelsSvg, legendSvg, linePlotSvg, heatmapSvg, protocolModality, protocolPlotSvg, levelMatrix, matrixHeatmapSvg, seriesStyle,
 } from './plot.ts';
 export type { LineSeries, LinePlotOptions, HeatmapOptions, Marker, SeriesStyle } from './plot.ts';
 export { atFloor, escapeMarkdown, fileSafe, markdownReport, htmlReport, pText, reportArtifacts, writeFigurePngs, writeReportArtifacts } from './report.ts';

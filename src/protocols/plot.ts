@@ -322,7 +322,7 @@ export function protocolModality(p: Protocol): string {
  * Degradation curves of one protocol from a summary (diagonal cells): one line per method in `methods` order
  * (default: order of first appearance), y = the summarized metric.
  */
-export function protocolPlotSvg(summary: readonly SummaryRow[], protocol: Protocol, opts: { methods?: string[]; metricLabel?: string; title?: string; idPrefix?: string; legend?: boolean; width?: number; height?: number } = {}): string {
+export function protocolPlotSvg(summary: readonly SummaryRow[], protocol: Protocol, opts: { methods?: string[]; metricLabel?: string; title?: string; idPrefix?: string; legend?: boolean; caption?: boolean; width?: number; height?: number } = {}): string {
   const diag = summary.filter((s) => s.protocol === protocol && s.trainLevel === s.testLevel);
   const methods = opts.methods ?? [...new Set(diag.map((s) => s.method))];
   const series = methods.map((name) => ({
@@ -336,7 +336,7 @@ export function protocolPlotSvg(summary: readonly SummaryRow[], protocol: Protoc
     yLabel: opts.metricLabel ?? 'macro AUROC',
     series,
     idPrefix: opts.idPrefix ?? `plot-${protocol}`,
-    caption: bandCaption(diag),
+    caption: opts.caption === false ? undefined : bandCaption(diag),
     legend: opts.legend, width: opts.width, height: opts.height,
   });
 }
@@ -347,6 +347,19 @@ export function bandCaption(rows: readonly SummaryRow[]): string {
   const lo = Math.min(...n), hi = Math.max(...n);
   const seeds = n.length === 0 ? '0 seeds' : lo === hi ? `${lo} seed${lo === 1 ? '' : 's'}` : `${lo}-${hi} seeds`;
   return `Lines: mean over seeds; shaded band: mean ± 1 standard deviation over ${seeds} (none with one seed).`;
+}
+
+/** A legend alone (a panel of a small-multiples figure): each name with its line, dash and marker. */
+export function legendSvg(names: readonly string[], width = 330, height = 240): string {
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`];
+  names.forEach((n, i) => {
+    const st = seriesStyle(i), y = 40 + i * 18;
+    out.push(`<line x1="20" y1="${y}" x2="46" y2="${y}" stroke="${st.colour}" stroke-width="2"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}/>`);
+    out.push(markerSvg(st.marker, 33, y, st.colour));
+    out.push(`<text x="52" y="${y + 4}" text-anchor="start">${escapeXml(n)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
 }
 
 /**

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { LABEL_NAMES } from '../engine/batch.ts';
 import { writeFileAtomic } from '../train/files.ts';
-import { bandCaption, escapeXml, fixed, levelMatrix, matrixHeatmapSvg, panelsSvg, protocolModality, protocolPlotSvg } from './plot.ts';
+import { bandCaption, escapeXml, fixed, legendSvg, levelMatrix, matrixHeatmapSvg, panelsSvg, protocolModality, protocolPlotSvg } from './plot.ts';
 import { resultsToCsv, type Protocol, type ResultRow } from './results.ts';
 import { degradationAucs, summarize, withHolm, type Comparison, type CurveAuc, type SummaryRow } from './stats.ts';
 
@@ -175,10 +175,10 @@ function protocolSections(inp: ReportInput): ProtocolSection[] {
     const labels = inp.labels ?? LABEL_NAMES;
     const panels = labels.map((label, j) => {
       const perLabel = summarize(inp.rows.map((r) => ({ ...r, macroAuroc: r.perLabelAuroc[j] ?? NaN })));
-      return protocolPlotSvg(perLabel, protocol, { methods: pm, metricLabel: 'AUROC', title: label, idPrefix: `labels-${protocol}-${j}`, legend: j === labels.length - 1, width: j === labels.length - 1 ? 500 : 330, height: 240 });
+      return protocolPlotSvg(perLabel, protocol, { methods: pm, metricLabel: 'AUROC', title: label, idPrefix: `labels-${protocol}-${j}`, legend: false, caption: false, width: 330, height: 240 });
     });
     figures.push({
-      name: `labels-${protocol}`, svg: panelsSvg(`Protocol "${protocol}": AUROC per finding`, panels, 4, `Per-finding AUROC; legend in the last panel. ${caption}`),
+      name: `labels-${protocol}`, svg: panelsSvg(`Protocol "${protocol}": AUROC per finding`, [...panels, legendSvg(pm)], 4, `Per-finding AUROC. ${caption}`),
       caption: `AUROC of each finding as the ${mod} missing rate rises. ${caption}`,
     });
     for (const m of pm) {

@@ -17,7 +17,7 @@ import { characteristics, headlineLines, modelCard, predictionsCsv, scoreSplit }
 import { predictDataset, Predictor } from '../infer/index.ts';
 import type { SplitChoice } from '../infer/index.ts';
 import { loadModel } from '../node/model.ts';
-import { gitCommit } from '../queue/job-data.ts';
+import { gitCommit } from '../node/commit.ts';
 import { evalTargets } from '../train/batching.ts';
 import { subgroupsOf, writeEvaluationFiles } from '../train/evaluation.ts';
 import { injectedMissing, injectMissing } from '../train/missing.ts';

@@ -15,6 +15,7 @@ import { evalTargets, prevalence } from './batching.ts';
 import type { TrainConfig } from './config.ts';
 import type { Predict, RunContext } from './context.ts';
 import { writeFileAtomic } from './files.ts';
+import { gitCommit } from '../node/commit.ts';
 import { injectedMissing } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
 import type { PredictTask } from './replica.ts';
@@ -95,7 +96,7 @@ export async function testBest(ctx: RunContext): Promise<{ validation: EvalResul
   const all = Int32Array.from({ length: ds.n }, (_, i) => i);
   const card = modelCard({
     kind: 'training run', modelPath: ckPath,
-    model: { preset: cfg.preset, parameters: best.params.length, config: { ...best.config }, trainingConfig: { ...cfg }, seed: cfg.seed },
+    model: { preset: cfg.preset, parameters: best.params.length, config: { ...best.config }, trainingConfig: { ...cfg }, seed: cfg.seed, commit: gitCommit() },
     data: { dir: ds.report.dir, sources: sourceLines(ds.report), flow: cohortFlowLines(ds.report) },
     characteristics: characteristics(characteristicsFacts(ds, studyAttributes(ds, all))),
     thresholds: { values: validation.thresholds, rule: THRESHOLD_RULE }, temperatures, validationNll: calibrated.validationNll,

@@ -89,6 +89,7 @@ test('evaluate: bad flags are one line, nothing written', () => {
     [['--model', join(root, 'nope.safetensors'), '--data', data, '--out', join(root, 'x2')], /--model .*nope\.safetensors: no such file/],
     [['--model', model, '--out', join(root, 'x3')], /--data is required/],
     [['--model', model, '--data', data, '--out', join(root, 'x4'), '--min-group', '0'], /min-group/],
+    [['--model', model, '--data', data, '--out', join(root, 'x5'), '--replicates', '1000000'], /--replicates 1000000: at most 100000/],
   ];
   for (const [args, re] of cases) {
     const r = cli(args);

@@ -144,7 +144,10 @@ test('model card: every TRIPOD+AI item it tags is a real item, tagged on a secti
 });
 
 test('HTML: text from the data is escaped, tables keep their alignment', () => {
-  const html = markdownToHtml(card().markdown, 'card <b>');
+  const md = card().markdown;
+  assert.not.ok(md.includes('<script>'), 'the Markdown holds no raw markup from the data');
+  assert.ok(md.includes('| &lt;script&gt;x&lt;/script&gt; |'));
+  const html = markdownToHtml(md, 'card <b>');
   assert.not.ok(html.includes('<script>x'));
   assert.ok(html.includes('&lt;script&gt;x&lt;/script&gt;'));
   assert.ok(html.includes('<title>card &lt;b&gt;</title>'));

@@ -114,6 +114,7 @@ async function main(): Promise<number> {
   if (cfg.featureSpec) requirePath('--feature-spec', cfg.featureSpec, 'file');
   const missImage = rate('miss-image', cfg.missImage), missTab = rate('miss-tab', cfg.missTab);
   if (cfg.decoder && !DECODER_NAMES.includes(cfg.decoder as DecoderName)) throw new UsageError(`--decoder: '${cfg.decoder}' is not one of ${DECODER_NAMES.join(', ')}`);
+  if (cfg.replicates > 100_000) throw new UsageError(`--replicates ${cfg.replicates}: at most 100000 (1000 gives 95% intervals to about 0.01)`);
   const out = outFolder(cfg.out);
 
   const model = loadModel(cfg.model, { backend: createBackend((cfg.backend === 'wasm' ? 'auto' : cfg.backend) as BackendKind) });

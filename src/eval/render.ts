@@ -19,9 +19,9 @@ export function fmtCI(i: Interval | undefined, d = 3): string {
   return i ? `${fmt(i.estimate, d)} (${fmt(i.lo, d)}-${fmt(i.hi, d)})` : '-';
 }
 
-/** Escape a table cell (a pipe would split it). */
+/** Escape a table cell: a pipe would split it, and markup from the data (a feature or group name) is entities. */
 function cell(s: string | number): string {
-  return String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
 /** A Markdown pipe table; text columns (all but numbers) left-aligned, number columns right-aligned. */
@@ -110,8 +110,9 @@ export function splitReportMd(r: SplitReport, reliabilityImage?: string): string
   ];
 }
 
+/** Escape text for HTML; the entities the Markdown already holds (its escaped cells) are kept as they are. */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s.replace(/&(?!(?:amp|lt|gt|quot);)/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** Inline Markdown (after escaping): `code`, **bold**, and images/links whose target is a plain file name. */

@@ -88,8 +88,21 @@ test('synthetic missing-not-at-random: labs of healthy studies left out; every o
     const same = readFileSync(join(a, f)).equals(readFileSync(join(b, f)));
     assert.is(same, !f.includes('labevents'), f);
   }
-  const labs = (d: string) => gunzipSync(readFileSync(join(d, 'mimic-iv', 'hosp', 'labevents.csv.gz'))).toString().split('\n').length;
-  assert.ok(labs(b) < labs(a));
+  const labs = (d: string) => gunzipSync(readFileSync(join(d, 'mimic-iv', 'hosp', 'labevents.csv.gz'))).toString().trim().split('\n').slice(1);
+  assert.ok(labs(b).length < labs(a).length);
+  // Only subjects with a healthy study (no latent finding, truth.csv) lose labs; the others keep every row.
+  const truth = readFileSync(join(a, 'truth.csv'), 'utf8').trim().split('\n');
+  const head = truth[0].split(',');
+  const cols = ['cardiomegaly', 'ecm', 'edema', 'effusion', 'pneumonia', 'other_opacity', 'atelectasis', 'pneumothorax', 'lesion', 'fracture', 'pleural_other'].map((c) => head.indexOf(c));
+  const healthySubjects = new Set(truth.slice(1).map((l) => l.split(',')).filter((f) => cols.every((k) => f[k] === '0')).map((f) => f[0]));
+  const perSubject = (rows: string[]) => { const m = new Map<string, number>(); for (const r of rows) { const s = r.split(',')[1]; m.set(s, (m.get(s) ?? 0) + 1); } return m; };
+  const [ca, cb] = [perSubject(labs(a)), perSubject(labs(b))];
+  let lost = 0;
+  for (const [subj, k] of ca) {
+    if (!healthySubjects.has(subj)) assert.is(cb.get(subj) ?? 0, k, `subject ${subj} has no healthy study but lost labs`);
+    else if ((cb.get(subj) ?? 0) < k) lost++;
+  }
+  assert.ok(lost > 5, `${lost} subjects with a healthy study lost labs`);
   await rejects(generateSynthetic({ out: join(root, 'bad'), patients: 2, seed: 0, mnar: 2 }), /mnar must be a probability in \[0, 1\] \(got 2\)/);
   assert.not.ok(existsSync(join(root, 'bad')), 'a bad option touches nothing');
 });

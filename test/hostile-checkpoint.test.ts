@@ -110,7 +110,7 @@ test('NaN or infinite weights are an error naming the tensor', () => {
 });
 
 test('non-finite probabilities: an error naming the label, and predict exits 1 with no output', () => {
-  const pred = (p: number): Prediction => ({ probabilities: { Atelectasis: 0.5, Cardiomegaly: p }, modalities: { image: false, table: false }, features: { used: [], missing: [], invalid: [], clipped: [] } });
+  const pred = (p: number): Prediction => ({ probabilities: { Atelectasis: 0.5, Cardiomegaly: p }, calibrated: false, modalities: { image: false, table: false }, features: { used: [], missing: [], invalid: [], clipped: [] } });
   assert.throws(() => singleRecord(pred(NaN), 'x.jpg'), /probability of Cardiomegaly for x\.jpg is NaN/);
   assert.ok(singleRecord(pred(0.25)));
   // Finite weights whose arithmetic overflows: a final norm scale of 3e38 and head weights of +-1e38 give

@@ -14,7 +14,7 @@ import { parseArgs } from '../src/options/command-line.ts';
 import type { CommandSpec } from '../src/options/command-line.ts';
 import { kebab, UsageError } from '../src/options/schema.ts';
 import type { OptionDecl, OptionDecls } from '../src/options/schema.ts';
-import { DATA_SPEC, DEMO_SPEC, PREDICT_SPEC, STRESS_SPEC, SYNTH_SPEC, TRAIN_SPEC, WORKER_SPEC } from '../src/cli/specs.ts';
+import { DATA_SPEC, DEMO_SPEC, EVALUATE_SPEC, EXPORT_SPEC, PREDICT_SPEC, STRESS_SPEC, SYNTH_SPEC, TRAIN_SPEC, WORKER_SPEC } from '../src/cli/specs.ts';
 import { BENCH_SPEC } from '../bench/util.ts';
 import { TRAIN_DEFAULTS, applyOverrides } from '../src/train/config.ts';
 
@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'rf-options-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const COMMANDS: Record<string, CommandSpec<OptionDecls>> = {
-  train: TRAIN_SPEC as unknown as CommandSpec<OptionDecls>, stress: STRESS_SPEC, worker: WORKER_SPEC, predict: PREDICT_SPEC, data: DATA_SPEC, synth: SYNTH_SPEC, demo: DEMO_SPEC, bench: BENCH_SPEC,
+  train: TRAIN_SPEC as unknown as CommandSpec<OptionDecls>, stress: STRESS_SPEC, worker: WORKER_SPEC, predict: PREDICT_SPEC, evaluate: EVALUATE_SPEC, export: EXPORT_SPEC, data: DATA_SPEC, synth: SYNTH_SPEC, demo: DEMO_SPEC, bench: BENCH_SPEC,
 };
 
 /** Values just outside an option's range (none for an unbounded side). */

@@ -2,10 +2,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { METHODS } from '../src/protocols/methods.ts';
 import { LABEL_NAMES } from '../src/engine/batch.ts';
 import {
-  CellStore, appendCell, heatmapSvg, htmlReport, linePlotSvg, markdownReport, parseCells, parseResultsCsv, protocolPlotSvg,
+  CellStore, appendCell, atFloor, fileSafe, heatmapSvg, seriesStyle, writeFigurePngs, pText, htmlReport, linePlotSvg, markdownReport, parseCells, parseResultsCsv, protocolPlotSvg,
   readCells, readResultsCsv, repairCellStore, reportArtifacts, resultsToCsv, summarize, writeReportArtifacts, writeResultsCsv,
   type Comparison, type ResultRow, type StoredCell,
 } from '../src/protocols/index.ts';
@@ -185,7 +187,7 @@ test('Markdown: level table with mean ± std, best per level in bold; AUC; Holm-
     const at = s.filter((x) => x.testLevel === level);
     const best = at.reduce((a, b) => (b.mean > a.mean ? b : a));
     const col = [0, 0.5, 1].indexOf(level) + 2;
-    assert.match(table[1], /^\| --- \| ---: \|/);
+    assert.match(table[1], /^\| :--- \| ---: \|/); // text column left, numbers right
     for (const line of table.slice(2, 5)) {
       const cells = line.split(' | ').map((c) => c.replace(/^\| /, '').replace(/ \|$/, ''));
       const method = cells[0];
@@ -242,7 +244,9 @@ test('line plot SVG: well-formed, viewBox, one path per method, bands, legend, d
   const names = checkXml(svg.trim());
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" viewBox="0 0 \d+ \d+"/);
   assert.is(names.filter((n) => n === 'path').length, 3);
-  assert.is(names.filter((n) => n === 'polygon').length, 3);
+  assert.is((svg.split('<g class="bands">')[1].split('</g>')[0].match(/<polygon /g) ?? []).length, 3);
+  // The band is captioned: what it is, over how many seeds.
+  assert.match(svg, /<text class="caption"[^>]*>Lines: mean over seeds; shaded band: mean ± 1 standard deviation over 3 seeds/);
   assert.match(svg, /image missing rate/);
   assert.match(svg, />macro AUROC</);
   for (const m of ['proposed', 'late fusion', 'image-only']) assert.ok(svg.includes(`>${m}<`), m);
@@ -279,8 +283,14 @@ test('HTML report: self-contained, holds tables and plots, escapes text; artefac
   assert.not.match(html, /\b(src|href)=/);
   assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'));
   assert.ok(html.includes('npm run stress -- --quick &amp; &lt;b&gt;'));
-  assert.is((html.match(/<table>/g) ?? []).length, 4 + 3 + 1); // levels, AUC, matrix per protocol; significance for image only; the grid
-  assert.is((html.match(/<svg /g) ?? []).length, 4); // a plot and a heatmap per protocol
+  // Per protocol: levels, AUC, and each of the 2 methods' train x test matrix; significance for image only; the grid.
+  assert.is((html.match(/<table>/g) ?? []).length, 2 * (2 + 2) + 1 + 1);
+  // Per protocol: AUROC and AUPRC curves, 14 per-label panels and a legend panel in one figure, a heatmap per method (2).
+  assert.is((html.match(/<svg /g) ?? []).length, 2 * (2 + 1 + 15 + 2));
+  assert.is((html.match(/<figcaption>/g) ?? []).length, 2 * (2 + 1 + 2));
+  assert.match(html, /<figcaption>Macro AUROC as the image missing rate rises in training and test\. Lines: mean over seeds; shaded band: mean ± 1 standard deviation over 3 seeds/);
+  // Text columns left-aligned (no class), number columns right-aligned (class num).
+  assert.match(html, /<thead><tr><th>method<\/th><th class="num">0\.00<\/th>/);
   assert.match(html, /<strong>\d\.\d{3} ± \d\.\d{3}<\/strong>/);
   assert.ok(html.includes('<caption>Dropout grid</caption>'));
   // The body (after the doctype) is well-formed apart from void elements, which checkXml does not know.
@@ -289,9 +299,69 @@ test('HTML report: self-contained, holds tables and plots, escapes text; artefac
   // Artefacts.
   const dir = join(tmp, 'out');
   const written = writeReportArtifacts(dir, { rows, proposed: 'proposed' });
-  assert.equal(written.map((p) => p.slice(dir.length + 1)), ['results.csv', 'summary.md', 'report.html', 'plot-image.svg', 'heatmap-image.svg', 'plot-tabular.svg', 'heatmap-tabular.svg']);
+  const evil = fileSafe(rows[30].method);
+  assert.is(evil, '_script_alert__x____script_');
+  assert.equal(written.map((p) => p.slice(dir.length + 1)), ['results.csv', 'summary.md', 'report.html',
+    ...['image', 'tabular'].flatMap((p) => [`plot-${p}.svg`, `plot-${p}-auprc.svg`, `labels-${p}.svg`, `heatmap-${p}-proposed.svg`, `heatmap-${p}-${evil}.svg`])]);
   sameRows(readResultsCsv(join(dir, 'results.csv')).rows, rows);
   assert.is(readFileSync(join(dir, 'plot-image.svg'), 'utf8'), reportArtifacts({ rows, proposed: 'proposed' })[3].text);
+});
+
+test('every method has its own (colour, marker, dash); the ten methods of the protocols all differ', () => {
+  const key = (i: number) => JSON.stringify(seriesStyle(i));
+  assert.is(new Set(Array.from({ length: 90 }, (_, i) => key(i))).size, 90);
+  assert.is(new Set(METHODS.map((_, i) => key(i))).size, METHODS.length);
+  // The series drawn with the first colour again (the tenth) differs in marker and dash.
+  const [a, b] = [seriesStyle(0), seriesStyle(9)];
+  assert.is(a.colour, b.colour);
+  assert.ok(a.marker !== b.marker && a.dash !== b.dash);
+  const svg = protocolPlotSvg(summarize(fakeRows(METHODS as unknown as string[], [0, 1], [0, 1])), 'image');
+  const dashes = [...svg.split('<g class="lines">')[1].split('<g class="legend">')[0].matchAll(/<path [^>]*>/g)].map((m) => /stroke-dasharray="([^"]*)"/.exec(m[0])?.[1] ?? '');
+  assert.is(dashes.length, METHODS.length);
+  assert.equal(dashes, METHODS.map((_, i) => seriesStyle(i).dash));
+});
+
+test('p-values at the bootstrap floor print as a bound, and their Holm adjustment too', () => {
+  const B = 1999, floor = 2 / (B + 1);
+  assert.ok(atFloor(floor, B));
+  assert.not.ok(atFloor(floor * 1.5, B));
+  assert.not.ok(atFloor(floor, undefined));
+  const comps: Comparison[] = [
+    { protocol: 'image', level: 0, proposed: 'proposed', method: 'late fusion', diff: 0.2, lo: 0.1, hi: 0.3, p: floor, replicates: B },
+    { protocol: 'image', level: 1, proposed: 'proposed', method: 'late fusion', diff: 0.1, lo: 0.02, hi: 0.2, p: 0.02, replicates: B },
+    { protocol: 'image', level: 0, proposed: 'proposed', method: 'image-only', diff: 0.2, lo: 0.1, hi: 0.3, p: floor, replicates: B },
+  ];
+  const md = markdownReport({ rows: fakeRows(), proposed: 'proposed', comparisons: comps });
+  // Holm over 3: the two floor values 2/2000 = 0.001 -> 3 x 0.001 = 0.003 (then the max so far: 0.003; both
+  // bounds), 0.02 -> max(0.003, 1 x 0.02) = 0.02, an estimate.
+  assert.match(md, /\| late fusion \| 0\.00 \| 0\.200 \| \[0\.100, 0\.300\] \| ≤ 0\.001 \| \*\*≤ 0\.003\*\* \|/);
+  assert.match(md, /\| image-only \| 0\.00 \| 0\.200 \| \[0\.100, 0\.300\] \| ≤ 0\.001 \| \*\*≤ 0\.003\*\* \|/);
+  assert.match(md, /\| late fusion \| 1\.00 \| 0\.100 \| \[0\.020, 0\.200\] \| 0\.020 \| \*\*0\.020\*\* \|/);
+  assert.match(md, /bootstrap floor 2\/\(B\+1\) with B = 1999 replicates/);
+  assert.is(pText(0.5), '0.500');
+  assert.is(pText(NaN), 'n/a');
+});
+
+test('figures: AUPRC curves and per-finding panels; each SVG also a 300-dpi PNG', async () => {
+  const rows = fakeRows();
+  const files = reportArtifacts({ rows, proposed: 'proposed' });
+  const pr = files.find((f) => f.name === 'plot-image-auprc.svg')!.text;
+  assert.match(pr, />macro AUPRC</);
+  const panels = files.find((f) => f.name === 'labels-image.svg')!.text;
+  checkXml(panels.trim());
+  for (const l of LABEL_NAMES) assert.ok(panels.includes(`>${l}<`), l);
+  const dir = join(tmp, 'png');
+  const svgs = writeReportArtifacts(dir, { rows, proposed: 'proposed', protocols: ['image'] }).filter((p) => p.endsWith('.svg'));
+  const { written, error } = await writeFigurePngs(dir, svgs);
+  assert.is(error, undefined);
+  assert.is(written.length, svgs.length);
+  const sharp = createRequire(import.meta.url)('sharp') as (b: Buffer) => { metadata(): Promise<{ width: number; height: number; format: string; density?: number }> };
+  const meta = await sharp(readFileSync(join(dir, 'plot-image.png'))).metadata();
+  const vb = /viewBox="0 0 (\d+) (\d+)"/.exec(readFileSync(join(dir, 'plot-image.svg'), 'utf8'))!;
+  assert.is(meta.format, 'png');
+  assert.is(meta.density, 300);
+  assert.is(meta.width, Math.round((Number(vb[1]) * 300) / 96));
+  assert.is(meta.height, Math.round((Number(vb[2]) * 300) / 96));
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -62,7 +62,8 @@ test('a tiny run of both protocols writes every artefact, with significance test
   // and 6-8 two-stage fusion runs (the grid's 2 at level 0, proposed and no-dropout at 0.5 unless d = 0, 2 at
   // rate 1 where proposed = no-dropout).
   assert.ok(trainedA >= 11 && trainedA <= 13, `${trainedA} runs: level 0 shared by the protocols, proposed = no-dropout at rate 1`);
-  for (const f of ['results.csv', 'summary.md', 'report.html', 'plot-image.svg', 'plot-tabular.svg', 'heatmap-image.svg', 'heatmap-tabular.svg',
+  const figures = ['image', 'tabular'].flatMap((p) => [`plot-${p}`, `plot-${p}-auprc`, `labels-${p}`, ...METHODS.map((m) => `heatmap-${p}-${m}`)]);
+  for (const f of ['results.csv', 'summary.md', 'report.html', ...figures.flatMap((f) => [`${f}.svg`, `${f}.png`]),
     'cells.jsonl', 'selection.json', 'testset.json', 'stress.json']) assert.ok(existsSync(join(A, f)), f);
   const { rows } = readResultsCsv(join(A, 'results.csv'));
   assert.is(rows.length, METHODS.length * 2 * LEVELS.length * LEVELS.length, 'method x protocol x train level x test level');
@@ -71,7 +72,7 @@ test('a tiny run of both protocols writes every artefact, with significance test
   assert.is(ra.comparisons.length, (METHODS.length - 1) * 2 * LEVELS.length);
   assert.ok(ra.comparisons.every((c) => c.p > 0 && c.p <= 1 && c.lo <= c.hi));
   const md = readFileSync(join(A, 'summary.md'), 'utf8');
-  for (const s of ['paired patient-level bootstrap', 'Holm', 'Modality dropout', 'Sanity checks', 'Area under the degradation curve', 'stage 1: image-only + tabular-only runs, 1 epochs each', ...METHODS]) {
+  for (const s of ['paired patient-level bootstrap', 'Holm', 'Modality dropout', 'Sanity checks', 'Area under the degradation curve', 'Naturally incomplete test data', 'stage 1: image-only + tabular-only runs, 1 epochs each', ...METHODS]) {
     assert.ok(md.includes(s), `summary.md mentions ${s}`);
   }
   const html = readFileSync(join(A, 'report.html'), 'utf8');

@@ -138,6 +138,15 @@ test('--name is one folder name: .., ., a/b and absolute names are refused befor
   assert.not.ok(existsSync(join(root, 'x')) || existsSync(join(root, 'abs')) || existsSync(join(root, 'log.jsonl')));
 });
 
+test('a warmup longer than the whole run is a warning naming both (issue 24 item 10)', async () => {
+  const lines: string[] = [];
+  await train(cfg({ name: 'warm', epochs: 1, warmup: 100000, maxSteps: 1 }), { log: (l) => lines.push(l) });
+  assert.ok(lines.some((l) => /^warning: --warmup 100000 is longer than the whole run \(\d+ steps: 1 epochs of \d+\); the learning rate never reaches --lr/.test(l)), lines.join('\n'));
+  const quietLines: string[] = [];
+  await train(cfg({ name: 'warm2', epochs: 1, warmup: 1, maxSteps: 1 }), { log: (l) => quietLines.push(l) });
+  assert.not.ok(quietLines.some((l) => /--warmup/.test(l)));
+});
+
 test('frozen tensors keep their initial values; --init-from copies them from a checkpoint', async () => {
   const r = await train(cfg({ name: 'f', epochs: 1, freeze: 'vision.,tabular.', initFrom: `${join(A.runDir, 'model.safetensors')}=vision.,tabular.` }), { log: quiet });
   const src = readSafetensors(bytes(A.runDir, 'model.safetensors')).tensors;

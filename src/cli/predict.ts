@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { resolveFeatureSpec } from '../data/feature-spec-file.ts';
-import { DECODER_NAMES, decodeToGray, loadSharp, readImageFile, resolveDecoder } from '../data/decoders.ts';
+import { decodeToGray, loadSharp, readImageFile, resolveDecoder } from '../data/decoders.ts';
 import type { DecoderName } from '../data/decoders.ts';
 import { DEFAULT_DECODE_LIMITS } from '../data/jpeg.ts';
 import type { Backend, BackendKind } from '../engine/index.ts';
@@ -111,9 +111,10 @@ async function main(): Promise<number> {
   } catch (e) {
     throw new Error(`${cfg.model}: ${(e as Error).message}`);
   }
-  const out: PredictOutput = { model: cfg.model, labels: predictor.labels, predictions: [] };
+  const out: PredictOutput = { model: cfg.model, labels: predictor.labels, calibrated: predictor.calibrated, predictions: [] };
+  const thr = predictor.spec.thresholds;
+  if (thr) out.thresholds = Object.fromEntries(predictor.labels.map((l, k) => [l, thr[k]]));
 
-  if (cfg.decoder && !DECODER_NAMES.includes(cfg.decoder as DecoderName)) throw new UsageError(`--decoder: '${cfg.decoder}' is not one of ${DECODER_NAMES.join(', ')}`);
   const decoder = (cfg.decoder || predictor.spec.decoder) as DecoderName;
   if (cfg.data) {
     const tty = process.stderr.isTTY;

@@ -22,6 +22,7 @@ export const SYNTH_OPTIONS = {
   imageSize: int(256, 'JPEG height in pixels (width 87.5-100% of it)', { min: 16, max: 4096 }),
   splitFile: bool(true, 'write mimic-cxr-2.0.0-split (false: the reader stratifies)'),
   quality: int(90, 'JPEG quality 1..100', { min: 1, max: 100 }),
+  mnar: num(0, 'missing not at random: probability in [0, 1] that each lab value of a study with no finding is left out (0: off; docs/synthetic-data.md)', { min: 0, max: 1 }),
 };
 
 export const SYNTH_SPEC = { usage: 'usage: npm run synth -- [options]', options: SYNTH_OPTIONS };
@@ -94,7 +95,7 @@ export const PREDICT_OPTIONS = {
   featureSpec: path('', 'feature spec JSON file for parsing rules (empty: the checkpoint\'s, else the built-in spec)'),
   threads: int(0, 'with --data: image decoding threads (0: all cores)', { min: 0, max: 4096 }),
   cacheDir: path('', 'with --data: image cache folder (empty: the data set folder)'),
-  decoder: str('', 'image decoder, sharp or jpeg-js (empty: the one the model was trained with, from its checkpoint)'),
+  decoder: choice('', ['', 'sharp', 'jpeg-js'], 'image decoder, sharp or jpeg-js (empty: the one the model was trained with, from its checkpoint)'),
   windowHours: num(0, 'with --data: widen the ED stay window by this many hours (use the value the model was trained with)', { min: 0, max: 8760 }),
   allowLateral: bool(false, 'with --data: use a lateral view when a study has no frontal one (as in training)'),
   batchSize: int(64, 'samples per forward pass', { min: 1, max: 4096 }),
@@ -170,4 +171,30 @@ export const EXPORT_SPEC = {
   options: EXPORT_OPTIONS,
   epilog: 'Inputs: image [B,1,S,S], image_present [B], num/num_present [B,Fn], cat (int64)/cat_present [B,Fc]; outputs: logits, probabilities [B,14].\n'
     + '`npm run predict -- ... --dump-inputs f.json` writes these arrays for one study, preprocessed as the engine does.',
+};
+
+// npm run evaluate
+export const EVALUATE_OPTIONS = {
+  model: path('', 'checkpoint (model.safetensors written by `npm run train`); required'),
+  data: path('', 'data set folder (mimic-cxr-jpg/ and mimic-iv/ inside); required'),
+  split: choice('test', ['test', 'validate', 'train', 'all'], 'test, validate, train or all'),
+  missImage: num(0, 'injected image missingness at evaluation, a rate in [0, 1] (on top of the natural missingness)', { min: 0, max: 1 }),
+  missTab: num(0, 'injected table missingness at evaluation, a rate in [0, 1]', { min: 0, max: 1 }),
+  seed: int(0, 'seed of the injected missingness (the training run\'s seed injects what its test did) and of the bootstrap', { min: 0, max: 0xffffffff }),
+  out: path('', 'output folder (created if absent); required'),
+  replicates: int(1000, 'patient-level bootstrap replicates of every confidence interval (1000 gives 95% intervals to about 0.01)', { min: 1, max: 100_000 }),
+  minGroup: int(50, 'subgroups and availability groups with fewer studies are withheld as too small', { min: 1, max: 1_000_000 }),
+  featureSpec: path('', 'feature spec JSON file for the readers (empty: the built-in spec, as the trainer uses)'),
+  threads: int(0, 'image decoding threads (0: all cores)', { min: 0, max: 4096 }),
+  cacheDir: path('', 'image cache folder (empty: the data set folder)'),
+  decoder: choice('', ['', 'sharp', 'jpeg-js'], 'image decoder, sharp or jpeg-js (empty: the one the model was trained with, from its checkpoint)'),
+  windowHours: num(0, 'widen the ED stay window by this many hours (use the value the model was trained with)', { min: 0, max: 8760 }),
+  allowLateral: bool(false, 'use a lateral view when a study has no frontal one (as in training)'),
+  batchSize: int(64, 'samples per forward pass', { min: 1, max: 4096 }),
+  backend: choice('wasm', ['wasm', 'auto', 'relaxed', 'simd', 'reference'], 'wasm, or relaxed, simd, reference (auto = wasm)'),
+};
+
+export const EVALUATE_SPEC = {
+  usage: 'usage: npm run evaluate -- --model RUN/model.safetensors --data DIR [--split test] [--miss-image r --miss-tab r] --out DIR',
+  options: EVALUATE_OPTIONS,
 };

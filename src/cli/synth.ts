@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const s = await generateSynthetic(cfg);
   const prev = Object.entries(s.prevalence).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ');
-  console.log(`wrote ${s.studies} studies (${s.images} images, ${s.lateralOnlyStudies} lateral-only) of ${s.patients} patients, ${s.edStays} ED stays (${s.studiesWithStay} studies inside one), ${s.labRows} lab rows to ${s.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`wrote ${s.studies} studies (${s.images} images, ${s.lateralOnlyStudies} lateral-only) of ${s.patients} patients, ${s.edStays} ED stays (${s.studiesWithStay} studies inside one), ${s.labRows} lab rows${s.mnarDropped ? ` (${s.mnarDropped} left out not at random)` : ''}, ${s.admissions} admissions to ${s.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`latent prevalence: ${prev}`);
 }
 

@@ -28,6 +28,7 @@ import { readEdStays } from './readers/edstays.ts';
 import type { Stay } from './readers/edstays.ts';
 import { readLabevents } from './readers/labevents.ts';
 import { readPatients } from './readers/patients.ts';
+import { readAdmissions, readPatientDemographics } from './readers/admissions.ts';
 import { readTriage } from './readers/triage.ts';
 import type { DataReport } from './report.ts';
 import { assignSplit, keepSamples, requireTrainingLabels } from './samples.ts';
@@ -147,6 +148,20 @@ export async function loadDataset(dir: string, opts: LoadOptions): Promise<Prepa
 
   const { subjectId, studyId, labels } = samples;
   const n = samples.keep.length;
+  // Subgroup attributes for the evaluation (not model inputs): read only when their tables are there.
+  const demographics: NonNullable<PreparedDataset['demographics']> = {};
+  const kept = <T>(v: T[]) => samples.keep.map((i) => v[i]);
+  if (layout.tables.patients) {
+    const d = await readPatientDemographics(layout.tables.patients, cohort, opts.csvLimits);
+    demographics.sex = kept(d.sex);
+    demographics.age = kept(d.age);
+  }
+  const admFile = layout.sources.hosp ? findCsv(join(layout.sources.hosp.dir, 'admissions')) : undefined;
+  if (admFile) {
+    const a = await readAdmissions(admFile, cohort, opts.csvLimits);
+    demographics.race = kept(a.race);
+    demographics.insurance = kept(a.insurance);
+  }
   const report = buildReport({ n, split, subjectId, hasImage, numPresent, catPresent, labels }, {
     root: layout.root, sources: layout.sources, labelFile, splitSource: official ? 'official' : 'stratified', samples, matchedStays,
     labelsWithoutStudy, featuresLeftOut: table.featuresLeftOut, freports: values.freports, images, problems,
@@ -154,7 +169,7 @@ export async function loadDataset(dir: string, opts: LoadOptions): Promise<Prepa
   });
   return {
     S, n, labelNames: [...LABEL_NAMES], split, subjectId, studyId, pixels, ...(pixelFile ? { pixelFile } : {}), hasImage, num, numPresent, cat, catPresent, labels,
-    schema, pixelMean, pixelStd, report,
+    schema, pixelMean, pixelStd, report, ...(Object.keys(demographics).length ? { demographics } : {}),
   };
 }
 

@@ -4,6 +4,9 @@
  */
 export { loadDataset, inspectDataset } from './dataset.ts';
 export { makeBatch } from './batch.ts';
+export { admissionAttributes, ageAttribute, ageBand, raceGroup, sexAttribute, studyAttributes } from './demographics.ts';
+export { characteristicsFacts, cohortFlowLines, sourceLines } from './cohort.ts';
+export type { StudyAttribute } from './demographics.ts';
 export type { LoadOptions, PreparedDataset } from './dataset.ts';
 export { locateSources } from './layout.ts';
 export type { DataLayout, LayoutOptions } from './layout.ts';

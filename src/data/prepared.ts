@@ -35,4 +35,10 @@ export interface PreparedDataset {
   pixelMean: number;
   pixelStd: number;
   report: DataReport;
+  /**
+   * Subgroup attributes per sample, for the evaluation only (not model inputs): sex and age at the study from
+   * MIMIC-IV hosp/patients (every study, with or without a table), race and insurance from hosp/admissions (the
+   * admission nearest the study). A member is absent when its table is not in the data set.
+   */
+  demographics?: { sex?: (string | null)[]; age?: (number | null)[]; race?: (string | null)[]; insurance?: (string | null)[] };
 }

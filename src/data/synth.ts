@@ -30,6 +30,12 @@ export interface SynthOptions {
   splitFile?: boolean;
   /** JPEG quality 1..100 (default 90). */
   quality?: number;
+  /**
+   * Missing not at random (docs/synthetic-data.md): the probability, in [0, 1], that each lab value of a study
+   * with no finding (No Finding positive in the latent state) is left out, on top of the usual missingness.
+   * 0 (default): off, and the data set keeps its bytes.
+   */
+  mnar?: number;
 }
 
 /** What was written. */
@@ -43,6 +49,9 @@ export interface SynthSummary {
   /** Studies whose time falls inside one of the subject's ED stays. */
   studiesWithStay: number;
   labRows: number;
+  /** Rows of hosp/admissions, and lab values left out by the missing-not-at-random option. */
+  admissions: number;
+  mnarDropped: number;
   /** Fraction of studies whose latent finding is present, per label. */
   prevalence: Record<string, number>;
 }
@@ -302,6 +311,19 @@ function drawDevices(img: Float32Array, W: number, H: number, rng: Rng, X: (u: n
 // ---------------------------------------------------------------------------------------------------------
 
 const RACES = ['WHITE', 'BLACK/AFRICAN AMERICAN', 'HISPANIC/LATINO - PUERTO RICAN', 'HISPANIC OR LATINO', 'ASIAN - CHINESE', 'ASIAN', 'OTHER', 'UNKNOWN', 'UNABLE TO OBTAIN', 'WHITE - OTHER EUROPEAN', 'PORTUGUESE'];
+/** Stream tags of the draws added after the data set's bytes were fixed (admissions, missing not at random). */
+const ADMISSION_STREAM = 0x41444d, MNAR_STREAM = 0x4d4e4152;
+
+/**
+ * Insurance at an admission: Medicare for most at 65 and over; under 65, Medicaid more often for Black and
+ * Hispanic patients (an association as in MIMIC-IV, which the report's subgroup tables can show).
+ */
+function insuranceOf(r: Rng, age: number, race: string): string {
+  if (age >= 65) return r.pick(['Medicare', 'Private', 'Other'], [0.85, 0.1, 0.05]);
+  const minority = race.startsWith('BLACK') || race.startsWith('HISPANIC');
+  return minority ? r.pick(['Medicaid', 'Private', 'Other'], [0.4, 0.45, 0.15]) : r.pick(['Medicaid', 'Private', 'Other'], [0.15, 0.7, 0.15]);
+}
+
 const RACE_W = [0.58, 0.17, 0.04, 0.03, 0.02, 0.02, 0.04, 0.06, 0.01, 0.02, 0.01];
 const PAIN_TEXT = ['UTA', 'unable', 'Critical', 'crit', 'pt sleeping', 'denies'];
 
@@ -327,6 +349,8 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   const size = opts.imageSize ?? 256;
   const quality = opts.quality ?? 90;
   if (!(nPat >= 1)) throw new Error(`patients must be >= 1 (got ${nPat})`);
+  const mnar = opts.mnar ?? 0;
+  if (!(mnar >= 0 && mnar <= 1)) throw new Error(`mnar must be a probability in [0, 1] (got ${mnar})`);
   const root = opts.out;
   const cxr = join(root, 'mimic-cxr-jpg');
   for (const d of ['mimic-cxr-jpg', 'mimic-iv', 'truth.csv']) if (existsSync(join(root, d))) rmSync(join(root, d), { recursive: true, force: true });
@@ -342,6 +366,8 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   const triage = [csvLine(['subject_id', 'stay_id', 'temperature', 'heartrate', 'resprate', 'o2sat', 'sbp', 'dbp', 'pain', 'acuity', 'chiefcomplaint'])];
   const labs = [csvLine(['labevent_id', 'subject_id', 'hadm_id', 'specimen_id', 'itemid', 'charttime', 'value', 'valuenum', 'valueuom', 'flag'])];
   const truth = [csvLine(['subject_id', 'study_id', 'has_stay', 'ctr', 'chf', 'cardiomegaly', 'ecm', 'edema', 'effusion', 'pneumonia', 'other_opacity', 'other_infection', 'atelectasis', 'pneumothorax', 'lesion', 'fracture', 'trauma', 'icu', 'devices', 'pleural_other'])];
+  const admissions = [csvLine(['subject_id', 'hadm_id', 'admittime', 'dischtime', 'admission_type', 'insurance', 'race'])];
+  let mnarDropped = 0, admHadm = 25_000_000;
   const positives = new Float64Array(LABEL_NAMES.length);
   let studies = 0, images = 0, lateralOnly = 0, nStays = 0, withStay = 0, labRows = 0;
   let stayId = 30000000, hadmId = 20000000, labId = 1, specimen = 1000000;
@@ -367,12 +393,14 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
       edstays.push(csvLine([subject, '', stayId++, fmtTime(tin), fmtTime(tin + rng.uniform(2, 10) * HOUR), gender, race, 'WALK IN', 'HOME']));
       nStays++;
     }
+    const studyTimes: number[] = [];
     for (let si = 0; si < nStudies; si++) {
       if (si > 0) t += rng.uniform(3, 300) * DAY;
       t = Math.floor(t / 1000) * 1000 + rng.int(0, 999);
       let study = 50_000_000 + rng.int(0, 9_999_999);
       while (usedStudy.has(study)) study = 50_000_000 + rng.int(0, 9_999_999);
       usedStudy.add(study);
+      studyTimes.push(t);
       studies++;
       const age = anchorAge + (new Date(t).getUTCFullYear() - anchorYear);
       // latent conditions
@@ -466,9 +494,14 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
         if (rng.bernoulli(0.75)) {
           const ct = t + rng.uniform(-1, 3) * HOUR;
           const spec = specimen++;
+          // Missing not at random: its own stream per study, so the other draws (and files) are unchanged.
+          const mrng = mnar > 0 ? new Rng(mix(seed, study, MNAR_STREAM)) : undefined;
+          const healthy = found[LABEL_NAMES.indexOf('No Finding')];
           const add = (itemid: number, v: number, uom: string, digits: number) => {
+            const noHadm = rng.bernoulli(0.02); // drawn first: a dropped value leaves the main stream as it was
+            if (mrng && healthy && mrng.bernoulli(mnar)) { mnarDropped++; return; }
             const s = v.toFixed(digits);
-            labs.push(csvLine([labId++, subject, rng.bernoulli(0.02) ? '' : hadm, spec, itemid, fmtTime(ct), s, s, uom, '']));
+            labs.push(csvLine([labId++, subject, noHadm ? '' : hadm, spec, itemid, fmtTime(ct), s, s, uom, '']));
             labRows++;
           };
           if (!miss(0.12)) add(51301, Math.max(0.5, 7.5 + rng.normal(0, 2) + 8 * +fever + rng.normal(0, 1.5) * +fever), 'K/uL', 1);
@@ -488,6 +521,16 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
       }
       truth.push(csvLine([subject, study, +truthStay, l.ctr.toFixed(4), ...[l.chf, l.cardiomegaly, l.ecm, l.edema, l.effusion, l.pneumonia, l.otherOpacity, l.otherInfection, l.atelectasis, l.pneumothorax, l.lesion, l.fracture, l.trauma, l.icu, l.devices, l.pleuralOther].map((b) => +b)]));
     }
+    // hosp/admissions from a separate stream per patient, so every other file keeps its bytes.
+    const arng = new Rng(mix(seed, pi, ADMISSION_STREAM));
+    for (const st of studyTimes) {
+      if (!arng.bernoulli(0.6)) continue;
+      const admit = Math.floor((st - arng.uniform(0, 2) * DAY) / 1000) * 1000;
+      const ageThen = anchorAge + (new Date(st).getUTCFullYear() - anchorYear);
+      const recorded = arng.bernoulli(0.05) ? arng.pick(RACES, RACE_W) : race;
+      admissions.push(csvLine([subject, admHadm++, fmtTime(admit), fmtTime(admit + arng.uniform(1, 10) * DAY),
+        arng.pick(['EW EMER.', 'URGENT', 'ELECTIVE', 'OBSERVATION ADMIT'], [0.55, 0.2, 0.15, 0.1]), insuranceOf(arng, ageThen, race), recorded]));
+    }
   }
 
   const write = (base: string, lines: string[]) => {
@@ -500,10 +543,11 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   if (opts.splitFile ?? true) write(join(cxr, 'mimic-cxr-2.0.0-split'), split);
   write(join(root, 'mimic-iv', 'hosp', 'patients'), patients);
   write(join(root, 'mimic-iv', 'hosp', 'labevents'), labs);
+  write(join(root, 'mimic-iv', 'hosp', 'admissions'), admissions);
   write(join(root, 'mimic-iv', 'ed', 'edstays'), edstays);
   write(join(root, 'mimic-iv', 'ed', 'triage'), triage);
   writeFileSync(join(root, 'truth.csv'), truth.join('\n') + '\n');
   const prevalence: Record<string, number> = {};
   LABEL_NAMES.forEach((n, k) => (prevalence[n] = positives[k] / studies));
-  return { out: root, patients: nPat, studies, images, lateralOnlyStudies: lateralOnly, edStays: nStays, studiesWithStay: withStay, labRows, prevalence };
+  return { out: root, patients: nPat, studies, images, lateralOnlyStudies: lateralOnly, edStays: nStays, studiesWithStay: withStay, labRows, admissions: admissions.length - 1, mnarDropped, prevalence };
 }

@@ -233,3 +233,55 @@ export function pairedBootstrap(inp: PairedBootstrapInput): PairedBootstrapResul
     p, replicates: B, dropped: replicates - B, diffs: Float64Array.from(diffs),
   };
 }
+
+/** A point estimate with its patient-level bootstrap percentile interval. */
+export interface Interval {
+  estimate: number;
+  lo: number;
+  hi: number;
+  /** Replicates with a defined value (of those drawn). */
+  replicates: number;
+}
+
+/**
+ * Patient-level bootstrap of a statistic of study weights: `stat(w)` with every study weighing 1 gives the
+ * estimate; each replicate draws patients as `resampleWeights` does (the same draws as `pairedBootstrap` for
+ * a seed) and the interval is the R type-7 percentile interval of the defined replicate values. Linear in the
+ * studies per replicate when the statistic is (`weightedMacroAuroc`, a weighted proportion).
+ */
+export function weightedBootstrap(
+  patients: ArrayLike<number | string>, stat: (w: Float64Array) => number,
+  opts: { replicates?: number; seed?: number; alpha?: number } = {},
+): Interval {
+  const { replicates = 1000, seed = 0, alpha = 0.05 } = opts;
+  if (!(Number.isInteger(replicates) && replicates > 0)) throw new Error(`bootstrap: replicates must be a positive integer, got ${replicates}`);
+  const n = patients.length;
+  const estimate = stat(new Float64Array(n).fill(1));
+  const groups = patientGroups(patients), rand = mulberry32(seed), w = new Float64Array(n), reps: number[] = [];
+  for (let r = 0; r < replicates; r++) {
+    resampleWeights(groups, n, rand, w);
+    const v = stat(w);
+    if (!Number.isNaN(v)) reps.push(v);
+  }
+  const sorted = Float64Array.from(reps).sort();
+  return { estimate, lo: quantileSorted(sorted, alpha / 2), hi: quantileSorted(sorted, 1 - alpha / 2), replicates: reps.length };
+}
+
+/**
+ * Macro AUROC under study weights of a row-major [n, L] matrix (targets 0/1 observed, others skipped): each
+ * label sorted once, then one linear pass per call. The mean over the labels defined under the weights; with
+ * all weights 1 it equals `evaluate(...).macroAuroc`.
+ */
+export function weightedMacroAuroc(probs: ArrayLike<number>, targets: ArrayLike<number>, n: number): (w: ArrayLike<number>) => number {
+  if (n === 0 || probs.length !== targets.length || probs.length % n !== 0) throw new Error(`weightedMacroAuroc: shapes ${probs.length} vs ${targets.length} for ${n} studies`);
+  const L = probs.length / n, sorted: SortedLabel[] = [];
+  for (let j = 0; j < L; j++) sorted.push(sortLabel(probs, targets, n, L, j));
+  return (w) => {
+    let s = 0, k = 0;
+    for (const sl of sorted) {
+      const v = weightedAuroc(sl, w);
+      if (!Number.isNaN(v)) { s += v; k++; }
+    }
+    return k ? s / k : NaN;
+  };
+}

@@ -8,6 +8,7 @@
 import { loadDataset, SPLIT_NAMES } from '../data/index.ts';
 import type { DecoderName, FeatureSpec, LoadOptions, PreparedDataset } from '../data/index.ts';
 import { makeBatch } from '../data/batch.ts';
+import type { Batch } from '../engine/batch.ts';
 import { NUM_LABELS } from '../engine/batch.ts';
 import type { Predictor } from './predictor.ts';
 import type { Backend } from '../engine/types.ts';
@@ -28,6 +29,11 @@ export interface DatasetPredictOptions {
   allowLateral?: boolean;
   /** Samples per forward call (default 64). */
   batchSize?: number;
+  /**
+   * Called on each batch before the forward pass with the data set indices of its samples (`npm run evaluate`
+   * injects test-time missingness here); it may only remove inputs.
+   */
+  prepareBatch?: (batch: Batch, indices: Int32Array) => void;
   onProgress?: LoadOptions['onProgress'];
 }
 
@@ -40,14 +46,18 @@ export interface DatasetRow {
   table: boolean;
   /** Tabular features that entered the model. */
   used: string[];
-  /** [14] probabilities in label order. */
+  /** [14] probabilities in label order (calibrated when the checkpoint has temperatures). */
   probabilities: Float32Array;
+  /** Positive calls per label at the checkpoint's thresholds (absent: the checkpoint has none). */
+  calls?: Record<string, boolean>;
 }
 
 export interface DatasetPrediction {
   rows: DatasetRow[];
-  /** [rows*14] all probabilities, row-major. */
+  /** [rows*14] all probabilities, row-major (calibrated when the checkpoint has temperatures). */
   probs: Float32Array;
+  /** [rows*14] the probabilities before the temperatures (the same array when the checkpoint has none). */
+  rawProbs: Float32Array;
   /** Sample indices of the rows in `data`. */
   indices: Int32Array;
   /** The data set on the checkpoint's preprocessing. */
@@ -66,7 +76,7 @@ export interface DatasetPrediction {
  * training data set itself) is copied bit for bit; otherwise raw = x * std_ds + mean_ds is re-standardized
  * with the checkpoint's statistics (float64, one float32 rounding). Categories map through their names.
  */
-export function alignDataset(ds: PreparedDataset, spec: InferenceSpec): Omit<DatasetPrediction, 'rows' | 'probs' | 'indices'> {
+export function alignDataset(ds: PreparedDataset, spec: InferenceSpec): Omit<DatasetPrediction, 'rows' | 'probs' | 'rawProbs' | 'indices'> {
   if (ds.S !== spec.imageSize) throw new Error(`data set images are ${ds.S} px, the checkpoint expects ${spec.imageSize}`);
   const n = ds.n, Fn = spec.numeric.length, Fc = spec.categorical.length;
   const sFn = ds.schema.numeric.length, sFc = ds.schema.categorical.length;
@@ -140,12 +150,15 @@ export async function predictDataset(predictor: Predictor<Backend>, dir: string,
   const idx: number[] = [];
   for (let i = 0; i < data.n; i++) if (want < 0 || data.split[i] === want) idx.push(i);
   const indices = Int32Array.from(idx);
-  const probs = new Float32Array(indices.length * NUM_LABELS);
+  const rawProbs = new Float32Array(indices.length * NUM_LABELS);
   const bs = Math.max(1, opts.batchSize ?? 64);
   for (let a = 0; a < indices.length; a += bs) {
     const part = indices.subarray(a, Math.min(indices.length, a + bs));
-    probs.set(await predictor.probabilitiesAsync(makeBatch(data, part)), a * NUM_LABELS);
+    const batch = makeBatch(data, part);
+    opts.prepareBatch?.(batch, part);
+    rawProbs.set(await predictor.rawProbabilitiesAsync(batch), a * NUM_LABELS);
   }
+  const probs = predictor.calibrate(rawProbs);
   const Fn = spec.numeric.length, Fc = spec.categorical.length;
   const rows: DatasetRow[] = Array.from(indices, (i, r) => {
     const used: string[] = [];
@@ -155,7 +168,8 @@ export async function predictDataset(predictor: Predictor<Backend>, dir: string,
       studyId: data.studyId[i], subjectId: data.subjectId[i], split: SPLIT_NAMES[data.split[i]],
       image: data.hasImage[i] === 1, table: used.length > 0, used,
       probabilities: probs.subarray(r * NUM_LABELS, (r + 1) * NUM_LABELS),
+      calls: predictor.calls(probs.subarray(r * NUM_LABELS, (r + 1) * NUM_LABELS)),
     };
   });
-  return { rows, probs, indices, ...aligned };
+  return { rows, probs, rawProbs, indices, ...aligned };
 }

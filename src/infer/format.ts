@@ -25,11 +25,17 @@ export interface OutputRecord {
   priors?: true;
   /** With --explain: the modality and feature contributions (features cut to the top ones per finding). */
   explanation?: Explanation & { listed?: number };
+  /** Positive calls at the checkpoint's validation thresholds (absent: the checkpoint has none). */
+  calls?: Record<string, boolean>;
 }
 
 export interface PredictOutput {
   model: string;
   labels: string[];
+  /** Whether the probabilities are temperature-calibrated (the checkpoint's temperatures). */
+  calibrated?: boolean;
+  /** The checkpoint's thresholds by label, when it has them (the calls are probability >= threshold). */
+  thresholds?: Record<string, number>;
   /** Data set source, when predicting a folder. */
   data?: { dir: string; split: string; absent_features: string[]; restandardized: string[]; unseen_categories: Record<string, number> };
   predictions: OutputRecord[];
@@ -51,7 +57,10 @@ export function datasetRecords(p: DatasetPrediction, labels: readonly string[]):
     const probabilities: Record<string, number> = {};
     labels.forEach((l, k) => { probabilities[l] = r.probabilities[k]; });
     checkFinite(probabilities, `study ${r.studyId}`);
-    return { study_id: r.studyId, subject_id: r.subjectId, split: r.split, modalities: { image: r.image, table: r.table }, features_used: r.used, probabilities };
+    return {
+      study_id: r.studyId, subject_id: r.subjectId, split: r.split, modalities: { image: r.image, table: r.table }, features_used: r.used, probabilities,
+      ...(r.calls ? { calls: r.calls } : {}),
+    };
   });
 }
 
@@ -71,6 +80,7 @@ export function singleRecord(p: Prediction, input?: string, opts: { top?: number
     features_clipped: p.features.clipped,
     probabilities: p.probabilities,
     ...(p.explanation ? { explanation: topFeatures(p.explanation, opts.top ?? 0) } : {}),
+    ...(p.calls ? { calls: p.calls } : {}),
   };
 }
 
@@ -88,19 +98,22 @@ export function toJson(out: PredictOutput): string {
 
 /**
  * CSV: study_id, subject_id, split, input, image, table (0/1; both 0: the priors), features_used and
- * features_invalid (semicolon-separated names), then one column per label. With explanations, flat columns
- * follow per label L: `L:base`, `L:image`, `L:table`, `L:full` (logit scale), `L:p_base` ... `L:p_full`
- * (probability scale), and for each listed feature rank i `L:feature_i`, `L:feature_i_value` (logit scale)
- * and `L:feature_i_se` (empty when exact).
+ * features_invalid (semicolon-separated names), then one probability column per label, then, when the
+ * checkpoint has thresholds, one `call: <label>` column per label (1 positive, 0 negative). With explanations,
+ * flat columns follow per label L: `L:base`, `L:image`, `L:table`, `L:full` (logit scale), `L:p_base` ...
+ * `L:p_full` (probability scale), and for each listed feature rank i `L:feature_i`, `L:feature_i_value` (logit
+ * scale) and `L:feature_i_se` (empty when exact).
  */
 export function toCsv(out: PredictOutput): string {
+  const withCalls = out.predictions.some((r) => r.calls);
+  const callCols = withCalls ? out.labels.map((l) => `call: ${l}`) : [];
   const explained = out.predictions.filter((r) => r.explanation);
   const ranks = explained.length ? Math.max(...explained.map((r) => Math.max(0, ...Object.values(r.explanation!.features.findings).map((f) => f.values.length)))) : 0;
   const explainCols = explained.length ? out.labels.flatMap((l) => [
     ...['base', 'image', 'table', 'full'].map((c) => `${l}:${c}`), ...['base', 'image', 'table', 'full'].map((c) => `${l}:p_${c}`),
     ...Array.from({ length: ranks }, (_, i) => [`${l}:feature_${i + 1}`, `${l}:feature_${i + 1}_value`, `${l}:feature_${i + 1}_se`]).flat(),
   ]) : [];
-  const lines = [csvLine(['study_id', 'subject_id', 'split', 'input', 'image', 'table', 'features_used', 'features_invalid', ...out.labels, ...explainCols])];
+  const lines = [csvLine(['study_id', 'subject_id', 'split', 'input', 'image', 'table', 'features_used', 'features_invalid', ...out.labels, ...callCols, ...explainCols])];
   for (const r of out.predictions) {
     const e = r.explanation;
     const explainVals = !explained.length ? [] : out.labels.flatMap((l) => {
@@ -114,6 +127,7 @@ export function toCsv(out: PredictOutput): string {
       r.modalities.image ? 1 : 0, r.modalities.table ? 1 : 0,
       r.features_used.join(';'), (r.features_invalid ?? []).map((f) => f.name).join(';'),
       ...out.labels.map((l) => r.probabilities[l]),
+      ...(withCalls ? out.labels.map((l) => (r.calls?.[l] ? 1 : 0)) : []),
       ...explainVals,
     ]));
   }

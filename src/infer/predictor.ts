@@ -9,6 +9,7 @@ import type { FeatureSpec } from '../data/features.ts';
 import type { DecodeLimits } from '../data/jpeg.ts';
 import type { Model } from '../model/model.ts';
 import { sigmoidProbabilities } from '../model/loss.ts';
+import { calibrateProbabilities } from '../eval/calibration.ts';
 import type { Backend, SyncBackend } from '../engine/types.ts';
 import { buildBatch, encodeImage, encodeTable, rangeInInputUnit } from './inputs.ts';
 import type { EncodedInput, FieldReport, ImageInput, TableInput } from './inputs.ts';
@@ -25,8 +26,18 @@ export interface PredictInput {
 
 /** The answer for one input. */
 export interface Prediction {
-  /** Probability of each finding by label name (sigmoid of the logit, rounded to float32). */
+  /**
+   * Probability of each finding by label name: sigmoid of the logit, rounded to float32, then, when the
+   * checkpoint carries temperatures, sigmoid(logit(p) / T) rounded to float32 (src/eval/calibration.ts).
+   */
   probabilities: Record<string, number>;
+  /** Whether `probabilities` are temperature-calibrated (the checkpoint carries temperatures). */
+  calibrated: boolean;
+  /**
+   * Positive (true) or negative call per label: probability >= the checkpoint's validation threshold. Present
+   * only when the checkpoint carries thresholds.
+   */
+  calls?: Record<string, boolean>;
   /** Which modalities entered the model. */
   modalities: { image: boolean; table: boolean };
   /** What became of each tabular field. */
@@ -87,9 +98,29 @@ export class Predictor<B extends Backend = SyncBackend> {
     return { pixels, table: encodeTable(this.spec, input.table) };
   }
 
-  /** Probabilities [B,14] of a prepared batch: forward + sigmoid. Synchronous backends (see probabilitiesAsync). */
+  /**
+   * Probabilities [B,14] of a prepared batch: forward + sigmoid, then the checkpoint's temperatures when it has
+   * them. Synchronous backends (see probabilitiesAsync).
+   */
   probabilities(this: Predictor<SyncBackend>, batch: Batch): Float32Array {
-    return sigmoidProbabilities(this.model.forward(batch));
+    return this.calibrate(sigmoidProbabilities(this.model.forward(batch)));
+  }
+
+  /** Whether this checkpoint's probabilities are temperature-calibrated. */
+  get calibrated(): boolean { return this.spec.temperatures !== undefined; }
+
+  /** The checkpoint's temperatures applied to raw probabilities [B,14] (unchanged without them). */
+  calibrate(raw: Float32Array): Float32Array {
+    return this.spec.temperatures ? calibrateProbabilities(raw, this.spec.temperatures) : raw;
+  }
+
+  /** Calls per label (probability >= threshold) of one row of [14] probabilities, or undefined without thresholds. */
+  calls(probs: ArrayLike<number>): Record<string, boolean> | undefined {
+    const t = this.spec.thresholds;
+    if (!t) return undefined;
+    const c: Record<string, boolean> = {};
+    for (let k = 0; k < NUM_LABELS; k++) c[this.spec.labels[k]] = probs[k] >= t[k];
+    return c;
   }
 
   /**
@@ -97,6 +128,11 @@ export class Predictor<B extends Backend = SyncBackend> {
    * reference backends runs the same kernels, so the result is the synchronous one bit for bit).
    */
   async probabilitiesAsync(batch: Batch): Promise<Float32Array> {
+    return this.calibrate(await this.rawProbabilitiesAsync(batch));
+  }
+
+  /** Probabilities [B,14] before the checkpoint's temperatures (forward + sigmoid), on every backend. */
+  async rawProbabilitiesAsync(batch: Batch): Promise<Float32Array> {
     return sigmoidProbabilities(await this.model.forwardAsync(batch));
   }
 
@@ -182,7 +218,11 @@ export class Predictor<B extends Backend = SyncBackend> {
     return enc.map((e, i) => {
       const p: Record<string, number> = {};
       for (let k = 0; k < NUM_LABELS; k++) p[this.spec.labels[k]] = probs[i * NUM_LABELS + k];
-      return { probabilities: p, modalities: { image: e.pixels !== null, table: e.table.fields.used.length > 0 }, features: e.table.fields };
+      const calls = this.calls(probs.subarray(i * NUM_LABELS, (i + 1) * NUM_LABELS));
+      return {
+        probabilities: p, calibrated: this.calibrated, ...(calls ? { calls } : {}),
+        modalities: { image: e.pixels !== null, table: e.table.fields.used.length > 0 }, features: e.table.fields,
+      };
     });
   }
 

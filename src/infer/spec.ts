@@ -61,6 +61,14 @@ export interface InferenceSpec {
    * study and the data-set path see the same pixels.
    */
   decoder: 'sharp' | 'jpeg-js';
+  /**
+   * Probability thresholds in label order (metadata `thresholds.values`, chosen on validation by the trainer and
+   * applied to the calibrated probability): a finding is called positive where probability >= threshold.
+   * Absent in checkpoints written before thresholds were stored.
+   */
+  thresholds?: number[];
+  /** Per-label temperatures T (metadata `calibration.temperatures`): probability = sigmoid(logit / T). Absent: uncalibrated. */
+  temperatures?: number[];
 }
 
 function fail(msg: string): never {
@@ -166,7 +174,42 @@ export function inferenceSpec(config: ModelConfig, metadata: Record<string, unkn
 
   const labels = metadata.labels;
   if (labels !== undefined && JSON.stringify(labels) !== JSON.stringify(LABEL_NAMES)) fail(`labels ${JSON.stringify(labels).slice(0, 200)} differ from this build's ${JSON.stringify(LABEL_NAMES)}`);
-  return { imageSize: config.imageSize, pixelMean, pixelStd, numeric, categorical, labels: [...LABEL_NAMES], undefinedFeatures, decoder };
+  const thresholds = thresholdsOf(metadata.thresholds);
+  const temperatures = temperaturesOf(metadata.calibration);
+  return {
+    imageSize: config.imageSize, pixelMean, pixelStd, numeric, categorical, labels: [...LABEL_NAMES], undefinedFeatures, decoder,
+    ...(thresholds ? { thresholds } : {}), ...(temperatures ? { temperatures } : {}),
+  };
+}
+
+/** Largest temperature a checkpoint may carry (the trainer fits within [0.05, 20]; anything beyond is not a fit). */
+export const MAX_TEMPERATURE = 1e3;
+
+/** A list of one finite number per label, each passing `ok`; `where` names the entry in errors. */
+function perLabel(v: unknown, where: string, ok: (x: number) => boolean, what: string): number[] {
+  if (!Array.isArray(v)) fail(`${where} is not a list of ${LABEL_NAMES.length} numbers`);
+  if (v.length !== LABEL_NAMES.length) fail(`${where} has ${v.length} values, the model has ${LABEL_NAMES.length} labels`);
+  v.forEach((x, k) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) fail(`${where}[${k}] (${LABEL_NAMES[k]}) ${JSON.stringify(x)?.slice(0, 60)} is not ${what}`);
+  });
+  return [...(v as number[])];
+}
+
+/** `thresholds` = { values: number[14] in [0, 1], rule: string, split: 'validation' }, or absent. */
+function thresholdsOf(t: unknown): number[] | undefined {
+  if (t === undefined) return undefined;
+  if (!isObject(t)) fail(`'thresholds' is not an object {values, rule, split}`);
+  if (t.split !== 'validation') fail(`thresholds.split ${JSON.stringify(t.split)?.slice(0, 60)} is not 'validation' (thresholds are chosen on the validation split)`);
+  if (typeof t.rule !== 'string' || t.rule.length > 500) fail(`thresholds.rule is not a string of at most 500 characters`);
+  return perLabel(t.values, 'thresholds.values', (x) => x >= 0 && x <= 1, 'a probability in [0, 1]');
+}
+
+/** `calibration` = { method: 'temperature', temperatures: number[14] in (0, MAX_TEMPERATURE] }, or absent. */
+function temperaturesOf(c: unknown): number[] | undefined {
+  if (c === undefined) return undefined;
+  if (!isObject(c)) fail(`'calibration' is not an object {method, temperatures}`);
+  if (c.method !== 'temperature') fail(`calibration.method ${JSON.stringify(c.method)?.slice(0, 60)} is not 'temperature' (the only method this build applies)`);
+  return perLabel(c.temperatures, 'calibration.temperatures', (x) => x > 0 && x <= MAX_TEMPERATURE, `a temperature in (0, ${MAX_TEMPERATURE}]`);
 }
 
 /** Every input field in the model's token order (numeric, then categorical). */

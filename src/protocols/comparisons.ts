@@ -62,7 +62,7 @@ export function protocolComparisons(cells: readonly StoredCell[], ts: TestSet, o
         const b = stack(method, protocol, level);
         if (!b) continue;
         const r = pairedBootstrap({ probsA: a, probsB: b, targets, patients: ts.patients, replicates: o.replicates, seed: 0 });
-        out.push({ protocol, level, proposed: PROPOSED, method, diff: r.diff, lo: r.lo, hi: r.hi, p: r.p });
+        out.push({ protocol, level, proposed: PROPOSED, method, diff: r.diff, lo: r.lo, hi: r.hi, p: r.p, replicates: r.replicates });
       }
     }
   }

@@ -10,10 +10,11 @@ export {
 } from './stats.ts';
 export type { Metric, SummaryRow, CurveAuc, PairedBootstrapInput, PairedBootstrapResult, Comparison } from './stats.ts';
 export {
-  escapeXml, fixed, PALETTE, linePlotSvg, heatmapSvg, protocolModality, protocolPlotSvg, levelMatrix, matrixHeatmapSvg,
+  bandCaption, DASHES, escapeXml, fixed, MARKERS, markerSvg, PALETTE, panelsSvg, legendSvg, linePlotSvg, heatmapSvg, protocolModality, protocolPlotSvg, levelMatrix, matrixHeatmapSvg, seriesStyle,
 } from './plot.ts';
-export type { LineSeries, LinePlotOptions, HeatmapOptions } from './plot.ts';
-export { escapeMarkdown, markdownReport, htmlReport, reportArtifacts, writeReportArtifacts } from './report.ts';
+export type { LineSeries, LinePlotOptions, HeatmapOptions, Marker, SeriesStyle } from './plot.ts';
+export { atFloor, escapeMarkdown, fileSafe, markdownReport, htmlReport, pText, reportArtifacts, writeFigurePngs, writeReportArtifacts } from './report.ts';
+export type { Figure } from './report.ts';
 export type { ReportInput, ReportTable } from './report.ts';
 export {
   METHODS, METHOD_DEFINITIONS, PROPOSED, PRETRAINED, USES_DROPOUT_CHOICE, methodTraining, protocolPoint, jobKey, jobName, planCell, planJobs, modelPlans, parseMethods,

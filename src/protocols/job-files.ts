@@ -139,6 +139,12 @@ export function readJob(path: string): JobResult {
 export interface TestSet {
   patients: number[];
   targets: Float32Array;
+  /**
+   * Each test study's natural availability (no injected missingness), for the naturally-incomplete row;
+   * absent in testset.json files written before it was stored.
+   */
+  hasImage?: Uint8Array;
+  hasTab?: Uint8Array;
 }
 
 /** The test split every job must share; written once from the first job, checked against every later one. */
@@ -151,14 +157,21 @@ export function checkTestSet(out: string, r: JobResult, known: { ts?: TestSet })
     if (!same(known.ts)) throw new Error(`run ${r.name}: its test split differs from ${path}; was the data set changed? Use another --out`);
     return;
   }
-  known.ts = { patients: r.testPatients, targets: r.testTargets };
-  writeFileAtomic(path, JSON.stringify({ patients: r.testPatients, targets: f32Json(r.testTargets) }) + '\n');
+  // The natural availability: the test point without injection (every job tests at level 0).
+  const natural = r.points.find((p) => p.missImage === 0 && p.missTab === 0);
+  known.ts = { patients: r.testPatients, targets: r.testTargets, ...(natural ? { hasImage: natural.hasImage, hasTab: natural.hasTab } : {}) };
+  writeFileAtomic(path, JSON.stringify({
+    patients: r.testPatients, targets: f32Json(r.testTargets), ...(natural ? { hasImage: bits(natural.hasImage), hasTab: bits(natural.hasTab) } : {}),
+  }) + '\n');
 }
 
 /** testset.json. */
 export function readTestSet(path: string): TestSet {
-  const o = readJsonFile(path, 'test split') as { patients: number[]; targets: unknown };
-  return { patients: o.patients, targets: f32From(o.targets, `${path}: targets`) };
+  const o = readJsonFile(path, 'test split') as { patients: number[]; targets: unknown; hasImage?: unknown; hasTab?: unknown };
+  const n = Array.isArray(o.patients) ? o.patients.length : -1;
+  const mask = (v: unknown) => (typeof v === 'string' && v.length === n && /^[01]*$/.test(v) ? fromBits(v) : undefined);
+  const hasImage = mask(o.hasImage), hasTab = mask(o.hasTab);
+  return { patients: o.patients, targets: f32From(o.targets, `${path}: targets`), ...(hasImage && hasTab ? { hasImage, hasTab } : {}) };
 }
 
 /** selection.json: the modality-dropout grid's validation scores and the rate chosen. */

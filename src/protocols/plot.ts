@@ -23,6 +23,41 @@ const f2 = (x: number) => fixed(x, 2);
 /** Colour-blind-safe categorical palette (Okabe–Ito), cycled. */
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442', '#999999'];
 
+/** Point markers, cycled alongside the palette. */
+export const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'cross', 'triangle-down'] as const;
+export type Marker = (typeof MARKERS)[number];
+
+/** Line dash patterns (SVG stroke-dasharray; '' is solid), cycled alongside the palette. */
+export const DASHES = ['', '6 3', '2 3', '8 3 2 3', '12 4'];
+
+/** How series i is drawn: colour, marker and dash. */
+export interface SeriesStyle {
+  colour: string;
+  marker: Marker;
+  dash: string;
+}
+
+/**
+ * The style of the i-th series: palette, markers and dashes each cycled (9, 6 and 5 long), so the triple is
+ * unique for the first lcm(9, 6, 5) = 90 series and even two series of one colour differ in marker and dash.
+ */
+export function seriesStyle(i: number): SeriesStyle {
+  return { colour: PALETTE[i % PALETTE.length], marker: MARKERS[i % MARKERS.length], dash: DASHES[i % DASHES.length] };
+}
+
+/** A marker shape centred at (x, y); never a <path> (each series' line is its only path). */
+export function markerSvg(m: Marker, x: number, y: number, colour: string, r = 3.5): string {
+  const pts = (p: [number, number][]) => `<polygon points="${p.map(([a, b]) => `${f2(x + a)},${f2(y + b)}`).join(' ')}" fill="${colour}"/>`;
+  switch (m) {
+    case 'circle': return `<circle cx="${f2(x)}" cy="${f2(y)}" r="${f2(r * 0.85)}" fill="${colour}"/>`;
+    case 'square': return `<rect x="${f2(x - r * 0.8)}" y="${f2(y - r * 0.8)}" width="${f2(1.6 * r)}" height="${f2(1.6 * r)}" fill="${colour}"/>`;
+    case 'triangle': return pts([[0, -r], [r, r * 0.8], [-r, r * 0.8]]);
+    case 'triangle-down': return pts([[0, r], [r, -r * 0.8], [-r, -r * 0.8]]);
+    case 'diamond': return pts([[0, -r], [r, 0], [0, r], [-r, 0]]);
+    case 'cross': return `<g stroke="${colour}" stroke-width="2"><line x1="${f2(x - r)}" y1="${f2(y - r)}" x2="${f2(x + r)}" y2="${f2(y + r)}"/><line x1="${f2(x - r)}" y1="${f2(y + r)}" x2="${f2(x + r)}" y2="${f2(y - r)}"/></g>`;
+  }
+}
+
 /** Round step for about `target` ticks over [lo, hi]: 1, 2, 2.5 or 5 times a power of ten. */
 function niceStep(lo: number, hi: number, target: number): number {
   const raw = (hi - lo) / Math.max(1, target);
@@ -56,6 +91,10 @@ export interface LinePlotOptions {
   height?: number;
   /** Prefix of the ids inside the SVG (default 'plot'): give each plot in one HTML page its own. */
   idPrefix?: string;
+  /** A caption line under the plot (e.g. what the band is). */
+  caption?: string;
+  /** Draw the legend (default true). */
+  legend?: boolean;
 }
 
 /**
@@ -71,7 +110,8 @@ export function linePlotSvg(o: LinePlotOptions): string {
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
   out.push(`<text x="${f2(m.l + pw / 2)}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(o.title)}</text>`);
   lineAxes(f, out);
-  out.push(`<text x="${f2(m.l + pw / 2)}" y="${f2(H - 10)}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
+  out.push(`<text x="${f2(m.l + pw / 2)}" y="${f2(m.t + ph + 40)}" text-anchor="middle">${escapeXml(o.xLabel)}</text>`);
+  if (o.caption) out.push(`<text class="caption" x="${f2(m.l)}" y="${f2(H - 8)}" text-anchor="start" font-size="11">${escapeXml(o.caption)}</text>`);
   out.push(`<text x="16" y="${f2(m.t + ph / 2)}" text-anchor="middle" transform="rotate(-90 16 ${f2(m.t + ph / 2)})">${escapeXml(o.yLabel)}</text>`);
   // Bands first so every line draws over every band.
   const clip = `${o.idPrefix ?? 'plot'}-area`;
@@ -79,22 +119,24 @@ export function linePlotSvg(o: LinePlotOptions): string {
   lineBands(f, clip, out);
   out.push('<g class="lines">');
   f.series.forEach((s, i) => {
-    const c = PALETTE[i % PALETTE.length];
+    const st = seriesStyle(i), c = st.colour;
     const d = s.pts.map((p, k) => `${k ? 'L' : 'M'}${f2(f.X(p.x))} ${f2(f.Y(p.mean))}`).join(' ');
-    out.push(`<path d="${d || 'M0 0'}" fill="none" stroke="${c}" stroke-width="2"><title>${escapeXml(s.name)}</title></path>`);
-    for (const p of s.pts) out.push(`<circle cx="${f2(f.X(p.x))}" cy="${f2(f.Y(p.mean))}" r="2.5" fill="${c}"/>`);
+    out.push(`<path d="${d || 'M0 0'}" fill="none" stroke="${c}" stroke-width="2"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}><title>${escapeXml(s.name)}</title></path>`);
+    for (const p of s.pts) out.push(markerSvg(st.marker, f.X(p.x), f.Y(p.mean), c));
   });
   out.push('</g>');
-  // Legend.
-  const lx = m.l + pw + 16;
-  out.push('<g class="legend">');
-  f.series.forEach((s, i) => {
-    const c = PALETTE[i % PALETTE.length], y = m.t + 8 + i * 18;
-    out.push(`<rect x="${f2(lx)}" y="${f2(y - 6)}" width="22" height="12" fill="${c}" fill-opacity="0.18"/>`);
-    out.push(`<line x1="${f2(lx)}" y1="${f2(y)}" x2="${f2(lx + 22)}" y2="${f2(y)}" stroke="${c}" stroke-width="2"/>`);
-    out.push(`<text x="${f2(lx + 28)}" y="${f2(y + 4)}">${escapeXml(s.name)}</text>`);
-  });
-  out.push('</g>');
+  if (o.legend ?? true) {
+    const lx = m.l + pw + 16;
+    out.push('<g class="legend">');
+    f.series.forEach((s, i) => {
+      const st = seriesStyle(i), c = st.colour, y = m.t + 8 + i * 18;
+      out.push(`<rect x="${f2(lx)}" y="${f2(y - 6)}" width="26" height="12" fill="${c}" fill-opacity="0.18"/>`);
+      out.push(`<line x1="${f2(lx)}" y1="${f2(y)}" x2="${f2(lx + 26)}" y2="${f2(y)}" stroke="${c}" stroke-width="2"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}/>`);
+      out.push(markerSvg(st.marker, lx + 13, y, c));
+      out.push(`<text x="${f2(lx + 32)}" y="${f2(y + 4)}" text-anchor="start">${escapeXml(s.name)}</text>`);
+    });
+    out.push('</g>');
+  }
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
@@ -118,9 +160,9 @@ interface LineFrame {
 }
 
 function lineFrame(o: LinePlotOptions): LineFrame {
-  const W = o.width ?? 640, H = o.height ?? 400;
-  const legendW = 170;
-  const m = { l: 64, r: 16 + legendW, t: 40, b: 52 };
+  const W = o.width ?? 640, H = (o.height ?? 400) + (o.caption ? 18 : 0);
+  const legendW = (o.legend ?? true) ? 170 : 0;
+  const m = { l: 64, r: 16 + legendW, t: 40, b: 52 + (o.caption ? 18 : 0) };
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const [x0, x1] = o.xDomain ?? [0, 1];
   const series = o.series.map((s) => ({
@@ -182,7 +224,7 @@ function lineBands(f: LineFrame, clip: string, out: string[]): void {
   const { X, Y } = f;
   out.push('<g class="bands">');
   f.series.forEach((s, i) => {
-    const c = PALETTE[i % PALETTE.length];
+    const c = seriesStyle(i).colour;
     let run: typeof s.pts = [];
     const flush = () => {
       if (run.length >= 2) {
@@ -280,7 +322,7 @@ export function protocolModality(p: Protocol): string {
  * Degradation curves of one protocol from a summary (diagonal cells): one line per method in `methods` order
  * (default: order of first appearance), y = the summarized metric.
  */
-export function protocolPlotSvg(summary: readonly SummaryRow[], protocol: Protocol, opts: { methods?: string[]; metricLabel?: string; title?: string; idPrefix?: string } = {}): string {
+export function protocolPlotSvg(summary: readonly SummaryRow[], protocol: Protocol, opts: { methods?: string[]; metricLabel?: string; title?: string; idPrefix?: string; legend?: boolean; caption?: boolean; width?: number; height?: number } = {}): string {
   const diag = summary.filter((s) => s.protocol === protocol && s.trainLevel === s.testLevel);
   const methods = opts.methods ?? [...new Set(diag.map((s) => s.method))];
   const series = methods.map((name) => ({
@@ -294,7 +336,49 @@ export function protocolPlotSvg(summary: readonly SummaryRow[], protocol: Protoc
     yLabel: opts.metricLabel ?? 'macro AUROC',
     series,
     idPrefix: opts.idPrefix ?? `plot-${protocol}`,
+    caption: opts.caption === false ? undefined : bandCaption(diag),
+    legend: opts.legend, width: opts.width, height: opts.height,
   });
+}
+
+/** The caption of a plot's bands: what they are and over how many seeds. */
+export function bandCaption(rows: readonly SummaryRow[]): string {
+  const n = rows.map((r) => r.n);
+  const lo = Math.min(...n), hi = Math.max(...n);
+  const seeds = n.length === 0 ? '0 seeds' : lo === hi ? `${lo} seed${lo === 1 ? '' : 's'}` : `${lo}-${hi} seeds`;
+  return `Lines: mean over seeds; shaded band: mean ± 1 standard deviation over ${seeds} (none with one seed).`;
+}
+
+/** A legend alone (a panel of a small-multiples figure): each name with its line, dash and marker. */
+export function legendSvg(names: readonly string[], width = 330, height = 240): string {
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`];
+  names.forEach((n, i) => {
+    const st = seriesStyle(i), y = 40 + i * 18;
+    out.push(`<line x1="20" y1="${y}" x2="46" y2="${y}" stroke="${st.colour}" stroke-width="2"${st.dash ? ` stroke-dasharray="${st.dash}"` : ''}/>`);
+    out.push(markerSvg(st.marker, 33, y, st.colour));
+    out.push(`<text x="52" y="${y + 4}" text-anchor="start">${escapeXml(n)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+/**
+ * Small multiples of several plots in one SVG (e.g. one per finding): each panel an SVG of its own placed on a
+ * grid of `cols` columns, with a title and a caption line.
+ */
+export function panelsSvg(title: string, panels: string[], cols: number, caption: string): string {
+  const sizes = panels.map((p) => /viewBox="0 0 (\d+) (\d+)"/.exec(p)).map((m) => (m ? [Number(m[1]), Number(m[2])] : [0, 0]));
+  const pw = Math.max(0, ...sizes.map((s) => s[0])), ph = Math.max(0, ...sizes.map((s) => s[1]));
+  const rows = Math.ceil(panels.length / cols), W = cols * pw, H = rows * ph + 60;
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}</title>`, `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<text x="${f2(W / 2)}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(title)}</text>`];
+  panels.forEach((p, k) => {
+    const x = (k % cols) * pw, y = 30 + Math.floor(k / cols) * ph;
+    out.push(p.trim().replace(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" /, `<svg x="${x}" y="${y}" `));
+  });
+  out.push(`<text class="caption" x="10" y="${f2(H - 10)}" text-anchor="start" font-size="11">${escapeXml(caption)}</text>`, '</svg>');
+  return out.join('\n') + '\n';
 }
 
 /** The train-level x test-level matrix of means of one method in one protocol, rows and columns ascending. */

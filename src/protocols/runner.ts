@@ -33,7 +33,8 @@ import { Interrupted, Jobs } from './jobs.ts';
 import { METHOD_DEFINITIONS, PROPOSED, USES_DROPOUT_CHOICE, methodTraining, planCell, planJobs } from './methods.ts';
 import type { MethodName, ModelPlan } from './methods.ts';
 import { fixed } from './plot.ts';
-import { writeReportArtifacts } from './report.ts';
+import { writeFigurePngs, writeReportArtifacts } from './report.ts';
+import { naturalMissingnessTable } from './natural.ts';
 import type { ReportInput, ReportTable } from './report.ts';
 import { CellStore, repairCellStore } from './results.ts';
 import type { CellKey, Protocol, ResultRow } from './results.ts';
@@ -176,7 +177,10 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     log(`interrupted: ${ss.added} cell(s) stored this time, ${ss.todo.length - ss.added} left; run the same command again to continue`);
     return { ...base, interrupted: true, artifacts: [], sanity: [], rows: [], comparisons: [] };
   }
-  return { ...base, interrupted: false, ...writeReport(ss, replicates) };
+  const rep = writeReport(ss, replicates);
+  const pngs = await writeFigurePngs(out, rep.artifacts);
+  if (pngs.error) log(pngs.error);
+  return { ...base, interrupted: false, ...rep, artifacts: [...rep.artifacts, ...pngs.written] };
 }
 
 /** The cell store (repaired if a crash tore its last line), the cells wanted and those still to compute. */
@@ -261,14 +265,17 @@ function writeReport(ss: Session, replicates: number): Pick<StressResult, 'artif
   const rows = cells.flatMap((c) => c.rows);
   const tsPath = join(out, 'testset.json');
   let comparisons: Comparison[] = [];
+  let natural: ReportTable | null = null;
   if (existsSync(tsPath)) {
     log(`paired bootstrap (${replicates} replicates, patients resampled) of ${PROPOSED} vs each method at each level ...`);
-    comparisons = protocolComparisons(cells, readTestSet(tsPath), { protocols: o.protocols, levels: o.levels, methods: o.methods, seeds: ss.seeds, replicates });
+    const ts = readTestSet(tsPath);
+    comparisons = protocolComparisons(cells, ts, { protocols: o.protocols, levels: o.levels, methods: o.methods, seeds: ss.seeds, replicates });
+    natural = naturalMissingnessTable(cells, ts, o.methods);
   } else log(`no ${tsPath}: the significance tests are left out`);
   const sanity = sanityChecks(rows);
   const input: ReportInput = {
     rows, proposed: PROPOSED, comparisons, methods: o.methods.filter((m) => rows.some((r) => r.method === m)), protocols: o.protocols,
-    title: 'Stress-test protocols', tables: reportTables(o, selection, sanity), notes: reportNotes(o, ss.settings),
+    title: 'Stress-test protocols', tables: [...(natural ? [natural] : []), ...reportTables(o, selection, sanity)], notes: reportNotes(o, ss.settings),
   };
   const artifacts = writeReportArtifacts(out, input);
   const report = join(out, 'report.html');

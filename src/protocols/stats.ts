@@ -165,6 +165,11 @@ export interface Comparison {
   hi: number;
   /** Unadjusted two-sided p-value. */
   p: number;
+  /**
+   * Defined bootstrap replicates B behind p: p = 2/(B+1) is its floor (no replicate crossed 0), which the
+   * reports print as a bound, not as an exact value. Absent in comparisons made before it was recorded.
+   */
+  replicates?: number;
   /** Holm-adjusted p-value within its family (filled by withHolm). */
   pHolm?: number;
 }

@@ -4,7 +4,7 @@
  * initialised from), the trainer configuration the coordinator resolved, and the package version and git
  * commit of the coordinator's checkout, which a worker must match.
  */
-import { execFileSync } from 'node:child_process';
+import { gitCommit } from '../node/commit.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -48,23 +48,8 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string }).version;
 }
 
-let commitCache: string | undefined;
-/**
- * This checkout's git commit (`+dirty` when tracked files differ from it); RESILIENT_FUSION_COMMIT overrides
- * it where there is no .git (a container image built from a checkout).
- */
-export function gitCommit(): string {
-  if (process.env.RESILIENT_FUSION_COMMIT) return process.env.RESILIENT_FUSION_COMMIT;
-  if (commitCache) return commitCache;
-  try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    commitCache = head + (dirty ? '+dirty' : '');
-  } catch {
-    commitCache = 'unknown';
-  }
-  return commitCache;
-}
+/** The checkout's commit: one function for the job data and the model cards (src/node/commit.ts). */
+export { gitCommit };
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 

@@ -57,6 +57,7 @@ export const TRAIN_OPTIONS = {
   encoderLrScale: num(1, 'Stage 2 (or any run): the encoders\' (vision.*, tabular.*) learning rate as a multiple of lr.', { min: 0, max: 1000 }),
   encoderWarmupEpochs: int(0, 'Stage 2 (or any run): epochs at the start with the encoders frozen (fusion and head train alone first).', { min: 0, max: 100_000 }),
   patience: int(4, 'Early stopping: epochs without a better validation macro AUROC (0: off).', { min: 0, max: 100_000 }),
+  calibrate: bool(true, 'Fit one temperature per finding on validation (minimum NLL on observed labels) and store it, with the validation thresholds, in model.safetensors; false: thresholds only, probabilities uncalibrated.'),
   evalBatch: int(64, 'Samples per forward pass in evaluation.', { min: 1, max: 4096 }),
   resume: path('', 'Continue the interrupted run in this folder.'),
   maxSteps: int(0, 'Stop (saving like Ctrl-C) after this many optimizer steps in total (0: no limit).', { min: 0, max: Number.MAX_SAFE_INTEGER }),

@@ -5,17 +5,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluate } from '../eval/index.ts';
-import type { EvalResult } from '../eval/index.ts';
-import { LABEL_NAMES, hasTabular } from '../engine/index.ts';
-import { decodeCheckpoint } from '../model/index.ts';
+import { calibrateProbabilities, characteristics, crossAttributes, evaluate, fitTemperatures, markdownToHtml, modelCard, nll, reliabilitySvg, scoreSplit, splitReportMd } from '../eval/index.ts';
+import type { EvalResult, SplitReport } from '../eval/index.ts';
+import { LABEL_NAMES } from '../engine/index.ts';
+import { buildLayout, decodeCheckpoint, encodeCheckpoint } from '../model/index.ts';
+import { characteristicsFacts, cohortFlowLines, sourceLines, studyAttributes } from '../data/index.ts';
+import type { PreparedDataset } from '../data/index.ts';
 import { evalTargets, prevalence } from './batching.ts';
 import type { TrainConfig } from './config.ts';
 import type { Predict, RunContext } from './context.ts';
 import { writeFileAtomic } from '../node/files.ts';
-import { injectedMissing } from './missing.ts';
+import { gitCommit } from '../node/commit.ts';
 import type { TaskRunner } from './pool.ts';
 import type { PredictResult, PredictTask } from './replica.ts';
+import type { Shown } from './batch-policy.ts';
 import { writeStateJson } from './run-folder.ts';
 import type { RunState } from './run-folder.ts';
 import type { DataParallelStep } from './step.ts';
@@ -51,20 +54,115 @@ export function testMissingness(cfg: TrainConfig): { testMissImage: number; test
   return { testMissImage: cfg.testMissImage >= 0 ? cfg.testMissImage : cfg.missImage, testMissTab: cfg.testMissTab >= 0 ? cfg.testMissTab : cfg.missTab };
 }
 
+/** How the trainer chooses the thresholds it stores (the `rule` of the checkpoint's `thresholds` entry). */
+export const THRESHOLD_RULE = 'per finding, the validation probability (after calibration) that maximizes F1 on the observed labels; the highest such; 0.5 where validation has no positive';
+
+/** What testBest stored in the checkpoint and wrote to metrics.json besides the metrics. */
+export interface Calibrated {
+  /** Per-label temperatures fitted on validation (absent: --calibrate false). */
+  temperatures?: number[];
+  /** Mean validation NLL per label before and after (after = before without temperatures). */
+  validationNll: { before: number[]; after: number[] };
+}
+
 /**
- * Load the best checkpoint, score validation (for the F1 thresholds) and test, write metrics.json, then mark
- * the run finished in state.json (last: a run marked finished always has its metrics).
+ * Load the best checkpoint, fit the temperatures on validation (unless --calibrate false), choose the
+ * thresholds on the calibrated validation probabilities, score test with the evaluation `npm run evaluate`
+ * uses (src/eval/report.ts), store thresholds and temperatures in model.safetensors' metadata, write
+ * metrics.json, then mark the run finished in state.json (last: a run marked finished always has its metrics).
  */
-export async function testBest(ctx: RunContext): Promise<{ validation: EvalResult; test: EvalResult }> {
-  const { cfg, ds, testRows, runDir, state } = ctx;
-  ctx.stepper.setParams(decodeCheckpoint(new Uint8Array(readFileSync(join(runDir, 'model.safetensors')))).params);
-  const validation = await validate(ctx);
+export async function testBest(ctx: RunContext): Promise<{ validation: EvalResult; test: EvalResult; report: SplitReport }> {
+  const { cfg, ds, valRows, testRows, runDir, state } = ctx;
+  const ckPath = join(runDir, 'model.safetensors');
+  const best = decodeCheckpoint(new Uint8Array(readFileSync(ckPath)));
+  ctx.stepper.setParams(best.params);
+  const L = LABEL_NAMES.length;
+  const valRaw = (await ctx.predict(valRows, cfg.missImage, cfg.missTab)).probs, valTargets = evalTargets(ds.labels, valRows);
+  const temperatures = cfg.calibrate ? fitTemperatures(valRaw, valTargets, L) : undefined;
+  const valProbs = temperatures ? calibrateProbabilities(valRaw, temperatures) : valRaw;
+  const validation = evaluate(valProbs, valTargets, LABEL_NAMES);
+  const perLabelNll = (p: Float32Array) => LABEL_NAMES.map((_, j) => nll(columnOf(p, L, j), columnOf(valTargets, L, j)));
+  const calibrated: Calibrated = { ...(temperatures ? { temperatures } : {}), validationNll: { before: perLabelNll(valRaw), after: perLabelNll(valProbs) } };
   const { testMissImage, testMissTab } = testMissingness(cfg);
-  const test = evaluate((await ctx.predict(testRows, testMissImage, testMissTab)).probs, evalTargets(ds.labels, testRows), LABEL_NAMES, validation.thresholds);
-  writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({ bestEpoch: state.bestEpoch, validation, test, testMissImage, testMissTab }, null, 2) + '\n');
+  const testOut = await ctx.predict(testRows, testMissImage, testMissTab), testRaw = testOut.probs;
+  const testProbs = temperatures ? calibrateProbabilities(testRaw, temperatures) : testRaw;
+  const test = evaluate(testProbs, evalTargets(ds.labels, testRows), LABEL_NAMES, validation.thresholds);
+  const report = scoreSplit({
+    ...splitFacts(ds, testRows, testOut),
+    labels: LABEL_NAMES, probs: testProbs, ...(temperatures ? { rawProbs: testRaw } : {}), targets: evalTargets(ds.labels, testRows),
+    thresholds: validation.thresholds,
+  }, { seed: cfg.seed });
+  const thresholds = { values: validation.thresholds, rule: THRESHOLD_RULE, split: 'validation' };
+  const metadata = { ...best.metadata, thresholds, calibration: temperatures ? { method: 'temperature', temperatures } : undefined };
+  writeFileAtomic(ckPath, encodeCheckpoint(best.config, buildLayout(best.config), best.params, metadata));
+  writeFileAtomic(join(runDir, 'metrics.json'), JSON.stringify({
+    bestEpoch: state.bestEpoch, validation, test, testMissImage, testMissTab, thresholds, calibration: calibrated, report,
+  }, null, 2) + '\n');
+  const all = Int32Array.from({ length: ds.n }, (_, i) => i);
+  const card = modelCard({
+    kind: 'training run', modelPath: ckPath,
+    model: { preset: cfg.preset, parameters: best.params.length, config: { ...best.config }, trainingConfig: { ...cfg }, seed: cfg.seed, commit: gitCommit() },
+    data: { dir: ds.report.dir, sources: sourceLines(ds.report), flow: cohortFlowLines(ds.report) },
+    characteristics: characteristics(characteristicsFacts(ds, studyAttributes(ds, all))),
+    thresholds: { values: validation.thresholds, rule: THRESHOLD_RULE }, temperatures, validationNll: calibrated.validationNll,
+    split: 'test', missImage: testMissImage, missTab: testMissTab, uncertain: cfg.uncertain, report, reliabilityImage: 'reliability.svg',
+  });
+  writeEvaluationFiles(runDir, { report, card: card.markdown, title: `Test evaluation of ${ckPath}` });
   state.finished = true;
   writeStateJson(runDir, state);
-  return { validation, test };
+  return { validation, test, report };
+}
+
+/**
+ * The report files of an evaluation, each written atomically into `dir`: reliability.svg, report.md,
+ * report.html, model-card.md, model-card.html, and (when given) metrics.json and predictions.csv. Returns
+ * the names written.
+ */
+export function writeEvaluationFiles(dir: string, o: { report: SplitReport; card: string; title: string; metrics?: unknown; predictionsCsv?: string }): string[] {
+  const files: [string, string][] = [];
+  if (o.metrics !== undefined) files.push(['metrics.json', `${JSON.stringify(o.metrics, null, 2)}\n`]);
+  if (o.predictionsCsv !== undefined) files.push(['predictions.csv', o.predictionsCsv]);
+  const reportMd = [`# ${o.title}`, '', ...splitReportMd(o.report, 'reliability.svg')].join('\n');
+  files.push(
+    ['reliability.svg', `${reliabilitySvg(o.report.calibration, 'Reliability diagrams: each point one of 15 equal-mass bins (mean predicted probability, observed fraction), its count above it; dashed: ideal.')}\n`],
+    ['report.md', reportMd], ['report.html', markdownToHtml(reportMd, o.title)],
+    ['model-card.md', o.card], ['model-card.html', markdownToHtml(o.card, o.title)],
+  );
+  for (const [name, text] of files) writeFileAtomic(join(dir, name), text);
+  return files.map(([name]) => name);
+}
+
+function columnOf(m: ArrayLike<number>, L: number, j: number): Float64Array {
+  const n = m.length / L, out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = m[i * L + j];
+  return out;
+}
+
+/** The subgroup attributes of some rows: sex, age band, race, insurance, and sex x race. */
+export function subgroupsOf(ds: PreparedDataset, rows: ArrayLike<number>) {
+  const a = studyAttributes(ds, rows);
+  return [...a, crossAttributes(a[0], a[2])];
+}
+
+/**
+ * Per-study facts of some rows for the evaluation: patients, what entered the model (`shown`: what the
+ * replicas' batch policy reports, or the evaluate command's injection), the table features present, and the
+ * subgroup attributes the data set has.
+ */
+export function splitFacts(ds: PreparedDataset, rows: Int32Array, shown: Shown) {
+  const Fn = ds.schema.numeric.length, Fc = ds.schema.categorical.length;
+  const tabPresent = new Uint16Array(rows.length);
+  rows.forEach((r, i) => {
+    if (!shown.hasTab[i]) return;
+    let c = 0;
+    for (let j = 0; j < Fn; j++) c += ds.numPresent[r * Fn + j];
+    for (let j = 0; j < Fc; j++) c += ds.catPresent[r * Fc + j];
+    tabPresent[i] = c;
+  });
+  return {
+    patients: Int32Array.from(rows, (r) => ds.subjectId[r]), hasImage: shown.hasImage, hasTab: shown.hasTab, tabPresent, numFeatures: Fn + Fc,
+    subgroups: subgroupsOf(ds, rows),
+  };
 }
 
 /** One test-time missingness setting to evaluate the best checkpoint at (the protocols' test levels). */
@@ -106,6 +204,13 @@ export async function testPointPredictions(ctx: RunContext, points: readonly Tes
     predictions, targets: evalTargets(ds.labels, testRows), patients: Int32Array.from(testRows, (r) => ds.subjectId[r]),
     trainPrevalence: prevalence(ds.labels, ctx.trainRows),
   };
+}
+
+/** Macro Brier, ECE, calibration intercept and slope of a test report, with the figures before calibration when fitted. */
+export function calibrationLine(r: SplitReport): string {
+  const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const one = (c: SplitReport['calibration']['macro']) => `Brier ${f(c.brier, 4)}, ECE ${f(c.ece, 4)}, intercept ${f(c.intercept, 3)}, slope ${f(c.slope, 3)}`;
+  return `macro ${one(r.calibration.macro)}${r.calibrationBefore ? ` (before: ${one(r.calibrationBefore.macro)})` : ''}`;
 }
 
 const num = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '  -   ');

@@ -28,7 +28,7 @@ import type { RunContext } from './context.ts';
 import { checkpointMetadata, prepareData, shareDataset } from './data.ts';
 import type { Logger } from './data.ts';
 import { trainingProvenance } from './files.ts';
-import { makePredict, summaryLines, testBest } from './evaluation.ts';
+import { calibrationLine, makePredict, summaryLines, testBest } from './evaluation.ts';
 import { frozenEntries, initFromCheckpoints, initVisionFromTimm, initialModelConfig } from './init.ts';
 import { stepsPerEpoch, trainLoop } from './loop.ts';
 import type { StopReason } from './loop.ts';
@@ -123,8 +123,9 @@ async function trainOpened(run: OpenRun, cfg: TrainConfig, opts: TrainOptions, l
       log(`${why} at step ${state.step}: saved ${join(runDir, 'last.safetensors')}; continue with --resume ${runDir}`);
       return { runDir, state, interrupted: stop === 'interrupted', stop, seconds: seconds() };
     }
-    const { validation, test } = await testBest(ctx);
+    const { validation, test, report } = await testBest(ctx);
     log(`test (best epoch ${state.bestEpoch}): macro AUROC ${test.macroAuroc.toFixed(4)}, macro AUPRC ${test.macroAuprc.toFixed(4)}, macro F1 ${test.macroF1.toFixed(4)}`);
+    log(`test calibration${report.calibrationBefore ? ' (temperatures fitted on validation)' : ''}: ${calibrationLine(report)}`);
     if (opts.afterTest) await opts.afterTest(ctx);
     for (const l of summaryLines({ runDir, state, seconds: seconds(), test })) log(l);
     return { runDir, state, interrupted: false, stop, test, validation, seconds: seconds() };

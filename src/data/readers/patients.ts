@@ -30,7 +30,7 @@ export async function readPatients(file: string, cohort: Cohort, t: FeatureTable
 }
 
 /** Age at time `t` (ms); the anchor_age text itself when it is not a number (counted as unparsed later). */
-function ageAt(ageText: string, yearText: string, t: number): string | number {
+export function ageAt(ageText: string, yearText: string, t: number): string | number {
   const age = parseNumber(ageText), year = parseNumber(yearText);
   if (Number.isNaN(age)) return ageText;
   return Number.isNaN(t) || Number.isNaN(year) ? age : age + (new Date(t).getUTCFullYear() - year);

@@ -84,12 +84,12 @@ test('evaluate: bad flags are one line, nothing written', () => {
   const file = join(root, 'a-file');
   writeFileSync(file, 'x');
   const cases: [string[], RegExp][] = [
-    [['--model', model, '--data', data, '--out', join(root, 'x1'), '--miss-image', '1.5'], /--miss-image 1\.5: a missingness rate is a number in \[0, 1\]/],
+    [['--model', model, '--data', data, '--out', join(root, 'x1'), '--miss-image', '1.5'], /--miss-image expects a number in \[0, 1\], got "1\.5"/],
     [['--model', model, '--data', data, '--out', file], /--out .*a-file: not a folder/],
     [['--model', join(root, 'nope.safetensors'), '--data', data, '--out', join(root, 'x2')], /--model .*nope\.safetensors: no such file/],
     [['--model', model, '--out', join(root, 'x3')], /--data is required/],
     [['--model', model, '--data', data, '--out', join(root, 'x4'), '--min-group', '0'], /min-group/],
-    [['--model', model, '--data', data, '--out', join(root, 'x5'), '--replicates', '1000000'], /--replicates 1000000: at most 100000/],
+    [['--model', model, '--data', data, '--out', join(root, 'x5'), '--replicates', '1000000'], /--replicates expects an integer in 1\.\.100000, got "1000000"/],
   ];
   for (const [args, re] of cases) {
     const r = cli(args);

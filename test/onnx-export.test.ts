@@ -148,10 +148,10 @@ test('what cannot be exported is refused with a message naming it', () => {
   assert.throws(() => exported(m, 22), /opset 22 is not supported/);
   const { normalization: _n, ...noNorm } = m.metadata;
   assert.throws(() => exported(m, 21, noNorm), /no 'normalization' entry/);
-  assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'temperature', temperatures: [1, 2] } }), /calibration temperatures is not a list of 14 numbers/);
-  assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'temperature', temperatures: Array(14).fill(0) } }), /calibration temperatures\[0\] 0 is not a positive number/);
-  assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'platt' } }), /calibration method "platt" is not 'temperature'/);
-  assert.throws(() => exported(m, 21, { ...m.metadata, thresholds: { values: Array(14).fill(1.5), rule: 'f1', split: 'validation' } }), /thresholds values\[0\] 1\.5 is not a probability/);
+  assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'temperature', temperatures: [1, 2] } }), /calibration\.temperatures has 2 values, the model has 14 labels/);
+  assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'temperature', temperatures: Array(14).fill(0) } }), /calibration\.temperatures\[0\] \(Atelectasis\) 0 is not a temperature in \(0, /);
+  assert.throws(() => exported(m, 21, { ...m.metadata, calibration: { method: 'platt' } }), /calibration\.method "platt" is not 'temperature'/);
+  assert.throws(() => exported(m, 21, { ...m.metadata, thresholds: { values: Array(14).fill(1.5), rule: 'f1', split: 'validation' } }), /thresholds\.values\[0\] \(Atelectasis\) 1\.5 is not/);
 });
 
 function cli(name: string, args: string[]): { status: number | null; stdout: string; stderr: string } {

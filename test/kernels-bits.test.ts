@@ -154,4 +154,17 @@ test('bceLogits: finite for |x| up to 100, exactly 0 gradient where a label is u
   }
 });
 
+test('bceLogits: gradScale scales the gradient only (reference and wasm)', () => {
+  const r = rng(27), n = 23;
+  const x = randArray(r, n, -6, 6), t = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? NaN : i % 3 === 1 ? 0 : 1));
+  const w = Float32Array.from(t, (v) => (Number.isNaN(v) ? 0 : 1));
+  for (const be of [ref, ...wasm]) {
+    const mk = be.mark(), d1 = be.alloc(n), d2 = be.alloc(n), xs = put(be, x), ts = put(be, t), ws = put(be, w);
+    const l1 = bceLogits(be, d1, xs, ts, ws, n, 1), l2 = bceLogits(be, d2, xs, ts, ws, n, 0.25);
+    assert.is(l2, l1, `${be.name} loss`);
+    close(`${be.name} gradScale`, be.readSync(d2, n), be.readSync(d1, n).map((v) => v * 0.25), 0, 1e-15);
+    be.release(mk);
+  }
+});
+
 test.run();

@@ -84,13 +84,16 @@ export async function onWebGpuPage<T extends RunOutcome>(opts: {
   }
 }
 
-/** Run `node --import tsx <args>` from the repository root and parse the last stdout line as JSON. */
+/**
+ * Run `node --import tsx <args>` from the repository root and parse its last stdout line that is a JSON
+ * object (a driver may print after it).
+ */
 export function jsonChild<T extends RunOutcome>(cwd: string, args: string[], env: Record<string, string>, timeout: number): T {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', timeout, maxBuffer: 64 << 20 });
+  const lines = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{'));
   try {
-    return JSON.parse(line) as T;
+    return JSON.parse(lines.pop() ?? '') as T;
   } catch {
-    return { error: `child exited ${r.status ?? r.signal} without a result; stderr: ${r.stderr.slice(-600)}` } as T;
+    return { error: `child exited ${r.status ?? r.signal} without a result${r.error ? ` (${r.error.message})` : ''}; stdout ends: ${(r.stdout ?? '').slice(-300)}; stderr: ${(r.stderr ?? '').slice(-600)}` } as T;
   }
 }

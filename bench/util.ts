@@ -52,8 +52,8 @@ export function measurePeak(build: WasmBuild): number {
 export const PEAK_LOOPS = [
   { loop: 'madd', name: 'madd 12 chains', flopsPerIter: 96 },
   { loop: 'mul_add', name: 'mul|add 6+6 chains', flopsPerIter: 48 },
-  { loop: 'madd_rt', name: 'madd 12 chains, run-time operands', flopsPerIter: 96 },
-  { loop: 'mul_add_rt', name: 'mul|add 6+6 chains, run-time operands', flopsPerIter: 48 },
+  { loop: 'madd_rt', name: 'madd 12 chains, rt operands', flopsPerIter: 96 },
+  { loop: 'mul_add_rt', name: 'mul|add 6+6, rt operands', flopsPerIter: 48 },
 ] as const;
 /** Iterations of one timed run of a peak loop (PEAK_CALLS calls of PEAK_ITERS / PEAK_CALLS). */
 export const PEAK_ITERS = 2_000_000;

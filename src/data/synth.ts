@@ -429,7 +429,7 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   const root = stagingFolder(out, opts.out);
   try {
     const summary = writeSet(root, { nPat, seed, gzip, size, quality, splitFile: opts.splitFile ?? true });
-    writeFileSync(join(root, SYNTH_MARKER), `${JSON.stringify({ seed, patients: nPat, imageSize: size, gzip, quality, splitFile: opts.splitFile ?? true, ...summary }, null, 2)}\n`);
+    writeFileSync(join(root, SYNTH_MARKER), `${JSON.stringify({ seed, imageSize: size, gzip, quality, splitFile: opts.splitFile ?? true, ...summary }, null, 2)}\n`);
     commitStaged(root, out);
     return { out: opts.out, ...summary };
   } finally {

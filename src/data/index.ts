@@ -10,7 +10,7 @@ export type { StudyAttribute } from './demographics.ts';
 export type { LoadOptions, PreparedDataset } from './dataset.ts';
 export { locateSources } from './layout.ts';
 export type { DataLayout, LayoutOptions } from './layout.ts';
-export { generateSynthetic, renderImage, SYNTH_DEFAULT_PATIENTS } from './synth.ts';
+export { generateSynthetic, renderImage, syntheticSetComplete, SYNTH_DEFAULT_PATIENTS, SYNTH_MARKER } from './synth.ts';
 export type { SynthOptions, SynthSummary, Latent } from './synth.ts';
 export { DEFAULT_FEATURE_SPEC, checkFeatureSpec, parsePain, parseNumber, numericValue, categoricalValue } from './features.ts';
 export { resolveFeatureSpec } from './feature-spec-file.ts';

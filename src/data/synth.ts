@@ -6,9 +6,10 @@
  * through a noisy CheXpert-style labeler (uncertain and blank entries). Same seed, same bytes: one seeded
  * PRNG stream per patient and per image, no clock, fixed gzip level.
  */
-import { mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, rmdirSync, statSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { LABEL_NAMES } from '../engine/batch.ts';
 import { csvLine } from './csv.ts';
 import { encodeGrayJpeg } from './jpeg.ts';
@@ -16,7 +17,10 @@ import { Rng } from '../engine/rng.ts';
 
 /** Options of the generator. */
 export interface SynthOptions {
-  /** Output folder (created; an existing data set in it is replaced). */
+  /**
+   * Output folder (created; an existing data set in it is replaced, anything else in it is kept). The set
+   * is written into a temporary sibling folder and moved in when complete, its marker file last.
+   */
   out: string;
   /** Patients (each has 1-4 studies, about 1.5 on average). Default 1200 (about 1800 studies). */
   patients?: number;
@@ -339,8 +343,102 @@ function f1(v: number): string {
 }
 
 /**
+ * The file a complete synthetic data set ends with: its options and summary (JSON, no path or time, so the
+ * same seed still gives the same bytes). Written last, so a folder without it is incomplete.
+ */
+export const SYNTH_MARKER = 'synthetic.json';
+/** What a synthetic data set consists of, besides the marker. */
+const SYNTH_ENTRIES = ['mimic-cxr-jpg', 'mimic-iv', 'truth.csv'];
+
+/** Whether `dir` holds a complete synthetic data set (its marker, written last, is there). */
+export function syntheticSetComplete(dir: string): boolean {
+  return existsSync(join(dir, SYNTH_MARKER)) && SYNTH_ENTRIES.every((e) => existsSync(join(dir, e)));
+}
+
+const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/**
+ * Create `dir` and its missing parents one level at a time. Why not mkdirSync(recursive): in a folder that
+ * refuses new entries without saying EACCES (/proc answers ENOENT) Node's recursive mkdir retries forever;
+ * one level at a time fails at once, here with one line naming the folder.
+ */
+function makeFolders(dir: string, shown: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d)) {
+    missing.unshift(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  if (existsSync(d) && !statSync(d).isDirectory()) throw new Error(`${shown}: ${d} is not a folder`);
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if (errCode(e) !== 'EEXIST') throw new Error(`${shown}: cannot create the folder ${m} (${errCode(e)})`);
+    }
+  }
+}
+
+/** Is a process with this pid running (a staging folder's owner)? */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) === 'EPERM';
+  }
+}
+
+/**
+ * A fresh staging folder beside `out` (`.NAME.partial-PID-RANDOM`, same file system, so the final moves are
+ * renames), after removing the staging folders of generators that died (a killed `synth`).
+ */
+function stagingFolder(out: string, shown: string): string {
+  const parent = dirname(out), prefix = `.${basename(out)}.partial-`;
+  makeFolders(parent, shown);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`${shown} exists and is not a folder`);
+  for (const e of readdirSync(parent)) {
+    const pid = e.startsWith(prefix) ? Number(e.slice(prefix.length).split('-')[0]) : NaN;
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(join(parent, e), { recursive: true, force: true });
+  }
+  // mkdirSync, not mkdtempSync: the folder becomes `out`, so it gets the usual mode (mkdtemp's is 0700).
+  const tmp = join(parent, `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    mkdirSync(tmp);
+    return tmp;
+  } catch (e) {
+    throw new Error(`${shown}: cannot create a folder in ${parent} (${errCode(e)})`);
+  }
+}
+
+/**
+ * Move a complete staged set to `out`: one rename where `out` does not exist; otherwise the marker of the
+ * old set goes first, then each entry is replaced, and the new marker comes last, so an interruption
+ * leaves a folder that syntheticSetComplete calls incomplete (and other files in `out` are kept).
+ */
+function commitStaged(tmp: string, out: string): void {
+  if (!existsSync(out)) {
+    try {
+      renameSync(tmp, out);
+      return;
+    } catch (e) {
+      if (!existsSync(out)) throw e; // created meanwhile: replace entry by entry
+    }
+  }
+  rmSync(join(out, SYNTH_MARKER), { force: true });
+  for (const e of SYNTH_ENTRIES) {
+    rmSync(join(out, e), { recursive: true, force: true });
+    renameSync(join(tmp, e), join(out, e));
+  }
+  renameSync(join(tmp, SYNTH_MARKER), join(out, SYNTH_MARKER));
+  rmdirSync(tmp);
+}
+
+/**
  * Write a synthetic data set to `opts.out` and return what was written. Deterministic in (seed, patients,
- * imageSize, gzip, quality).
+ * imageSize, gzip, quality). Written into a staging folder beside `out` and moved in when complete.
  */
 export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummary> {
   const nPat = opts.patients ?? SYNTH_DEFAULT_PATIENTS;
@@ -351,9 +449,22 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   if (!(nPat >= 1)) throw new Error(`patients must be >= 1 (got ${nPat})`);
   const mnar = opts.mnar ?? 0;
   if (!(mnar >= 0 && mnar <= 1)) throw new Error(`mnar must be a probability in [0, 1] (got ${mnar})`);
-  const root = opts.out;
+  const out = resolve(opts.out);
+  const root = stagingFolder(out, opts.out);
+  try {
+    const summary = writeSet(root, { nPat, seed, gzip, size, quality, splitFile: opts.splitFile ?? true, mnar });
+    writeFileSync(join(root, SYNTH_MARKER), `${JSON.stringify({ seed, imageSize: size, gzip, quality, splitFile: opts.splitFile ?? true, mnar, ...summary }, null, 2)}\n`);
+    commitStaged(root, out);
+    return { out: opts.out, ...summary };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The set's files, written into `root` (a fresh staging folder). */
+function writeSet(root: string, o: { nPat: number; seed: number; gzip: boolean; size: number; quality: number; splitFile: boolean; mnar: number }): Omit<SynthSummary, 'out'> {
+  const { nPat, seed, gzip, size, quality, mnar } = o;
   const cxr = join(root, 'mimic-cxr-jpg');
-  for (const d of ['mimic-cxr-jpg', 'mimic-iv', 'truth.csv']) if (existsSync(join(root, d))) rmSync(join(root, d), { recursive: true, force: true });
   mkdirSync(join(root, 'mimic-iv', 'hosp'), { recursive: true });
   mkdirSync(join(root, 'mimic-iv', 'ed'), { recursive: true });
   mkdirSync(join(cxr, 'files'), { recursive: true });
@@ -540,7 +651,7 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   };
   write(join(cxr, 'mimic-cxr-2.0.0-metadata'), meta);
   write(join(cxr, 'mimic-cxr-2.0.0-chexpert'), chex);
-  if (opts.splitFile ?? true) write(join(cxr, 'mimic-cxr-2.0.0-split'), split);
+  if (o.splitFile) write(join(cxr, 'mimic-cxr-2.0.0-split'), split);
   write(join(root, 'mimic-iv', 'hosp', 'patients'), patients);
   write(join(root, 'mimic-iv', 'hosp', 'labevents'), labs);
   write(join(root, 'mimic-iv', 'hosp', 'admissions'), admissions);
@@ -549,5 +660,5 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthSummar
   writeFileSync(join(root, 'truth.csv'), truth.join('\n') + '\n');
   const prevalence: Record<string, number> = {};
   LABEL_NAMES.forEach((n, k) => (prevalence[n] = positives[k] / studies));
-  return { out: root, patients: nPat, studies, images, lateralOnlyStudies: lateralOnly, edStays: nStays, studiesWithStay: withStay, labRows, admissions: admissions.length - 1, mnarDropped, prevalence };
+  return { patients: nPat, studies, images, lateralOnlyStudies: lateralOnly, edStays: nStays, studiesWithStay: withStay, labRows, admissions: admissions.length - 1, mnarDropped, prevalence };
 }

@@ -10,6 +10,8 @@ import type { GemmOptions, Ptr, SyncBackend } from './types.ts';
 export interface WasmExports {
   f32_peak_madd(iters: number): number;
   f32_peak_mul_add(iters: number): number;
+  f32_peak_madd_rt(iters: number): number;
+  f32_peak_mul_add_rt(iters: number): number;
   f32_gemm(c: number, a: number, b: number, bias: number, M: number, N: number, K: number, lda: number, ldb: number, ldc: number, flags: number, ws: number, res: number, ep: number, aux: number): void;
   f32_attention_fwd(out: number, att: number, qkv: number, mask: number, B: number, T: number, d: number, H: number, ws: number): void;
   f32_attention_bwd(dqkv: number, dout: number, qkv: number, att: number, mask: number, B: number, T: number, d: number, H: number, ws: number): void;

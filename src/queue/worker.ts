@@ -4,12 +4,13 @@
  * under the shared --out folder and returns the job's predictions through the queue. A job from another
  * version of the code is put back for another worker and this worker stops with the reason.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import { DelayedError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
+import { syntheticSetComplete } from '../data/synth.ts';
 import { checkSettings } from '../protocols/job-files.ts';
 import { QUEUE_NAME, connect, parseQueueUrl } from './connection.ts';
 import { refusal } from './job-data.ts';
@@ -112,7 +113,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const jobLog = (line: string) => { void job.log(line).catch(() => {}); };
     await job.log(`worker ${me}, attempt ${job.attemptsMade + 1}, run folder ${join(runDir, 'runs', d.name)}`);
     // A job on the built-in synthetic set generates it on first use: one job does that, the others wait.
-    const synthMissing = () => !d.settings.data && !existsSync(join(resolve(o.synthDir ?? 'data/synthetic'), 'mimic-cxr-jpg'));
+    const synthMissing = () => !d.settings.data && !syntheticSetComplete(resolve(o.synthDir ?? 'data/synthetic'));
     if (synthMissing() && synthGate) await synthGate.catch(() => {});
     const training = trainOnThread({ data: d, runDir, threads: o.threads, synthDir: o.synthDir }, jobLog);
     if (synthMissing() && !synthGate) synthGate = training;

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { generateSynthetic, loadDataset } from '../data/index.ts';
+import { generateSynthetic, loadDataset, syntheticSetComplete, SYNTH_MARKER } from '../data/index.ts';
 import type { DecoderName, PreparedDataset } from '../data/index.ts';
 import { presetConfig } from '../model/index.ts';
 import type { ModelConfig } from '../model/index.ts';
@@ -19,8 +19,11 @@ export async function prepareData(cfg: TrainConfig, threads: number, log: Logger
   let dir = cfg.data;
   if (!dir && !cfg.cxrDir) {
     dir = resolve(cfg.synthDir);
-    if (!existsSync(join(dir, 'mimic-cxr-jpg'))) {
-      log(`generating the synthetic data set in ${dir} (seed 0) ...`);
+    if (!syntheticSetComplete(dir)) {
+      // A set without its marker (written last) is half-written: a synth or a first training killed midway.
+      if (existsSync(join(dir, 'mimic-cxr-jpg')) || existsSync(join(dir, 'mimic-iv'))) {
+        log(`the synthetic data set in ${dir} is incomplete (no ${SYNTH_MARKER}: its generation was interrupted); generating it again (seed 0) ...`);
+      } else log(`generating the synthetic data set in ${dir} (seed 0) ...`);
       await generateSynthetic({ out: dir, patients: cfg.synthPatients || undefined, seed: 0 } as Parameters<typeof generateSynthetic>[0]);
     }
   }

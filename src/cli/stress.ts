@@ -17,7 +17,7 @@ const QUICK = { preset: 'tiny', levels: [0, 0.25, 0.5, 0.75, 1], seeds: 3, epoch
 const DEFAULTS = {
   protocol: 'both', levels: DEFAULT_LEVELS, methods: METHODS as readonly string[], seeds: 3, preset: 'small', epochs: 10, data: '',
   synthDir: 'data/synthetic', out: '', threads: 0, grid: DEFAULT_GRID, replicates: 2000, batch: 0, lr: 0, quick: false, verbose: false,
-  queue: '', status: false, retryFailed: false,
+  queue: '', status: false, retryFailed: false, fresh: false,
 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
   protocol: 'image: the image missing rate is raised; tabular: the tabular one; both',
@@ -39,6 +39,7 @@ const DOCS: Record<keyof typeof DEFAULTS, string> = {
   queue: 'run the training jobs on queue workers through Redis: redis://[:PASSWORD@]HOST:PORT[/DB] or rediss:// (docs/queue.md)',
   status: 'with --queue: print the queue run\'s state (done, running, waiting, failed with their logs) and exit',
   retryFailed: 'with --queue: retry the run\'s failed jobs, then wait for the run as usual',
+  fresh: 'with --queue: start the run at this commit although the queue holds its jobs of another version or commit (removes them; running ones finish and are ignored)',
 };
 
 const SPEC = {
@@ -83,7 +84,8 @@ async function main(): Promise<number> {
     console.error('\nstopping after saving the current run (Ctrl-C again to quit at once) ...');
     ac.abort();
   });
-  if ((cfg.status || cfg.retryFailed) && !cfg.queue) throw new UsageError(`--${cfg.status ? 'status' : 'retry-failed'} needs --queue URL`);
+  const queueOnly = cfg.status ? 'status' : cfg.retryFailed ? 'retry-failed' : cfg.fresh ? 'fresh' : '';
+  if (queueOnly && !cfg.queue) throw new UsageError(`--${queueOnly} needs --queue URL`);
   const o = {
     out: cfg.out || (cfg.quick ? 'runs/stress-quick' : `runs/stress-${preset}`),
     protocols, levels: [...pick('levels')], methods: cfg.methods as MethodName[],
@@ -94,7 +96,7 @@ async function main(): Promise<number> {
     verbose: cfg.verbose,
     signal: ac.signal,
   };
-  const r = cfg.queue ? await runQueued(o, { queue: cfg.queue, status: cfg.status, retryFailed: cfg.retryFailed }) : await runStress(o);
+  const r = cfg.queue ? await runQueued(o, { queue: cfg.queue, status: cfg.status, retryFailed: cfg.retryFailed, fresh: cfg.fresh }) : await runStress(o);
   return r?.interrupted ? 130 : 0;
 }
 

@@ -6,10 +6,11 @@
 import { startWorker } from '../queue/worker.ts';
 import { helpText, parseArgs, runMain, UsageError } from './flags.ts';
 
-const DEFAULTS = { queue: '', out: '', threads: 0, concurrency: 1, synthDir: 'data/synthetic', lockMs: 30_000, stalledMs: 30_000 };
+const DEFAULTS = { queue: '', out: '', data: '', threads: 0, concurrency: 1, synthDir: 'data/synthetic', lockMs: 30_000, stalledMs: 30_000 };
 const DOCS: Record<keyof typeof DEFAULTS, string> = {
   queue: 'Redis URL: redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS; REDIS_PASSWORD also gives the password',
   out: 'output folder shared by every worker (a network mount): run folders and model files',
+  data: 'the data folder jobs may read (the coordinator\'s --data, or a folder above it); empty: jobs on the synthetic set only',
   threads: 'trainer threads per job (0: all cores); results do not depend on it',
   concurrency: 'jobs this worker runs at once',
   synthDir: 'where the synthetic set is generated when a job uses it (runs without --data)',
@@ -36,7 +37,7 @@ runMain('worker', async () => {
   if (!cfg.queue) throw new UsageError('--queue URL is required (e.g. --queue redis://127.0.0.1:6379)');
   if (!cfg.out) throw new UsageError('--out is required: the output folder every worker shares');
   const w = await startWorker({
-    queue: cfg.queue, out: cfg.out, threads: cfg.threads, concurrency: cfg.concurrency, synthDir: cfg.synthDir,
+    queue: cfg.queue, out: cfg.out, data: cfg.data || undefined, threads: cfg.threads, concurrency: cfg.concurrency, synthDir: cfg.synthDir,
     lockMs: cfg.lockMs, stalledMs: cfg.stalledMs,
   });
   let signals = 0;

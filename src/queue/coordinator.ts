@@ -258,12 +258,17 @@ async function failedText(queue: Queue, s: Survey): Promise<string[]> {
  * Build the data folder's image cache here, before the first job is enqueued, through the trainer's own data
  * preparation with a job's configuration (so it is the very cache every job opens). Nothing to do without a
  * data folder (each worker generates the synthetic set in its own --synth-dir) or when the cache exists (the
- * preparation then only reads it).
+ * preparation then only reads it); a data folder this machine does not see is said in a line and left to
+ * the workers.
  */
 async function ensureImageCache(run: Run, job: JobSpec): Promise<void> {
   run.cacheReady = true;
   if (!run.settings.data) return;
   const log = run.o.log ?? console.log;
+  if (!existsSync(run.settings.data)) {
+    log(`queue: the data folder ${run.settings.data} is not on this machine: the first job builds its image cache (on a cold cache, jobs started meanwhile on other workers fail and are retried)`);
+    return;
+  }
   const cfg = { ...TRAIN_DEFAULTS, ...resolvedConfig(job, run.settings, join(run.out, 'runs')), progress: 'none' } as TrainConfig;
   const t0 = performance.now();
   log(`queue: preparing the data set ${run.settings.data} (its image cache is built here, once, before any job is enqueued) ...`);

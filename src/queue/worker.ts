@@ -190,8 +190,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       log(`[${me}] job ${job.id}: ${a.name} done in ${seconds.toFixed(1)} s`);
       return { predictions, worker: me, seconds };
     } catch (e) {
-      if (lostWhy) throw new Error(`${a.name}: this worker lost the job's lock (${lostWhy}) and stopped writing: ${(e as Error).message}`);
-      throw e;
+      if (!lostWhy) throw e;
+      // The job is another worker's now: BullMQ will not take this failure (the lock is not ours), so say it here.
+      log(`[${me}] job ${job.id}: ${a.name}: stopped writing after losing its lock: ${(e as Error).message}`);
+      throw new Error(`${a.name}: this worker lost the job's lock (${lostWhy}) and stopped writing: ${(e as Error).message}`);
     } finally {
       release();
     }

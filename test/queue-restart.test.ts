@@ -76,14 +76,19 @@ it(`a Redis restart (queue lost) mid-job, ${LOOPS} round(s): the job is re-enque
     const run = runQueued(opts(out, { log: (l) => lines.push(l), signal: ac.signal }), { queue: url, pollMs: 100 });
     try {
       await worker.saw(/attempt 1/);
-      // A varying moment of the job (data load, first epoch, second epoch), then an outage of about a second.
-      await new Promise((r) => setTimeout(r, (round * 700) % 2500));
+      // A varying moment of the job (data load, first epoch, second epoch), then an outage shorter or longer
+      // than the worker's lock (2 s).
+      const at = (round * 700) % 2500, outage = round % 2 ? 3000 : 800;
+      await new Promise((r) => setTimeout(r, at));
+      const doneBefore = / done in /.test(worker.text());
       await redis.stop();
-      await new Promise((r) => setTimeout(r, 800));
+      await new Promise((r) => setTimeout(r, outage));
       redis = await startRedis([], port) as RedisServer;
       let timer: NodeJS.Timeout | undefined;
       const r = await Promise.race([run, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`round ${round}: the run did not finish within 90 s after the restart\nworker:\n${worker.text()}\ncoordinator:\n${lines.join('\n')}`)), 90_000); })]).finally(() => clearTimeout(timer));
       assert.ok(r && !r.interrupted, `round ${round}`);
+      const t = worker.text();
+      console.log(`  round ${round}: Redis stopped ${at} ms into the job for ${outage} ms; job done before: ${doneBefore}; worker: ${(t.match(/attempt \d/g) ?? []).join(', ')}, ${(t.match(/ done in /g) ?? []).length} done, lost its lock: ${/lost its lock/.test(t)}`);
       assert.is(readFileSync(join(out, 'results.csv'), 'utf8'), want, `round ${round}: same results`);
     } finally {
       ac.abort();

@@ -39,7 +39,7 @@ import type { TrainConfig } from '../train/config.ts';
 import { prepareData } from '../train/data.ts';
 import { formatSeconds } from '../train/evaluation.ts';
 import { QUEUE_NAME, connect, parseQueueUrl } from './connection.ts';
-import { QUEUE_TRAIN_KEYS, codeTag, gitCommit, jobData, jobDeps, packageVersion, queueJobId, resolvedConfig, runId } from './job-data.ts';
+import { QUEUE_TRAIN_KEYS, checkJobSettings, codeTag, gitCommit, jobData, jobDeps, packageVersion, queueJobId, resolvedConfig, runId } from './job-data.ts';
 import type { QueueJobData, QueueJobResult } from './job-data.ts';
 
 export interface QueueRunOptions {
@@ -363,6 +363,8 @@ export async function runQueued(o: StressOptions, q: QueueRunOptions): Promise<S
   const run = openRun(o, q.status);
   const extra = Object.keys(o.train ?? {}).filter((k) => !(QUEUE_TRAIN_KEYS as readonly string[]).includes(k));
   if (extra.length) throw new Error(`queue runs send only the trainer overrides ${QUEUE_TRAIN_KEYS.join(', ')} to workers; this run sets ${extra.join(', ')}`);
+  // What every worker checks (src/queue/job-data.ts), checked here first: a run that workers would refuse is one line now.
+  checkJobSettings(run.settings, { out: run.out, data: run.settings.data || undefined });
   let release = () => {};
   if (!q.status) {
     mkdirSync(run.out, { recursive: true });

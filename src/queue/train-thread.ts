@@ -28,6 +28,11 @@ export interface TrainThreadInput {
    * holds the job's lock). No run file is written after it; absent: no lease (a test's direct call).
    */
   lease?: SharedArrayBuffer;
+  /**
+   * How long to wait before taking over a run.lock left in the job's run folder (ms): long enough for its
+   * holder's next lock extension, which fails and ends its lease (the worker's lock duration / 4, plus 1 s).
+   */
+  takeoverWaitMs?: number;
 }
 
 /** Thrown before a run-file write once the job's lease has ended. */
@@ -56,12 +61,16 @@ export async function trainQueued(input: TrainThreadInput, log: (line: string) =
   }
   try {
     // The worker holds the job's BullMQ lock, and one job is one run folder: a run.lock left there is a
-    // stalled owner's (paused, cut off, or on another machine), whose lease has ended; take the folder over.
+    // stalled owner's (paused, cut off, or on another machine), whose lease has ended, or ends at its next
+    // lock extension (a Redis that lost its data gives the job out again while its first owner still
+    // trains): wait for that extension, then take the folder over.
     const lock = join(a.jobDir, RUN_LOCK);
     if (existsSync(lock)) {
       let holder = '?';
       try { holder = readFileSync(lock, 'utf8').trim(); } catch { /* gone meanwhile */ }
-      log(`run folder ${a.jobDir}: taking it over from process ${holder} (that worker lost the job's lock)`);
+      const wait = input.takeoverWaitMs ?? 0;
+      log(`run folder ${a.jobDir} is held by process ${holder}, which lost the job's lock: taking it over in ${(wait / 1000).toFixed(1)} s`);
+      await new Promise((r) => setTimeout(r, wait));
       rmSync(lock, { force: true });
     }
     await jobs.ensure(a.job, a.why);

@@ -182,7 +182,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       // A job on the built-in synthetic set generates it on first use: one job does that, the others wait.
       const synthMissing = () => !a.settings.data && !existsSync(resolve(o.synthDir ?? 'data/synthetic', 'mimic-cxr-jpg'));
       if (synthMissing() && synthGate) await synthGate.catch(() => {});
-      const input: TrainThreadInput = { job: a, threads: o.threads, synthDir: o.synthDir, lease: lease.buffer as SharedArrayBuffer };
+      const input: TrainThreadInput = { job: a, threads: o.threads, synthDir: o.synthDir, lease: lease.buffer as SharedArrayBuffer, takeoverWaitMs: lockMs / 4 + 1000 };
       const training = trainOnThread(input, jobLog);
       if (synthMissing() && !synthGate) synthGate = training;
       const { predictions } = await training;

@@ -208,9 +208,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   worker.on('failed', (job, err) => {
     if (job && !(err instanceof DelayedError)) log(`[${me}] job ${job.id}: ${String(job.data?.name).slice(0, 80)} failed: ${err.message}`);
   });
-  // A Redis outage: one line per distinct error while the client reconnects.
+  // A Redis outage: one line per distinct error while the client reconnects. (A lock error: a job this
+  // worker lost, whose completion or renewal Redis refused; nothing to reconnect.)
   let lastError = '';
-  worker.on('error', (e) => { if (e.message !== lastError) log(`[${me}] queue error: ${(lastError = e.message)} (reconnecting)`); });
+  worker.on('error', (e) => {
+    if (e.message === lastError) return;
+    lastError = e.message;
+    log(`[${me}] queue error: ${e.message}${/lock/i.test(e.message) ? '' : ' (reconnecting)'}`);
+  });
   await worker.waitUntilReady();
   log(`worker ${me} on ${target.shown}, queue ${QUEUE_NAME}: ${o.concurrency} job(s) at a time, ${o.threads || 'all'} thread(s) each, output ${out}${o.data ? `, data under ${resolve(o.data)}` : ''}`);
   const close = async () => {

@@ -1,7 +1,8 @@
 /**
  * Queue trust boundaries (issue 24) on a real Redis (a private redis-server for this file): a worker accepts
  * only jobs of the protocol plan and fails the others at once with the reason, writing nothing outside its
- * --out; job ids carry the code, and a coordinator refuses a run enqueued by another commit unless --fresh;
+ * --out; job ids carry the code, and a coordinator refuses a run enqueued by another commit unless --fresh
+ * (and an output folder holding another commit's results, --fresh or not);
  * a coordinator refuses a found job whose data is not its own; two coordinators on one output folder: the
  * second is refused (or attaches read-only with --status); a worker paused past its lock stops writing and
  * its job's new owner takes the run folder over; a cold image cache is built by the coordinator before any
@@ -9,9 +10,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,6 +198,21 @@ it('job ids carry the version and the commit; a run enqueued by another commit i
   } finally {
     await close();
   }
+});
+
+it('an output folder holding results of another commit\'s queue run is refused, --fresh or not; --fresh needs --queue', async () => {
+  const out = join(root, 'o-old-results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'queue.json'), JSON.stringify({ format: 'resilient-fusion-queue-run/1', version: packageVersion(), commit: 'old-commit' }));
+  writeFileSync(join(out, 'cells.jsonl'), '{"a cell": 1}\n');
+  for (const fresh of [false, true]) {
+    const e = await within(runQueued(opts(out), { queue: url(6), pollMs: 100, fresh }).then(() => undefined, (x: Error) => x), 20_000, 'a coordinator on an old folder');
+    assert.ok(e instanceof Error);
+    assert.match(e.message, new RegExp(`^${out} holds results of a queue run by resilient-fusion \\S+ at commit old-commit; this coordinator is .*: use another --out$`));
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/stress.ts', '--fresh'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 1);
+  assert.is(r.stderr, 'stress: --fresh needs --queue URL\n');
 });
 
 it('a job found under a needed id whose data is not the coordinator\'s own is refused in one line', async () => {

@@ -204,7 +204,8 @@ it('an output folder holding results of another commit\'s queue run is refused, 
   const out = join(root, 'o-old-results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'queue.json'), JSON.stringify({ format: 'resilient-fusion-queue-run/1', version: packageVersion(), commit: 'old-commit' }));
-  writeFileSync(join(out, 'cells.jsonl'), '{"a cell": 1}\n');
+  mkdirSync(join(out, 'runs', 'a-job'), { recursive: true });
+  writeFileSync(join(out, 'runs', 'a-job', 'stress-predictions.json'), '{}\n');
   for (const fresh of [false, true]) {
     const e = await within(runQueued(opts(out), { queue: url(6), pollMs: 100, fresh }).then(() => undefined, (x: Error) => x), 20_000, 'a coordinator on an old folder');
     assert.ok(e instanceof Error);

@@ -21,7 +21,7 @@ import { runStress } from '../src/protocols/runner.ts';
 import { planCell, planJobs } from '../src/protocols/methods.ts';
 import { QUEUE_NAME, connect, parseQueueUrl } from '../src/queue/connection.ts';
 import { runQueued } from '../src/queue/coordinator.ts';
-import { jobData, queueJobId } from '../src/queue/job-data.ts';
+import { acceptJob, jobData, queueJobId } from '../src/queue/job-data.ts';
 import { startWorker, trainOnThread } from '../src/queue/worker.ts';
 import { stressSettings } from '../src/protocols/runner.ts';
 import { freePort, startRedis } from './util/redis.ts';
@@ -51,7 +51,7 @@ const url = (db: number) => `${redis.url}/${db}`;
 
 /** A worker process (`npm run worker`), its output collected; `saw` resolves once the output matches. */
 function spawnWorker(db: number, out: string, extra: string[] = []): { child: ChildProcess; text: () => string; saw: (re: RegExp) => Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts', '--queue', url(db), '--out', out, '--threads', '1', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts', '--queue', url(db), '--out', out, '--data', root, '--threads', '1', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   const onData = (b: Buffer) => {
@@ -206,7 +206,7 @@ it('a worker killed after an epoch: another worker resumes the run from the shar
 it('failed jobs keep error and log, stop the wait with the retry command, and --retry-failed reruns them', async () => {
   const later = join(root, 'data-later'), Q3 = join(root, 'q3');
   const o = opts(Q3, { data: later, methods: ['image-only'] });
-  const w = await startWorker({ queue: url(2), out: join(root, 'shared3'), threads: 1, concurrency: 2, log: () => {} });
+  const w = await startWorker({ queue: url(2), out: join(root, 'shared3'), data: root, threads: 1, concurrency: 2, log: () => {} });
   try {
     await rejects(runQueued(o, { queue: url(2), pollMs: 200, attempts: 1 }), /2 job\(s\) failed and nothing else can run[\s\S]*failed: fusion-d0-img0-tab1-s0 .*the data folder \S+data-later \(the coordinator's --data\) does not exist on this machine[\s\S]*log: worker \S+, attempt 1, run folder[\s\S]*--retry-failed/);
     const status: string[] = [];
@@ -225,14 +225,14 @@ it('a job trains on a thread of its own: the worker\'s event loop (lock renewal)
   const o = opts(join(root, 'q5'));
   const settings = stressSettings(o, [0.3]);
   const job = planJobs(planCell('image-only', 'image', 0, 0, NaN))[0];
-  const runDir = join(root, 'shared5', 'run');
-  mkdirSync(runDir, { recursive: true });
+  const accepted = acceptJob(jobData(settings, job, 'test') as unknown as Record<string, unknown>, { out: join(root, 'shared5'), data: root });
+  mkdirSync(accepted.runDir, { recursive: true });
   let last = performance.now(), worst = 0;
   const tick = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last); last = now; }, 10);
   const t0 = performance.now();
   let r: Awaited<ReturnType<typeof trainOnThread>>;
   try {
-    r = await trainOnThread({ data: jobData(settings, job, 'test'), runDir, threads: 1 }, () => {});
+    r = await trainOnThread({ job: accepted, threads: 1 }, () => {});
   } finally {
     clearInterval(tick);
   }

@@ -65,6 +65,7 @@ export const DEMO_SPEC = { usage: 'usage: npm run demo -- [options]', options: D
 export const WORKER_OPTIONS = {
   queue: str('', 'Redis URL: redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS; REDIS_PASSWORD also gives the password'),
   out: path('', 'output folder shared by every worker (a network mount): run folders and model files'),
+  data: path('', 'the data folder jobs may read (the coordinator\'s --data, or a folder above it); empty: jobs on the synthetic set only'),
   threads: int(0, 'trainer threads per job (0: all cores); results do not depend on it', { min: 0, max: 4096 }),
   concurrency: int(1, 'jobs this worker runs at once', { min: 1, max: 256 }),
   synthDir: path('data/synthetic', 'where the synthetic set is generated when a job uses it (runs without --data)'),
@@ -139,6 +140,7 @@ export const STRESS_OPTIONS = {
   queue: str('', 'run the training jobs on queue workers through Redis: redis://[:PASSWORD@]HOST:PORT[/DB] or rediss:// (docs/queue.md)'),
   status: bool(false, 'with --queue: print the queue run\'s state (done, running, waiting, failed with their logs) and exit'),
   retryFailed: bool(false, 'with --queue: retry the run\'s failed jobs, then wait for the run as usual'),
+  fresh: bool(false, 'with --queue: start the run at this commit although the queue holds its jobs of another version or commit (removes them; running ones finish and are ignored)'),
 };
 
 export const STRESS_SPEC = {

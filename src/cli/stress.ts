@@ -35,7 +35,8 @@ async function main(): Promise<number> {
     console.error('\nstopping after saving the current run (Ctrl-C again to quit at once) ...');
     ac.abort();
   });
-  if ((cfg.status || cfg.retryFailed) && !cfg.queue) throw new UsageError(`--${cfg.status ? 'status' : 'retry-failed'} needs --queue URL`);
+  const queueOnly = cfg.status ? 'status' : cfg.retryFailed ? 'retry-failed' : cfg.fresh ? 'fresh' : '';
+  if (queueOnly && !cfg.queue) throw new UsageError(`--${queueOnly} needs --queue URL`);
   const o = {
     out: cfg.out || (cfg.quick ? 'runs/stress-quick' : `runs/stress-${preset}`),
     protocols, levels: [...pick('levels')], methods: cfg.methods as MethodName[],
@@ -46,7 +47,7 @@ async function main(): Promise<number> {
     verbose: cfg.verbose,
     signal: ac.signal,
   };
-  const r = cfg.queue ? await runQueued(o, { queue: cfg.queue, status: cfg.status, retryFailed: cfg.retryFailed }) : await runStress(o);
+  const r = cfg.queue ? await runQueued(o, { queue: cfg.queue, status: cfg.status, retryFailed: cfg.retryFailed, fresh: cfg.fresh }) : await runStress(o);
   return r?.interrupted ? 130 : 0;
 }
 

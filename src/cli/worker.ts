@@ -19,7 +19,7 @@ runMain('worker', async () => {
   if (!cfg.queue) throw new UsageError('--queue URL is required (e.g. --queue redis://127.0.0.1:6379)');
   if (!cfg.out) throw new UsageError('--out is required: the output folder every worker shares');
   const w = await startWorker({
-    queue: cfg.queue, out: cfg.out, threads: cfg.threads, concurrency: cfg.concurrency, synthDir: cfg.synthDir,
+    queue: cfg.queue, out: cfg.out, data: cfg.data || undefined, threads: cfg.threads, concurrency: cfg.concurrency, synthDir: cfg.synthDir,
     lockMs: cfg.lockMs, stalledMs: cfg.stalledMs,
   });
   let signals = 0;

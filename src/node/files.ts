@@ -5,6 +5,23 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
+let writeFence: ((path: string) => void) | undefined;
+
+/**
+ * A check run before every run-file write of this thread (writeFileAtomic's rename, appendJsonLine): it
+ * throws to stop the write. A queue job's training thread sets one that throws once the worker can no longer
+ * be sure it holds the job's lock, so a worker that lost its job never writes into the folder its new owner
+ * is using (docs/queue.md). Undefined: no check. Module state is per thread.
+ */
+export function setWriteFence(fence: ((path: string) => void) | undefined): void {
+  writeFence = fence;
+}
+
+/** Run the write fence, if any, for a write of `path` (throws to stop it). */
+export function checkWriteFence(path: string): void {
+  writeFence?.(path);
+}
+
 /**
  * Write `bytes` to `path` atomically: a temporary file beside it, fsync, rename. A reader sees the old file
  * or the new one, never half of one. On any failure (ENOSPC, EACCES, ...) the temporary file is removed
@@ -21,6 +38,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;
+    checkWriteFence(path);
     renameSync(tmp, path);
   } catch (e) {
     if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
@@ -66,9 +84,13 @@ export function takePidLock(lock: string, busy: (pid: number) => string, wrap: (
   throw new Error(`cannot take the lock ${lock}`);
 }
 
-/** Remove a lock taken with takePidLock (nothing if it is gone). */
+/**
+ * Remove a lock taken with takePidLock (nothing if it is gone, or if it now holds another process's pid: a
+ * queue worker that took the folder over from this one owns it now).
+ */
 export function releasePidLock(lock: string): void {
   try {
+    if (readFileSync(lock, 'utf8').trim() !== String(process.pid)) return;
     unlinkSync(lock);
   } catch {
     // already gone

@@ -3,7 +3,8 @@
  * (stress.json), each job's test predictions (runs/<job>/stress-predictions.json) and the shared test split
  * (testset.json). Float32 probabilities round-trip exactly through JSON (9 significant digits).
  */
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../node/files.ts';
 import { readJsonFile } from '../train/run-folder.ts';
@@ -70,6 +71,61 @@ export function holdsResults(out: string): boolean {
 /** After a failed command: remove the settings it wrote if nothing was stored under them. */
 export function dropUnusedSettings(out: string): void {
   if (!holdsResults(out)) rmSync(join(out, 'stress.json'), { force: true });
+}
+
+/** The lock file of a protocol output folder in use (stress.lock: {pid, host}). */
+export const OUTPUT_LOCK = 'stress.lock';
+
+/**
+ * Take the output folder for this command (`npm run stress`, with or without --queue): two commands on one
+ * folder would both append the same cells to cells.jsonl. The lock holds the pid and the host name, so a
+ * folder shared over a network file system is refused to a second command on another machine too; a lock of
+ * this host whose process is gone is taken over; a lock of another host is only ever removed by hand (this
+ * machine cannot tell whether that process lives). Returns the release.
+ */
+export function lockOutputFolder(out: string): () => void {
+  const lock = join(out, OUTPUT_LOCK), host = hostname();
+  const mine = JSON.stringify({ pid: process.pid, host }) + '\n';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, mine);
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(lock, 'utf8') === mine) unlinkSync(lock);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock the output folder ${out}: ${(e as Error).message}`);
+    }
+    let held: { pid?: unknown; host?: unknown } = {};
+    try {
+      held = JSON.parse(readFileSync(lock, 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      // Torn or foreign: named below as held by an unknown process.
+    }
+    const pid = Number(held.pid), other = typeof held.host === 'string' ? held.host : '?';
+    if (other === host && Number.isInteger(pid) && pid > 0 && !alive(pid)) {
+      try { unlinkSync(lock); } catch { /* already gone */ }
+      continue;
+    }
+    const who = `process ${Number.isInteger(pid) ? pid : '?'} on ${other}`;
+    throw new Error(`the output folder ${out} is in use by another stress command (${who}; lock ${lock}): watch it with the same command and --status, or wait for it; remove the lock only if that process is gone`);
+  }
+  throw new Error(`cannot take the lock ${lock}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A job's test predictions at one test-time missingness. */

@@ -27,7 +27,7 @@ import { readJsonFile } from '../train/run-folder.ts';
 import { buildCell } from './cells.ts';
 import { SANITY_GAP, protocolComparisons, sanityChecks, sanityText } from './comparisons.ts';
 import type { SanityCheck } from './comparisons.ts';
-import { SETTINGS_FORMAT, checkSettings, dropUnusedSettings, readTestSet } from './job-files.ts';
+import { SETTINGS_FORMAT, checkSettings, dropUnusedSettings, lockOutputFolder, readTestSet } from './job-files.ts';
 import type { Selection, Settings } from './job-files.ts';
 import { Interrupted, Jobs } from './jobs.ts';
 import { METHOD_DEFINITIONS, PROPOSED, USES_DROPOUT_CHOICE, methodTraining, planCell, planJobs } from './methods.ts';
@@ -152,12 +152,25 @@ interface Session {
   added: number;
 }
 
-/** Run (or continue) the protocols and write the report. */
-export async function runStress(o: StressOptions): Promise<StressResult> {
-  const log = o.log ?? console.log;
-  const { grid, replicates } = checkOptions(o);
+/**
+ * Run (or continue) the protocols and write the report. The output folder is locked while it runs
+ * (stress.lock); `outputLocked`: the caller (the queue coordinator) holds that lock already.
+ */
+export async function runStress(o: StressOptions, outputLocked = false): Promise<StressResult> {
   const out = resolve(o.out);
+  const { grid } = checkOptions(o);
   mkdirSync(out, { recursive: true });
+  const release = outputLocked ? () => {} : lockOutputFolder(out);
+  try {
+    return await runStressLocked(o, out, grid);
+  } finally {
+    release();
+  }
+}
+
+async function runStressLocked(o: StressOptions, out: string, grid: number[]): Promise<StressResult> {
+  const log = o.log ?? console.log;
+  const { replicates } = checkOptions(o);
   const settings = stressSettings(o, grid);
   checkSettings(out, settings);
   const ss = openSession(o, out, log, settings, grid);

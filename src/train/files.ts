@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkWriteFence } from '../node/files.ts';
 
 /** Append one JSON line (log.jsonl). */
 export function appendJsonLine(path: string, obj: unknown): void {
+  checkWriteFence(path);
   appendFileSync(path, JSON.stringify(obj) + '\n');
 }
 

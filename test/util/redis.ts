@@ -31,13 +31,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Start a server (extra arguments: e.g. ['--requirepass', 'x']); `{skip}` says why none could start. */
-export async function startRedis(extra: string[] = []): Promise<RedisServer | { skip: string }> {
+/**
+ * Start a server (extra arguments: e.g. ['--requirepass', 'x']; `port`: this port, e.g. to restart a server
+ * where its clients reconnect); `{skip}` says why none could start.
+ */
+export async function startRedis(extra: string[] = [], fixedPort?: number): Promise<RedisServer | { skip: string }> {
   const probe = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) return { skip: `no ${REDIS_SERVER} (apt-get install redis-server, or set RF_REDIS_SERVER): ${probe.error?.message ?? probe.stderr}` };
   let lastErr = '';
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'rf-redis-'));
     const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let timer: NodeJS.Timeout | undefined;

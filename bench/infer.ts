@@ -24,12 +24,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { WasmBackend } from '../src/engine/index.ts';
-import { createModel, presetConfig, syntheticBatch } from '../src/model/index.ts';
-import type { Availability, ModelConfig, PresetName } from '../src/model/index.ts';
+import { createModel, presetConfig } from '../src/model/index.ts';
+import type { ModelConfig, PresetName } from '../src/model/index.ts';
 import type { Batch } from '../src/engine/batch.ts';
 import { exportOnnx } from '../src/export/onnx.ts';
 import { buildEdgeBundle } from '../src/infer/demo-server.ts';
 import { mulberry32 } from '../src/engine/rng.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
+import type { Availability } from '../src/model/synthetic.ts';
 import { summarize } from './util.ts';
 import type { BenchArgs, BenchMain, BenchRow, Timing } from './util.ts';
 

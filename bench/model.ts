@@ -19,10 +19,12 @@
  */
 import { ReferenceBackend, WasmBackend, wasmBuildSupported } from '../src/engine/index.ts';
 import type { Backend, GemmOptions, WasmBuild } from '../src/engine/index.ts';
-import { createModel, presetConfig, syntheticBatch } from '../src/model/index.ts';
-import type { Availability, ModelConfig, PresetName } from '../src/model/index.ts';
+import { createModel, presetConfig } from '../src/model/index.ts';
+import type { ModelConfig, PresetName } from '../src/model/index.ts';
 import { measure, measurePeak, row, summarize } from './util.ts';
 import type { BenchArgs, BenchMain, BenchRow } from './util.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
+import type { Availability } from '../src/model/synthetic.ts';
 
 const B = 32;
 

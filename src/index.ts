@@ -6,8 +6,8 @@
  * subpaths `resilient-fusion/infer`, `/data`, `/webgpu` and `/edge` (the browser bundle).
  */
 export * from './model/index.ts';
-// The Node entry: models with file I/O (loadModel(path), model.save(path)); these shadow the star export's.
-export { Model, createModel, loadModel, saveModel } from './node/model.ts';
+// The Node entry: loadModel(path), saveModel, and the file writer of model.save(path) (installed on import).
+export { loadModel, saveModel } from './node/model.ts';
 export type { Batch, Backend, SyncBackend, BackendKind, AnyBackendKind } from './engine/index.ts';
 export { LABEL_NAMES, NUM_LABELS, createBackend, createBackendAsync, ReferenceBackend, WasmBackend } from './engine/index.ts';
 // Prediction from raw inputs (README "Prediction").

@@ -14,12 +14,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createModel, labelTargets, observedLabels, presetConfig } from '../src/model/index.ts';
 import type { UncertainPolicy } from '../src/model/index.ts';
-import { syntheticBatch } from '../src/model/index.ts';
+
 import type { Batch } from '../src/engine/index.ts';
 import { NUM_LABELS } from '../src/engine/index.ts';
 // Internal today (the trainer's batch normalizer); imported from the module that exports it.
 import { evalTargets, observedCount } from '../src/train/batching.ts';
 import { close, rng } from './util/harness.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
 
 const CFG = { ...presetConfig('tiny'), imageSize: 16, numFeatures: 2, catCardinalities: [3] };
 const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));

@@ -10,8 +10,9 @@ import { LABEL_NAMES } from '../src/engine/batch.ts';
 import { inferenceSpec, Predictor, singleRecord, toCsv } from '../src/infer/index.ts';
 import { presetConfig } from '../src/model/index.ts';
 import type { ModelConfig } from '../src/model/index.ts';
-import { createModel } from '../src/node/model.ts';
+
 import { rng } from './util/harness.ts';
+import { createModel } from '../src/model/index.ts';
 
 const config: ModelConfig = { ...presetConfig('tiny'), numFeatures: 0, catCardinalities: [] };
 const norm = { pixelMean: 0.5, pixelStd: 0.25, imageSize: config.imageSize };

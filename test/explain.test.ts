@@ -15,8 +15,9 @@ import { exactShapley, explainRows, summarizeContributions } from '../src/infer/
 import type { Explanation } from '../src/infer/explain.ts';
 import { presetConfig } from '../src/model/index.ts';
 import type { ModelConfig } from '../src/model/index.ts';
-import { createModel } from '../src/node/model.ts';
+
 import { rng } from './util/harness.ts';
+import { createModel } from '../src/model/index.ts';
 
 const NAMES = ['temperature', 'heartrate', 'pain', 'age', 'x1', 'x2'];
 const config: ModelConfig = { ...presetConfig('tiny'), imageSize: 32, numFeatures: 6, catCardinalities: [2, 3] } as ModelConfig;

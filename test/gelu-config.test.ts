@@ -5,9 +5,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createModel, decodeCheckpoint, presetConfig, readSafetensors, resolveConfig, syntheticBatch, writeSafetensors } from '../src/model/index.ts';
+import { createModel, decodeCheckpoint, presetConfig, readSafetensors, resolveConfig, writeSafetensors } from '../src/model/index.ts';
 import { modelFromBytes } from '../src/model/index.ts';
 import { rng } from './util/harness.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
 
 const cfg = { ...presetConfig('tiny'), numFeatures: 2, catCardinalities: [3] };
 

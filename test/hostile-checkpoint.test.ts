@@ -11,15 +11,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  activationElements, buildLayout, createModel, decodeCheckpoint, encodeCheckpoint, layoutSize, MODEL_LIMITS,
-  paramCount, presetConfig, resolveConfig, syntheticBatch, tensorCount, writeSafetensors,
-} from '../src/model/index.ts';
+import { activationElements, buildLayout, createModel, decodeCheckpoint, encodeCheckpoint, layoutSize, MODEL_LIMITS, paramCount, presetConfig, resolveConfig, tensorCount, writeSafetensors } from '../src/model/index.ts';
 import type { ModelConfig } from '../src/model/index.ts';
 import { loadModel } from '../src/node/model.ts';
 import { Predictor, singleRecord } from '../src/infer/index.ts';
 import type { Prediction } from '../src/infer/index.ts';
 import { rng } from './util/harness.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'rf-hostile-ck-'));

@@ -5,10 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createModel, presetConfig, resolveConfig, syntheticBatch } from '../src/model/index.ts';
-import type { Availability, Model, ModelConfig } from '../src/model/index.ts';
+import { createModel, presetConfig, resolveConfig } from '../src/model/index.ts';
+import type { Model, ModelConfig } from '../src/model/index.ts';
 import { ReferenceBackend } from '../src/engine/index.ts';
 import { rng, wasmBackends } from './util/harness.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
+import type { Availability } from '../src/model/synthetic.ts';
 
 const PATTERNS: Availability[] = ['both', 'image', 'table', 'partial', 'tablePartial', 'none', 'both'];
 

@@ -5,10 +5,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createModel, presetConfig, sliceBatch, syntheticBatch } from '../src/model/index.ts';
-import type { Availability } from '../src/model/index.ts';
+import { createModel, presetConfig, sliceBatch } from '../src/model/index.ts';
+
 import type { Batch } from '../src/engine/index.ts';
 import { rng, sameBits } from './util/harness.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
+import type { Availability } from '../src/model/synthetic.ts';
 
 const cfg = { ...presetConfig('tiny'), numFeatures: 5, catCardinalities: [3, 4] };
 const PATTERNS: Availability[] = ['both', 'image', 'table', 'partial', 'tablePartial', 'none', 'both', 'partial', 'image'];

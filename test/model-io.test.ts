@@ -7,8 +7,9 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLayout, createModel, initParams, loadModel, presetConfig, readSafetensors, resolveConfig, syntheticBatch, writeSafetensors } from '../src/index.ts';
+import { buildLayout, createModel, initParams, loadModel, presetConfig, readSafetensors, resolveConfig, writeSafetensors } from '../src/index.ts';
 import { rng, sameBits } from './util/harness.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
 
 const cfg = { ...presetConfig('tiny'), numFeatures: 4, catCardinalities: [3, 5], uncertain: 'ones' as const };
 const dir = mkdtempSync(join(tmpdir(), 'rf-model-io-'));

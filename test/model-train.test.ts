@@ -4,8 +4,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createModel, presetConfig, syntheticBatch } from '../src/index.ts';
-import type { Availability } from '../src/index.ts';
+import { createModel, presetConfig } from '../src/index.ts';
+import { syntheticBatch } from '../src/model/synthetic.ts';
+import type { Availability } from '../src/model/synthetic.ts';
 
 test('a tiny model overfits a batch of 16 (loss below 5% of its start)', () => {
   const cfg = { ...presetConfig('tiny'), numFeatures: 6, catCardinalities: [3, 4] };

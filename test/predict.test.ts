@@ -17,10 +17,11 @@ import type { PreparedDataset } from '../src/data/index.ts';
 import { alignDataset, inferenceSpec, predictDataset, Predictor } from '../src/infer/index.ts';
 import type { PredictInput } from '../src/infer/index.ts';
 import { encodeCheckpoint, presetConfig } from '../src/model/index.ts';
-import { createModel, loadModel } from '../src/node/model.ts';
+import { loadModel } from '../src/node/model.ts';
 import type { ModelConfig } from '../src/model/index.ts';
 import { Replica } from '../src/train/replica.ts';
 import { rng } from './util/harness.ts';
+import { createModel } from '../src/model/index.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'rf-predict-'));

@@ -14,7 +14,5 @@ export type { SafeTensor, SafetensorsFile } from './safetensors.ts';
 export { readSafetensors, writeSafetensors, MAX_HEADER_BYTES } from './safetensors.ts';
 export { CHECKPOINT_FORMAT, encodeCheckpoint, decodeCheckpoint } from './checkpoint.ts';
 export type { DecodedCheckpoint } from './checkpoint.ts';
-export type { Availability, SyntheticOptions } from './synthetic.ts';
-export { syntheticBatch } from './synthetic.ts';
 export type { ChannelNorm, TimmVit } from './import-timm.ts';
 export { INCEPTION_NORM, IMAGENET_NORM, readTimmVit, timmVisionConfig, timmVisionTensors, resizePositions, foldPatchWeights, placeTensors } from './import-timm.ts';

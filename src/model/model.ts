@@ -196,6 +196,16 @@ export class Model<B extends Backend = SyncBackend> {
     return { loss, grads: this.tensors(await this.gradDataAsync()) };
   }
 
+  /**
+   * Save a checkpoint to a file (Node: atomically, a temporary file then rename). Synchronous backends; on
+   * WebGPU `saveModel(model, path)`. The file writer is installed by the Node entry (src/node/model.ts, which
+   * the package's root entry loads); without it (the edge bundle) this names `toSafetensors()` instead.
+   */
+  save(this: Model<SyncBackend>, path: string): void {
+    if (!fileWriter) throw new Error('model.save(path) writes a file: import the Node entry (resilient-fusion), or take the bytes with toSafetensors()');
+    fileWriter(path, this.toSafetensors());
+  }
+
   /** The checkpoint bytes (safetensors) of the current parameters, config and metadata. */
   toSafetensors(this: Model<SyncBackend>): Uint8Array {
     return encodeCheckpoint(this.config, this.layout, this.paramData(), this.metadata);
@@ -292,6 +302,14 @@ export class Model<B extends Backend = SyncBackend> {
 }
 
 // ---- entry points ------------------------------------------------------------------------------------------
+
+/** The file writer of `Model.save`, installed by the Node entry; the edge bundle has none. */
+let fileWriter: ((path: string, bytes: Uint8Array) => void) | undefined;
+
+/** Install the file writer `Model.save(path)` uses (src/node/model.ts installs the atomic one when imported). */
+export function installModelFileWriter(write: (path: string, bytes: Uint8Array) => void): void {
+  fileWriter = write;
+}
 
 /** A new model: `config` overrides the defaults (the `small` preset); unknown keys are errors. */
 export function createModel(config?: Partial<ModelConfig>, opts?: ModelOptions<SyncBackend>): Model<SyncBackend>;

@@ -13,7 +13,8 @@ if (ctx.suites.length === 0) {
   console.error(`npm test: no test file under test/ matches ${JSON.stringify(pattern)}`);
   process.exit(1);
 }
-await run(ctx.suites, { color: true });
+process.env.FORCE_COLOR ??= '1';
+await run(ctx.suites, { bail: false });
 const stdio = new Set(['TTYWrap', 'PipeWrap', 'FSReqCallback', 'Timeout']);
 const left = process.getActiveResourcesInfo().filter((r) => !stdio.has(r));
 if (left.length) console.error(`npm test: handles still open after the last test (exiting anyway): ${[...new Set(left)].join(', ')}`);

@@ -28,7 +28,7 @@ export function f32_gelu_bwd(dinp: usize, inp: usize, dout: usize, n: i32): void
 
 /**
  * GELU forward, exact form: out [n] = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), Phi as in gelu.ts. Measured relative
- * error (test/gelu-erf.test.ts): 2.2e-6 for x >= -5, 8.5e-6 below, where the f32 rounding of x^2/2 in exp's
+ * error (test/engine/gelu-erf.test.ts): 2.2e-6 for x >= -5, 8.5e-6 below, where the f32 rounding of x^2/2 in exp's
  * argument outweighs the fit's 1.04e-7. f32x4, n&3 tail scalar. out may alias inp. Matches ReferenceBackend.geluErfForward.
  * x = +-1e30 gives x and -0; -inf gives NaN (inf * 0), as the tanh form does.
  */

@@ -18,7 +18,7 @@ export const GELU_CLAMP: f32 = 10;
 // and, with s = sigmoid(2u) and 1 - tanh(u)^2 = 4 s (1 - s),
 //   GELU'(x) = s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
 // This needs one vexp (Cephes-style, ptr.ts) and one division per 4 lanes and has no cancellation for
-// large |x| (1 + tanh(u) is never formed). Measured against the float64 reference (test/kernels.test.ts,
+// large |x| (1 + tanh(u) is never formed). Measured against the float64 reference (test/engine/op-table-wasm.test.ts,
 // 262144 points on [-10, 10], both builds): max abs error 5.2e-7 forward (that is f32 rounding: half an ulp
 // of 10 is 4.8e-7) and 2.2e-7 backward; |x| = 100 and 1e30 give the exact limits (x or -0; 1 or 0).
 

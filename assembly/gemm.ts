@@ -30,7 +30,7 @@ import { vgeluErf, vgeluErfGrad, vgeluTanh, vgeluTanhGrad } from './gelu';
  * Determinism: every C element is the chain acc = madd(a_k, b_k, acc) over k = 0..K-1 in order, started at 0
  * (overwrite) or at the old C (accumulate), then + bias. The chain is the same in full tiles and tails; K
  * blocks store and reload the exact f32 partial, so KC does not even change the bits. A row of C therefore
- * never depends on M, N, the other rows or its position (test/gemm.test.ts checks it bit for bit).
+ * never depends on M, N, the other rows or its position (test/engine/gemm.test.ts checks it bit for bit).
  *
  * Peak (bench/peak.ts, register-only madd loop, one AMD EPYC Zen 5 core): ~65 GFLOP/s relaxed, ~54 plain.
  * Reached (bench/gemm.ts, one thread, M,K,N = 4096,192,192 / 4096,192,768 / 4096,768,192, NN NT TN):

@@ -1,7 +1,7 @@
 /**
  * The op table: every kernel of the `Backend` contract with the shapes it is checked on, its tolerance and
  * its FLOP count, in the style of ggml's test-backend-ops. op-check.ts runs it on any backend against the
- * float64 reference (the WebAssembly builds in test/kernels.test.ts; WebGPU in src/engine/webgpu/selftest.ts,
+ * float64 reference (the WebAssembly builds in test/engine/op-table-wasm.test.ts; WebGPU in src/engine/webgpu/selftest.ts,
  * in Node, Chromium and `npm run bench -- webgpu`), and checks every backward kernel against central finite
  * differences of its forward in float64. A new kernel needs one entry here.
  *

@@ -6,7 +6,7 @@ import type { GemmEpilogue, GemmOptions, Ptr, SyncBackend } from './types.ts';
  * exp(-z^2) sum_n 2^n z^(2n+1) / (1*3*...*(2n+1)) (Abramowitz & Stegun 7.1.6, every term positive) for
  * z < 2.5, and the continued fraction erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...))))
  * (A&S 7.1.14, 300 terms, evaluated bottom-up) beyond. Relative error < 1e-12 (the series loses ~1e-16
- * absolute to 1 - erf just below 2.5) and < 1e-13 beyond (test/gelu-erf.test.ts checks
+ * absolute to 1 - erf just below 2.5) and < 1e-13 beyond (test/engine/gelu-erf.test.ts checks
  * tabulated values); erfc(0) = 1, erfc(inf) = 0, NaN in gives NaN.
  */
 export function erfc64(z: number): number {

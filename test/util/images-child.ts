@@ -1,5 +1,5 @@
 /**
- * Child process of test/data-images.test.ts: loadImages with the default cache folder, run as another user
+ * Child process of test/data/images.test.ts: loadImages with the default cache folder, run as another user
  * (root writes anywhere, so the read-only fallback is tested as 'nobody'). argv: root dataDir rel...
  * Prints { cacheFile, lines, ok } as JSON.
  */

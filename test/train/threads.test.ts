@@ -1,0 +1,184 @@
+/**
+ * Threads and the sliced optimizer (issue 12): the same checkpoint bytes for --threads 1, 2 and an
+ * oversubscribed 8 at one micro-batch; resume across a change of --threads; the workers' block-sliced
+ * reduction + AdamW equal to the whole-model step on the main thread; fixed block edges; the start line,
+ * the oversubscription warning and the error lines for bad thread counts; old `--chunks` runs refused.
+ */
+import { plainPolicy } from '../../src/train/batch-policy.ts';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSynthetic } from '../../src/data/index.ts';
+import { createModel, presetConfig } from '../../src/model/index.ts';
+import { createBackend, createBackendAsync } from '../../src/engine/index.ts';
+import { TRAIN_DEFAULTS, applyOverrides, parseFlags } from '../../src/train/config.ts';
+import { train } from '../../src/train/trainer.ts';
+import { createRunner, threadPlan } from '../../src/train/pool.ts';
+import { DataParallelStep, slicedOptimizer, stepBuffers } from '../../src/train/step.ts';
+import type { EncoderRate } from '../../src/train/step.ts';
+import { BLOCK, blockEdges, workerBlocks } from '../../src/train/shards.ts';
+import { observedCount, unitsPerBatch } from '../../src/train/batching.ts';
+import { fakeDataset } from '../../bench/train.ts';
+import { rejects, sameBits } from '../util/harness.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'rf-threads-'));
+const data = join(root, 'data');
+await generateSynthetic({ out: data, patients: 300, seed: 2 });
+const quiet = () => {};
+const cfg = (over: Record<string, unknown>) =>
+  applyOverrides(TRAIN_DEFAULTS, { data, out: join(root, 'runs'), preset: 'tiny', epochs: 1, progress: 'none', batch: 30, microBatch: 4, ...over }, 'test');
+const bytes = (run: string, f: string) => readFileSync(join(run, f));
+
+test('--threads 1, 2 and 8 (oversubscribed) give the same checkpoint bytes at one micro-batch', async () => {
+  const lines: string[] = [];
+  const runs = [];
+  for (const threads of [1, 2, 8]) runs.push(await train(cfg({ name: `t${threads}`, threads, maxSteps: 5 }), { log: (l) => lines.push(l) }));
+  for (const r of runs.slice(1)) {
+    for (const f of ['last.safetensors', 'last.state.safetensors']) assert.ok(bytes(runs[0].runDir, f).equals(bytes(r.runDir, f)), `${f} of ${r.runDir} differs from --threads 1`);
+  }
+  // batch 30 / micro-batch 4 = 8 units (the last of 2 samples): all 8 threads have work.
+  assert.ok(lines.includes('threads: 8 working on 8 unit(s) of --micro-batch 4 per batch of 30'), lines.join('\n'));
+  assert.ok(lines.some((l) => /optimizer in the 8 worker\(s\)/.test(l)), lines.join('\n'));
+});
+
+test('a run stopped with --threads 8 and resumed with --threads 2 ends with the bytes of an uninterrupted --threads 1 run', async () => {
+  const whole = await train(cfg({ name: 'whole', threads: 1, maxSteps: 6 }), { log: quiet });
+  const first = await train(cfg({ name: 'split', threads: 8, maxSteps: 3 }), { log: quiet });
+  assert.is(first.stop, 'step-limit');
+  const rest = await train(cfg({ resume: first.runDir, threads: 2, maxSteps: 6 }), { log: quiet });
+  assert.is(rest.state.step, 6);
+  for (const f of ['last.safetensors', 'last.state.safetensors']) assert.ok(bytes(whole.runDir, f).equals(bytes(rest.runDir, f)), `${f}: resumed run differs`);
+});
+
+test('a run folder of --chunks (before micro-batches) is refused on --resume, naming its config.json', async () => {
+  const r = await train(cfg({ name: 'old', threads: 1, maxSteps: 1 }), { log: quiet });
+  const path = join(r.runDir, 'config.json');
+  const saved = JSON.parse(readFileSync(path, 'utf8'));
+  delete saved.microBatch;
+  writeFileSync(path, JSON.stringify({ ...saved, chunks: 5 }));
+  await rejects(train(cfg({ resume: r.runDir, threads: 1 }), { log: quiet }), /config\.json was written with --chunks 5, which this version replaced by --micro-batch.*--micro-batch 6 cuts full batches the same way/);
+});
+
+/** Three steps of a DataParallelStep; returns its final parameters, moments and norms. */
+async function steps(sliced: boolean, threads: number, frozenPrefix: string, clip: number, enc?: (t: number) => EncoderRate | undefined) {
+  const mc = { ...presetConfig('tiny'), numFeatures: 6, catCardinalities: [] };
+  const ds = fakeDataset(40, mc.imageSize, 6, 3, 0.5);
+  const model = createModel(mc, { seed: 1, backend: await createBackendAsync('auto') });
+  const frozen = model.layout.filter((e) => e.name.startsWith(frozenPrefix));
+  const buffers = stepBuffers(model, unitsPerBatch(13, 3), frozen);
+  if (!sliced) buffers.optimizer = undefined;
+  const runner = createRunner({ model: model.config, backend: 'auto', data: ds, ...buffers, policy: plainPolicy(3) }, threads);
+  const norms: number[] = [];
+  try {
+    const step = await DataParallelStep.create(model, runner, buffers, 3, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip }, frozen);
+    assert.is(step.slicedOptimizer, sliced);
+    for (let t = 0; t < 3; t++) {
+      const rows = Int32Array.from({ length: 13 }, (_, i) => (t * 13 + i) % ds.n);
+      const inp = { normalizer: observedCount(ds.labels, rows, 'ignore') };
+      norms.push((await step.run(rows, t, 1e-2, inp, enc?.(t))).norm);
+    }
+    const { m, v } = await step.moments();
+    return { params: step.params.slice(), m: Float32Array.from(m), v: Float32Array.from(v), norms, numParams: model.numParams };
+  } finally {
+    await runner.close();
+  }
+}
+
+test('the sliced optimizer (1 and 3 workers) equals the whole-model step: same parameter and moment bits', async () => {
+  for (const clip of [0, 0.05]) {
+    const whole = await steps(false, 1, 'tabular.', clip);
+    assert.ok(whole.numParams > 2 * BLOCK, 'the model spans several blocks');
+    for (const threads of [1, 3]) {
+      const s = await steps(true, threads, 'tabular.', clip);
+      sameBits(`params (clip ${clip}, ${threads} worker(s))`, s.params, whole.params);
+      sameBits('m', s.m, whole.m);
+      sameBits('v', s.v, whole.v);
+      // The norm is summed per block, then over blocks (fixed order); the whole step sums all at once in
+      // f64, so the two agree to f64 rounding, far below the f32 clip factor's resolution.
+      for (let i = 0; i < 3; i++) assert.ok(Math.abs(s.norms[i] - whole.norms[i]) <= 1e-12 * whole.norms[i], `norm ${s.norms[i]} vs ${whole.norms[i]}`);
+      if (clip > 0) assert.ok(whole.norms.every((n) => n > clip), 'clipping was exercised');
+    }
+  }
+});
+
+test('two-stage encoder rates in the sliced optimizer equal the whole-model step: frozen first (out of the clip norm too), then scaled', async () => {
+  // Step 0: encoders frozen (warm-up); steps 1, 2: half the rate, their AdamW count from the unfreeze.
+  const enc = (t: number): EncoderRate => (t === 0 ? { scale: 0, t: 0 } : { scale: 0.5, t: t - 1 });
+  const whole = await steps(false, 1, 'fusion.modality.', 0.05, enc);
+  const plain = await steps(false, 1, 'fusion.modality.', 0.05);
+  assert.ok(whole.norms[0] < plain.norms[0], 'a frozen step leaves the encoders out of the clip norm');
+  for (const threads of [1, 3]) {
+    const s = await steps(true, threads, 'fusion.modality.', 0.05, enc);
+    sameBits(`params (${threads} worker(s))`, s.params, whole.params);
+    sameBits('m', s.m, whole.m);
+    sameBits('v', s.v, whole.v);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(s.norms[i] - whole.norms[i]) <= 1e-12 * whole.norms[i], `norm ${s.norms[i]} vs ${whole.norms[i]}`);
+  }
+});
+
+test('the workers run the optimizer on WebAssembly; the Float64 reference keeps the main-thread step (WebGPU: train-webgpu.test.ts)', () => {
+  assert.ok(slicedOptimizer(createBackend('auto')));
+  assert.not.ok(slicedOptimizer(createBackend('reference')));
+});
+
+test('block edges: fixed, covering, and at a multiple of 4 from the start of the tensor they cut', () => {
+  const model = createModel({ ...presetConfig('tiny'), numFeatures: 5, catCardinalities: [3] });
+  const P = model.numParams;
+  for (const block of [BLOCK, 1000, 37]) {
+    const e = blockEdges(model.layout, P, block);
+    assert.is(e[0], 0);
+    assert.is(e[e.length - 1], P);
+    for (let k = 1; k < e.length; k++) {
+      assert.ok(e[k] > e[k - 1] && e[k] - e[k - 1] <= block + 3, `block ${k}: ${e[k - 1]}..${e[k]}`);
+      const t = model.layout.find((x) => x.offset <= e[k] && e[k] < x.offset + x.size);
+      if (t && k < e.length - 1) assert.is((e[k] - t.offset) % 4, 0, `edge ${e[k]} inside ${t.name}`);
+    }
+  }
+  for (const w of [1, 3, 7]) {
+    const r = Array.from({ length: w }, (_, k) => workerBlocks(10, w, k));
+    assert.is(r[0][0], 0);
+    assert.is(r[w - 1][1], 10);
+    for (let k = 1; k < w; k++) assert.is(r[k][0], r[k - 1][1]);
+  }
+});
+
+test('thread plan: capped at the units with the flag named; more than the cores warns; bad counts are errors', () => {
+  const p = threadPlan(32, 32, 8, 64);
+  assert.is(p.workers, 4);
+  assert.is(p.line, 'threads: 4 of 32 can work (a batch of 32 is 4 unit(s) of --micro-batch 8; a smaller --micro-batch or a larger --batch gives each thread work)');
+  assert.is(p.warning, undefined);
+  const all = threadPlan(0, 256, 8, 16);
+  assert.is(all.workers, 16);
+  assert.is(all.line, 'threads: 16 working on 32 unit(s) of --micro-batch 8 per batch of 256');
+  assert.match(threadPlan(8, 256, 8, 2).warning ?? '', /--threads 8 runs 8 workers on the 2 cores here/);
+  // asked for more than the cores, but the units leave one worker: no warning
+  const one = threadPlan(8, 8, 8, 2);
+  assert.is(one.workers, 1);
+  assert.is(one.warning, undefined);
+  assert.throws(() => threadPlan(-1, 32, 8, 2), /--threads must be a positive integer \(or 0: all cores\), got -1/);
+  assert.throws(() => threadPlan(2.5, 32, 8, 2), /got 2\.5/);
+  assert.throws(() => parseFlags(['--threads', '2.5']), /--threads expects an integer in 0\.\.4096, got "2\.5"/);
+  assert.throws(() => parseFlags(['--micro-batch', '0']), /--micro-batch/);
+});
+
+test('bad thread counts: the CLI prints one error line and exits 1; train() rejects them too', async () => {
+  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--data', data, '--threads', '-1'], { encoding: 'utf8' });
+  assert.is(cli.status, 1, cli.stdout + cli.stderr);
+  assert.match(cli.stderr, /--threads expects an integer in 0\.\.4096, got "-1"/);
+  await rejects(train({ ...cfg({ name: 'bad' }), threads: -2 }, { log: quiet }), /train config: option 'threads' expects an integer in 0\.\.4096, got -2/);
+});
+
+test('--resume: an empty value and a file are one-line errors, not a fresh run', () => {
+  const run = (v: string) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', '--data', data, '--resume', v], { encoding: 'utf8' });
+  const empty = run('');
+  assert.is(empty.status, 1, empty.stdout + empty.stderr);
+  assert.match(empty.stderr, /--resume needs a run folder, got an empty value/);
+  const file = run('package.json');
+  assert.is(file.status, 1, file.stdout + file.stderr);
+  assert.match(file.stderr, /--resume package\.json: not a folder \(a run folder holds config\.json and last\.state\.safetensors\)/);
+});
+
+test.run();

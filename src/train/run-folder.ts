@@ -241,7 +241,9 @@ export function claimRunFolder(runDir: string): () => void {
       } catch { /* something was written: keep it */ }
     }
   };
-  if (existsSync(join(runDir, 'state.json')) || existsSync(join(runDir, 'config.json'))) {
+  // state.json is written with the first saved state: a folder without it holds no run yet (an attempt that
+  // failed before saving anything leaves config.json and a log, which writeNewRunConfig starts afresh).
+  if (existsSync(join(runDir, 'state.json'))) {
     releaseAndTidy();
     throw new Error(`run folder ${runDir} already holds a run; use --resume ${runDir} or another --name`);
   }

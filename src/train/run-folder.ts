@@ -255,8 +255,10 @@ export function claimRunFolder(runDir: string): () => void {
  * left by an attempt that failed before saving any state is started afresh.
  */
 export function writeNewRunConfig(runDir: string, cfg: TrainConfig): void {
-  rmSync(join(runDir, 'log.jsonl'), { force: true });
+  // The config first: its write goes through the write fence (a queue worker that lost its job writes nothing),
+  // and only then is an earlier attempt's log removed.
   writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  rmSync(join(runDir, 'log.jsonl'), { force: true });
 }
 
 /** The lock file of a run folder in use (run.lock, holding the pid). */

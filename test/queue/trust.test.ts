@@ -25,7 +25,7 @@ import type { StressOptions } from '../../src/protocols/runner.ts';
 import { runStress, stressSettings } from '../../src/protocols/runner.ts';
 import { QUEUE_NAME, connect, parseQueueUrl } from '../../src/queue/connection.ts';
 import { runQueued } from '../../src/queue/coordinator.ts';
-import { gitCommit, jobData, packageVersion, queueJobId, resolvedConfig, runId } from '../../src/queue/job-data.ts';
+import { JOB_DATA_FORMAT, gitCommit, jobData, packageVersion, queueJobId, resolvedConfig, runId } from '../../src/queue/job-data.ts';
 import type { QueueJobData } from '../../src/queue/job-data.ts';
 import { startWorker } from '../../src/queue/worker.ts';
 import { startRedis } from '../util/redis.ts';
@@ -113,7 +113,23 @@ function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<
 
 /** A job's data as a hostile writer would make it: consistent with itself (run id, name, key, config). */
 function forged(settings: ReturnType<typeof stressSettings>, job: JobSpec, over: Partial<QueueJobData> = {}): QueueJobData {
-  return { ...jobData(settings, job, 'test'), run: runId(settings), name: jobName(job), key: jobKey(job), config: resolvedConfig(job, settings, '<out>'), ...over };
+  return {
+    format: JOB_DATA_FORMAT, version: packageVersion(), commit: gitCommit(), run: runId(settings), settings, job,
+    name: jobName(job), key: jobKey(job), why: 'test', config: hostileConfig(job, settings), ...over,
+  };
+}
+
+/**
+ * The config a hostile writer computes for its job: ours where the option schema accepts the job, else the
+ * same keys with the job's own (say, `../`) name, which the schema would have refused at our end.
+ */
+function hostileConfig(job: JobSpec, settings: ReturnType<typeof stressSettings>): Record<string, unknown> {
+  try {
+    return resolvedConfig(job, settings, '<out>');
+  } catch {
+    const { train: _hostile, ...clean } = settings;
+    return { ...resolvedConfig({ ...job, tag: 'forged' }, { ...clean, train: {} } as typeof settings, '<out>'), name: jobName(job), ...settings.train };
+  }
 }
 
 it('a worker fails a hostile job at once with the reason, writes nothing outside its --out, and goes on working', async () => {

@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../src/engine/rng.ts'; // seeded, so a failing target can be reproduced
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FUZZ_COUNT = 400;
@@ -70,24 +71,12 @@ function raw(target: string): Promise<number> {
   });
 }
 
-/** A small seeded generator (mulberry32), so a failing target can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const PIECES = ['/', '//', ':', '99999', '@', '?', '#', '%', '%zz', '%2f', '[', ']', '[::1]', '\\', '..', '.', 'a', 'app.js', 'config.json', 'http:', 'https://', 'file:', '*', '~', ';', '=', '&', '0', '65536', '\u00ff', '\u0080', 'x'.repeat(50)];
 
 /** Seeded request targets: those known to have killed the server first, then random concatenations of pieces. */
 function targets(n: number): string[] {
   const fixed = ['//', '//a:99999/', '//a:99999', '///', '//[', '//[::1', '//@', '//:0/', 'http://a:99999/', 'http://', '*', '?', '%', '/%', '/%00', '\\\\', `/${'a'.repeat(8000)}`];
-  const r = rng(24);
+  const r = mulberry32(24);
   const out = [...fixed];
   while (out.length < n) {
     const k = 1 + Math.floor(r() * 6);

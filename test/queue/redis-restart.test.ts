@@ -8,8 +8,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +18,8 @@ import { runStress } from '../../src/protocols/runner.ts';
 import { runQueued } from '../../src/queue/coordinator.ts';
 import { freePort, startRedis } from '../util/redis.ts';
 import type { RedisServer } from '../util/redis.ts';
+import { spawnWorkerProcess } from '../util/worker-process.ts';
+import type { WorkerProcess } from '../util/worker-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOOPS = Number(process.env.RF_RESTART_LOOPS ?? 2);
@@ -40,26 +40,8 @@ function opts(out: string, over: Partial<StressOptions> = {}): StressOptions {
   };
 }
 
-function spawnWorker(url: string, out: string): { child: ChildProcess; text: () => string; saw: (re: RegExp) => Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts', '--queue', url, '--out', out, '--data', root, '--threads', '1', '--lock-ms', '2000', '--stalled-ms', '500'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
-  const onData = (b: Buffer) => {
-    text += b.toString();
-    for (const w of waiters) if (w.re.test(text)) w.resolve();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  return {
-    child, text: () => text,
-    saw: (re) => new Promise((resolve, reject) => {
-      if (re.test(text)) return resolve();
-      waiters.push({ re, resolve });
-      child.once('exit', (c) => reject(new Error(`worker exited (${c}) before ${re}: ${text}`)));
-      setTimeout(() => reject(new Error(`no ${re} in the worker's output after 120 s: ${text}`)), 120_000).unref();
-    }),
-  };
-}
+const spawnWorker = (url: string, out: string): WorkerProcess =>
+  spawnWorkerProcess(ROOT, ['--queue', url, '--out', out, '--data', root, '--threads', '1', '--lock-ms', '2000', '--stalled-ms', '500'], 120_000);
 
 it(`a Redis restart (queue lost) mid-job, ${LOOPS} round(s): the job is re-enqueued and finished every time`, async () => {
   const ref = join(root, 'ref');

@@ -7,8 +7,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +26,8 @@ import { stressSettings } from '../../src/protocols/runner.ts';
 import { freePort, startRedis } from '../util/redis.ts';
 import type { RedisServer } from '../util/redis.ts';
 import { rejects } from '../util/harness.ts';
+import { spawnWorkerProcess, stopProcess } from '../util/worker-process.ts';
+import type { WorkerProcess } from '../util/worker-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const server = await startRedis();
@@ -49,35 +50,10 @@ function opts(out: string, over: Partial<StressOptions> = {}): StressOptions {
 const csv = (out: string) => readFileSync(join(out, 'results.csv'), 'utf8');
 const url = (db: number) => `${redis.url}/${db}`;
 
-/** A worker process (`npm run worker`), its output collected; `saw` resolves once the output matches. */
-function spawnWorker(db: number, out: string, extra: string[] = []): { child: ChildProcess; text: () => string; saw: (re: RegExp) => Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts', '--queue', url(db), '--out', out, '--data', root, '--threads', '1', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
-  const onData = (b: Buffer) => {
-    text += b.toString();
-    for (const w of waiters) if (w.re.test(text)) w.resolve();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  return {
-    child, text: () => text,
-    saw: (re) => new Promise((resolve, reject) => {
-      if (re.test(text)) return resolve();
-      waiters.push({ re, resolve });
-      child.once('exit', (c) => reject(new Error(`worker exited (${c}) before ${re}: ${text}`)));
-      // Never wait forever: a renamed job or a worker that never starts it fails the test instead of hanging CI.
-      setTimeout(() => reject(new Error(`no ${re} in the worker's output after 180 s: ${text}`)), 180_000).unref();
-    }),
-  };
-}
-function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
+/** A worker process (`npm run worker`) on queue database `db` (test/util/worker-process.ts). */
+const spawnWorker = (db: number, out: string, extra: string[] = []): WorkerProcess =>
+  spawnWorkerProcess(ROOT, ['--queue', url(db), '--out', out, '--data', root, '--threads', '1', ...extra], 180_000);
+const stop = stopProcess;
 
 /** Every file `name` under <shared>/<run>/runs/<job>/, by job. */
 function runFiles(shared: string, name: string): Map<string, Buffer> {

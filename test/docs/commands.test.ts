@@ -141,11 +141,17 @@ test('a failing block is reported with its file, first line, the failing command
   assert.match(bad.error!, 'npm run no-such: no such script');
 });
 
-test('blocks run in their own folder: the commands write there, not into the checkout', async () => {
-  const before = existsSync(join(ROOT, 'tiny-set'));
-  const r = await runBlock({ file: 'example.md', line: 1, first: 'synth', code: 'npm run synth -- --out tiny-set --patients 4 --image-size 32\ntest -d tiny-set/mimic-cxr-jpg\ntest "$(pwd)" != ' + JSON.stringify(ROOT) });
+test('blocks run in their own folder: npm run and npx resilient-fusion write there, not into the checkout', async () => {
+  const before = [existsSync(join(ROOT, 'tiny-set')), existsSync(join(ROOT, 'tiny-set2'))];
+  const code = [
+    'npm run synth -- --out tiny-set --patients 4 --image-size 32',
+    'npx resilient-fusion synth --out tiny-set2 --patients 4 --image-size 32',
+    'test -d tiny-set/mimic-cxr-jpg && test -d tiny-set2/mimic-cxr-jpg',
+    `test "$(pwd)" != ${JSON.stringify(ROOT)}`,
+  ].join('\n');
+  const r = await runBlock({ file: 'example.md', line: 1, first: 'synth', code });
   assert.is(r.error, undefined, r.error);
-  assert.is(existsSync(join(ROOT, 'tiny-set')), before);
+  assert.equal([existsSync(join(ROOT, 'tiny-set')), existsSync(join(ROOT, 'tiny-set2'))], before);
 });
 
 for (const b of BLOCKS) {

@@ -4,7 +4,7 @@
  * benchmark's shapes and variants, and masked attention forward+backward, each against the WebAssembly
  * engine (one thread, best build) in the same run. GPU time is wall time of R calls enqueued back to back
  * and one wait for the queue, divided by R (R sized so a batch takes >= 20 ms), median of several batches.
- * Training samples/s needs the model on the device (see the README's WebGPU section): not measured yet.
+ * Training samples/s needs the model on the device (see docs/usage.md, "WebGPU"): not measured yet.
  */
 import { WasmBackend, bestWasmBuild } from '../src/engine/index.ts';
 import type { Backend } from '../src/engine/index.ts';

@@ -10,9 +10,9 @@ export * from './model/index.ts';
 export { loadModel, saveModel } from './node/model.ts';
 export type { Batch, Backend, SyncBackend, BackendKind, AnyBackendKind } from './engine/index.ts';
 export { LABEL_NAMES, NUM_LABELS, createBackend, createBackendAsync, ReferenceBackend, WasmBackend } from './engine/index.ts';
-// Prediction from raw inputs (README "Prediction").
+// Prediction from raw inputs (docs/usage.md, "Prediction").
 export { Predictor, inferenceSpec, inputFields } from './infer/index.ts';
 export type { PredictInput, Prediction, FieldInfo, PredictorOptions, InferenceSpec, ImageInput, TableInput } from './infer/index.ts';
-// Data sets (README "Data", docs/data.md).
+// Data sets (docs/usage.md, "Data"; docs/data.md).
 export { loadDataset, inspectDataset, makeBatch, generateSynthetic, formatReport } from './data/index.ts';
 export type { LoadOptions, PreparedDataset, SynthOptions } from './data/index.ts';

@@ -1,7 +1,7 @@
 /**
  * `npm run export -- --model RUN/model.safetensors --out model.onnx [--opset 17..21]`: the whole model as an
  * ONNX file (standard operators only) that onnxruntime can serve, with the labels, the preprocessing and the
- * calibration (when the checkpoint has one) in its metadata_props. See src/export/onnx.ts and the README.
+ * calibration (when the checkpoint has one) in its metadata_props. See src/export/onnx.ts and docs/usage.md, "ONNX export".
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -117,7 +117,7 @@ export const PREDICT_SPEC = {
 };
 
 // npm run stress
-/** What --quick sets (each can still be overridden by its own flag). Measured: see README "Results". */
+/** What --quick sets (each can still be overridden by its own flag). Measured: see docs/benchmarks.md, "Results". */
 export const STRESS_QUICK = { preset: 'tiny', levels: [0, 0.25, 0.5, 0.75, 1], seeds: 3, epochs: 10 } as const;
 
 export const STRESS_OPTIONS = {

@@ -21,7 +21,7 @@ export const TRAIN_OPTIONS = {
   synthDir: path('data/synthetic', 'Where the synthetic data set is generated on first use (when `data` is empty).'),
   synthPatients: int(0, 'Patients in the generated synthetic data set (0: the generator\'s default).', { min: 0, max: 1_000_000 }),
   cacheDir: path('', 'Folder of the image cache (empty: next to the data set).'),
-  decoder: choice('jpeg-js', ['sharp', 'jpeg-js'], 'Image decoder: jpeg-js (default: the edge bundle\'s and the demo\'s decoder, so a model gives the same bits in the browser as in `predict`) or sharp (libvips, faster cache builds: JPEG shrink-on-load; its pixels differ, which the browser cannot reproduce; README, "Train/serve skew").'),
+  decoder: choice('jpeg-js', ['sharp', 'jpeg-js'], 'Image decoder: jpeg-js (default: the edge bundle\'s and the demo\'s decoder, so a model gives the same bits in the browser as in `predict`) or sharp (libvips, faster cache builds: JPEG shrink-on-load; its pixels differ, which the browser cannot reproduce; docs/usage.md, "Train/serve skew").'),
   out: path('runs', 'Parent folder of run folders.'),
   name: segment('', 'Run folder name under `out` (empty: preset-seed-timestamp).'),
   preset: choice('small', ['tiny', 'small', 'base'], 'Model preset: tiny, small or base.'),

@@ -95,9 +95,10 @@ test('npm pack, offline install into a fresh project: plain node imports, predic
 
     // README's snippet, as written, then a check of what it made.
     const snippet = readmeLibrarySnippet(readFileSync(join(ROOT, 'README.md'), 'utf8'));
-    writeFileSync(join(app, 'snippet.mjs'), `${snippet}\nconsole.log(JSON.stringify({ logits: Array.from(model.forward(batch)), again: Array.from(again.forward(batch)), loss, grads: Object.keys(grads).length }));\n`);
-    const s = JSON.parse(run(process.execPath, ['snippet.mjs'], app).stdout.trim().split('\n').pop()!) as { logits: number[]; again: number[]; loss: number; grads: number };
-    assert.is(s.logits.length, 4 * 14);
+    writeFileSync(join(app, 'snippet.mjs'), `${snippet}\nconsole.log(JSON.stringify({ B: batch.B, logits: Array.from(model.forward(batch)), again: Array.from(again.forward(batch)), loss, grads: Object.keys(grads).length }));\n`);
+    const s = JSON.parse(run(process.execPath, ['snippet.mjs'], app).stdout.trim().split('\n').pop()!) as { B: number; logits: number[]; again: number[]; loss: number; grads: number };
+    assert.ok(s.B >= 1, `the snippet's batch has ${s.B} samples`);
+    assert.is(s.logits.length, s.B * 14, 'one logit per sample and finding');
     assert.ok(s.logits.every(Number.isFinite) && Number.isFinite(s.loss) && s.loss > 0, `loss ${s.loss}`);
     assert.ok(s.grads > 0);
     assert.equal(s.again, s.logits, 'the saved and reloaded model gives the same logits');

@@ -219,7 +219,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   });
   await worker.waitUntilReady();
   log(`worker ${me} on ${target.shown}, queue ${QUEUE_NAME}: ${o.concurrency} job(s) at a time, ${o.threads || 'all'} thread(s) each, output ${out}${o.data ? `, data under ${resolve(o.data)}` : ''}`);
+  // BullMQ's fetch loop can end on a connection error while Redis restarts (taskforcesh/bullmq#648, #2466): the
+  // worker then takes no job again, and its lazily connected blocking client never reconnects (the coordinator
+  // counts 0 workers). Seen once in about 40 restart rounds (test/queue/redis-restart.test.ts, Node 24). The
+  // loop is started again when found stopped.
+  let closing = false;
+  const watchdog = setInterval(() => {
+    if (closing || worker.isRunning()) return;
+    log(`[${me}] queue: the worker's fetch loop had stopped (a Redis outage?); starting it again`);
+    worker.run().catch((e: unknown) => log(`[${me}] queue error: restarting the fetch loop: ${e instanceof Error ? e.message : String(e)}`));
+  }, 2000);
+  watchdog.unref();
   const close = async () => {
+    closing = true;
+    clearInterval(watchdog);
     await worker.close();
     await closeTrainingThreads();
     connection.disconnect();

@@ -24,12 +24,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { WasmBackend } from '../src/engine/index.ts';
-import { createModel, presetConfig } from '../src/model/index.ts';
-import type { ModelConfig, PresetName } from '../src/model/index.ts';
-import type { Batch } from '../src/engine/batch.ts';
+import type { PresetName } from '../src/model/index.ts';
 import { exportOnnx } from '../src/export/onnx.ts';
 import { buildEdgeBundle } from '../src/infer/demo-server.ts';
-import { mulberry32 } from '../src/engine/rng.ts';
+import { feedsOf, perturbedModel, relDiff } from './onnx-compare.ts';
 import { syntheticBatch } from '../src/model/synthetic.ts';
 import type { Availability } from '../src/model/synthetic.ts';
 import { summarize } from './util.ts';
@@ -43,42 +41,9 @@ const AGREE = 1e-5;
 /** The timing budget of one row. */
 interface Budget { minRuns: number; minSeconds: number; warmup: number }
 
-/** A preset with the default feature spec's shape (13 numeric, 3 categorical) and checkpoint metadata. */
+/** A preset with 13 numeric and 3 categorical features, every parameter perturbed (agreement then means something). */
 function benchModel(preset: PresetName) {
-  const cfg: ModelConfig = { ...presetConfig(preset), numFeatures: 13, catCardinalities: [2, 5, 7] };
-  const metadata = {
-    schema: {
-      numeric: Array.from({ length: 13 }, (_, j) => ({ name: `n${j}`, mean: 0, std: 1 })),
-      categorical: cfg.catCardinalities.map((n, j) => ({ name: `c${j}`, vocab: Array.from({ length: n }, (_, i) => `V${i}`) })),
-    },
-    normalization: { pixelMean: 0.5, pixelStd: 0.25, imageSize: cfg.imageSize },
-  };
-  const m = createModel(cfg, { backend: new WasmBackend(undefined, 64 << 20), seed: 1, metadata });
-  // Away from the initialization (LayerNorm weights not all one, biases not zero) so agreement means something.
-  const p = Float32Array.from(m.paramData()), r = mulberry32(7);
-  for (let i = 0; i < p.length; i++) p[i] += 0.1 * (2 * r() - 1);
-  m.setParams(p);
-  return m;
-}
-
-/** The graph's feeds for a batch. */
-function feeds(b: Batch): Record<string, ort.Tensor> {
-  const B = b.B, Fn = b.num.length / B, Fc = b.cat.length / B;
-  return {
-    image: new ort.Tensor('float32', b.image, [B, 1, b.S, b.S]),
-    image_present: new ort.Tensor('float32', Float32Array.from(b.hasImage), [B]),
-    num: new ort.Tensor('float32', b.num, [B, Fn]),
-    num_present: new ort.Tensor('float32', Float32Array.from(b.numPresent), [B, Fn]),
-    cat: new ort.Tensor('int64', BigInt64Array.from(b.cat, (v) => BigInt(v)), [B, Fc]),
-    cat_present: new ort.Tensor('float32', Float32Array.from(b.catPresent), [B, Fc]),
-  };
-}
-
-/** max|a - ref| / max|ref| (Infinity on NaN or a length mismatch). */
-export function relDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(a[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
-  return Number.isNaN(d) || a.length !== ref.length ? Infinity : d / m;
+  return perturbedModel(preset, {}, 1, new WasmBackend(undefined, 64 << 20));
 }
 
 /** As bench/util.ts `measure`, for an async call. */
@@ -104,7 +69,7 @@ async function nodeRows(preset: PresetName, B: number, onnx: Uint8Array, m: Retu
   const ref = Float32Array.from(m.forward(batch));
   const te = await measureAsync(async () => m.forward(batch), o);
   emit(inferRow('engine', 1, preset, B, te, { wasm: m.backend.name }));
-  const f = feeds(batch);
+  const f = feedsOf(batch);
   for (const threads of [...new Set([1, availableParallelism()])]) {
     const s = await ort.InferenceSession.create(onnx, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
     const got = (await s.run(f)).logits.data as Float32Array;

@@ -26,7 +26,7 @@ import type { SyncBackend } from '../../src/engine/types.ts';
 import { sigmoidProbabilities } from '../../src/model/loss.ts';
 import { LABEL_NAMES } from '../../src/engine/batch.ts';
 import { encodeGrayJpeg } from '../../src/data/index.ts';
-import { feedsOf, perturbedModel, relDiff } from '../util/onnx-compare.ts';
+import { feedsOf, perturbedModel, relDiff } from '../../bench/onnx-compare.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'rf-onnx-'));

@@ -4,13 +4,13 @@
  * chosen availability, a Batch as the ONNX graph's input feeds, and the relative difference used to compare.
  */
 import * as ort from 'onnxruntime-node';
-import type { Batch } from '../../src/engine/batch.ts';
-import { createModel } from '../../src/model/model.ts';
-import type { Model } from '../../src/model/model.ts';
-import type { ModelConfig, PresetName } from '../../src/model/config.ts';
-import { presetConfig } from '../../src/model/config.ts';
-import { mulberry32 } from '../../src/engine/rng.ts';
-import type { SyncBackend } from '../../src/engine/types.ts';
+import type { Batch } from '../src/engine/batch.ts';
+import { createModel } from '../src/model/model.ts';
+import type { Model } from '../src/model/model.ts';
+import type { ModelConfig, PresetName } from '../src/model/config.ts';
+import { presetConfig } from '../src/model/config.ts';
+import { mulberry32 } from '../src/engine/rng.ts';
+import type { SyncBackend } from '../src/engine/types.ts';
 
 /** Schema metadata for Fn numeric and the given categorical features, with a pixel normalization. */
 export function exportMetadata(c: ModelConfig): Record<string, unknown> {
@@ -23,10 +23,10 @@ export function exportMetadata(c: ModelConfig): Record<string, unknown> {
   };
 }
 
-/** A model of a preset with `features` (13 numeric and 3 categorical by default), every parameter perturbed. */
-export function perturbedModel(preset: PresetName, over: Partial<ModelConfig> = {}, seed = 1): Model<SyncBackend> {
+/** A model of a preset with `features` (13 numeric and 3 categorical by default), every parameter perturbed; `backend`: the bench's larger arena. */
+export function perturbedModel(preset: PresetName, over: Partial<ModelConfig> = {}, seed = 1, backend?: SyncBackend): Model<SyncBackend> {
   const cfg = { ...presetConfig(preset), numFeatures: 13, catCardinalities: [2, 5, 7], ...over };
-  const m = createModel(cfg, { seed, metadata: exportMetadata({ ...presetConfig(preset), ...cfg }) });
+  const m = createModel(cfg, { seed, metadata: exportMetadata({ ...presetConfig(preset), ...cfg }), ...(backend ? { backend } : {}) });
   const flat = Float32Array.from(m.paramData());
   const r = mulberry32(seed + 100);
   for (let i = 0; i < flat.length; i++) flat[i] += 0.1 * (2 * r() - 1);

@@ -645,8 +645,8 @@ const ATT_SHAPES: AttShape[] = (() => {
   return out;
 })();
 
-/** One sample's mask: 'random' (~30% masked, at least one present), 'all', 'one', 'none'. */
-function maskRow(r: Rand, T: number, kind: string): number[] {
+/** One sample's mask: 'random' (~30% masked, at least one present), 'all', 'one', 'none' (also the attention invariants' test cases). */
+export function maskRow(r: Rand, T: number, kind: string): number[] {
   const m = new Array<number>(T).fill(1);
   if (kind === 'all') return m;
   if (kind === 'none') return m.fill(0);

@@ -8,6 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SyncBackend } from '../../src/engine/index.ts';
+import { maskRow } from '../../src/engine/op-table.ts';
 import { close, nans, put, randArray, reference, rng, sameBits, wasmBackends } from '../util/harness.ts';
 
 interface Case { B: number; T: number; d: number; H: number; qkv: Float32Array; mask: Float32Array; dout: Float32Array; dqkv0: Float32Array }
@@ -24,17 +25,6 @@ function run(be: SyncBackend, c: Case): Result {
   const r = { out: be.readSync(out, B * T * d), att: be.readSync(att, B * H * T * T), dqkv: be.readSync(dqkv, B * T * 3 * d) };
   be.release(mk);
   return r;
-}
-
-/** One sample's mask: kind 'random' (~30% masked, at least one present), 'all', 'one', 'none'. */
-function maskRow(r: () => number, T: number, kind: string): number[] {
-  const m = new Array<number>(T).fill(1);
-  if (kind === 'all') return m;
-  if (kind === 'none') return m.fill(0);
-  if (kind === 'one') { m.fill(0); m[Math.floor(r() * T)] = 1; return m; }
-  for (let t = 0; t < T; t++) m[t] = r() < 0.3 ? 0 : 1;
-  m[Math.floor(r() * T)] = 1;
-  return m;
 }
 
 function makeCase(seed: number, T: number, d: number, H: number, kinds: string[]): Case {

@@ -165,4 +165,11 @@ test('CLIs: an unknown subcommand or benchmark is one line with the list, exit 1
   assert.is(train.stdout, '', 'nothing ran');
 });
 
+test('train: --name beside --resume is refused in one line (a resumed run keeps its folder and name)', () => {
+  const r = run('src/cli/train.ts', ['--resume', dir, '--name', 'other']);
+  assert.is(r.status, 1);
+  assert.is(r.stderr.trim(), 'train: --name and --resume together: a resumed run keeps its folder and name; leave --name out');
+  assert.is(r.stdout, '', 'nothing ran');
+});
+
 test.run();

@@ -89,6 +89,8 @@ it('a queue run with two worker processes gives the same results.csv, byte for b
     assert.ok(lines.some((l) => new RegExp(`^queue: ${jobs}/${jobs} jobs done, 0 running, 0 waiting, 0 failed; 2 worker\\(s\\)`).test(l)), lines.join('\n'));
     const ran = w.map((x) => (x.text().match(/ done in /g) ?? []).length);
     assert.is(ran[0] + ran[1], jobs, `each job trained once: ${ran}`);
+    // The fetch-loop watchdog (src/queue/worker.ts) only acts on a stopped loop: running workers never restart it.
+    for (const x of w) assert.not.match(x.text(), /fetch loop had stopped/);
     // --status: the state without starting anything.
     const status: string[] = [];
     assert.is(await runQueued(opts(Q1, { log: (l) => status.push(l) }), { queue: url(0), status: true }), undefined);

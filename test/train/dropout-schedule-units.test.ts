@@ -4,6 +4,7 @@ import type { Batch } from '../../src/engine/index.ts';
 import { applyDropout, injectMissing, injectedMissing } from '../../src/train/missing.ts';
 import { permutation, uniform } from '../../src/train/random.ts';
 import { learningRate } from '../../src/train/schedule.ts';
+import { SAVE_MINUTES, saveDue } from '../../src/train/loop.ts';
 import { TRAIN_DEFAULTS, TRAIN_OPTIONS, applyOverrides, helpText, parseFlags } from '../../src/train/config.ts';
 import { cutUnits } from '../../src/train/batching.ts';
 
@@ -123,6 +124,15 @@ test('--help lists every option with its default and a doc line', () => {
   const text = helpText();
   assert.is(text.split('\n').filter((l) => l.startsWith('  --')).length, Object.keys(TRAIN_DEFAULTS).length);
   assert.ok(text.includes('--drop-image 0.15'));
+});
+
+test('saves inside an epoch: every N steps with --save-every N, else once SAVE_MINUTES have passed since the last save', () => {
+  for (let step = 1; step <= 12; step++) assert.is(saveDue(4, step, 0, 1e12), step % 4 === 0, `--save-every 4, step ${step}`);
+  const min = SAVE_MINUTES * 60_000, last = 1_000_000;
+  assert.not.ok(saveDue(0, 7, last, last), 'just saved');
+  assert.not.ok(saveDue(0, 7, last, last + min - 1), 'a millisecond early');
+  assert.ok(saveDue(0, 7, last, last + min), `after ${SAVE_MINUTES} minutes`);
+  assert.ok(saveDue(0, 7, last, last + 3 * min));
 });
 
 test.run();

@@ -11,7 +11,7 @@ import { characteristicsFacts, cohortFlowLines, resolveFeatureSpec, sourceLines,
 import type { DecoderName } from '../data/index.ts';
 import { createBackend } from '../engine/index.ts';
 import type { BackendKind } from '../engine/index.ts';
-import { LABEL_NAMES, NUM_LABELS, hasTabular } from '../engine/batch.ts';
+import { LABEL_NAMES, NUM_LABELS } from '../engine/batch.ts';
 import { characteristics, headlineLines, modelCard, predictionsCsv, scoreSplit } from '../eval/index.ts';
 import { predictDataset, Predictor } from '../infer/index.ts';
 import type { SplitChoice } from '../infer/index.ts';
@@ -19,7 +19,7 @@ import { loadModel } from '../node/model.ts';
 import { gitCommit } from '../node/commit.ts';
 import { evalTargets } from '../train/batching.ts';
 import { splitFacts, writeEvaluationFiles } from '../train/evaluation.ts';
-import { injectedMissing, injectMissing } from '../train/missing.ts';
+import { injectMissing } from '../train/missing.ts';
 import { UsageError } from '../options/schema.ts';
 import { helpText, parseArgs } from '../options/command-line.ts';
 import { EVALUATE_SPEC as SPEC } from './specs.ts';
@@ -90,13 +90,8 @@ async function main(): Promise<number> {
   const { data, indices } = p;
   if (indices.length === 0) throw new Error(`--data ${cfg.data}: the ${cfg.split} split has no studies`);
   const Fn = spec.numeric.length, Fc = spec.categorical.length, n = indices.length;
-  // What entered the model: the natural availability less the injection the prepareBatch hook applied.
-  const shown = { hasImage: new Uint8Array(n), hasTab: new Uint8Array(n) };
-  indices.forEach((r, i) => {
-    shown.hasImage[i] = data.hasImage[r] && !injectedMissing(cfg.seed, 'image', r, missImage) ? 1 : 0;
-    shown.hasTab[i] = hasTabular(data.numPresent, data.catPresent, r, Fn, Fc) && !injectedMissing(cfg.seed, 'tab', r, missTab) ? 1 : 0;
-  });
-  const { patients, hasImage, hasTab, tabPresent, subgroups } = splitFacts(data, indices, shown);
+  // What entered the model: what each batch showed after the injection (predictDataset records it).
+  const { patients, hasImage, hasTab, tabPresent, subgroups } = splitFacts(data, indices, p.shown);
   const targets = evalTargets(data.labels, indices);
   const observed = new Float32Array(n * NUM_LABELS);
   indices.forEach((r, i) => observed.set(data.labels.subarray(r * NUM_LABELS, (r + 1) * NUM_LABELS), i * NUM_LABELS));

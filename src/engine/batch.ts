@@ -47,3 +47,17 @@ export function hasTabular(numPresent: ArrayLike<number>, catPresent: ArrayLike<
   for (let f = 0; f < Fc; f++) if (catPresent[i * Fc + f] !== 0) return true;
   return false;
 }
+
+/** Which modalities each sample of a batch has (1: present): hasImage, and a table when any feature is present. */
+export interface Shown {
+  hasImage: Uint8Array;
+  hasTab: Uint8Array;
+}
+
+/** What a batch shows the model: its image flags and, per sample, whether any tabular feature is present. */
+export function shownOf(b: Batch): Shown {
+  const Fn = b.B ? b.num.length / b.B : 0, Fc = b.B ? b.cat.length / b.B : 0;
+  const hasTab = new Uint8Array(b.B);
+  for (let i = 0; i < b.B; i++) hasTab[i] = hasTabular(b.numPresent, b.catPresent, i, Fn, Fc) ? 1 : 0;
+  return { hasImage: Uint8Array.from(b.hasImage, (v) => (v ? 1 : 0)), hasTab };
+}

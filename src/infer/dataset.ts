@@ -8,8 +8,8 @@
 import { loadDataset, SPLIT_NAMES } from '../data/index.ts';
 import type { DecoderName, FeatureSpec, LoadOptions, PreparedDataset } from '../data/index.ts';
 import { makeBatch } from '../data/batch.ts';
-import type { Batch } from '../engine/batch.ts';
-import { NUM_LABELS } from '../engine/batch.ts';
+import type { Batch, Shown } from '../engine/batch.ts';
+import { NUM_LABELS, shownOf } from '../engine/batch.ts';
 import type { Predictor } from './predictor.ts';
 import type { Backend } from '../engine/types.ts';
 import type { InferenceSpec } from './spec.ts';
@@ -60,6 +60,8 @@ export interface DatasetPrediction {
   rawProbs: Float32Array;
   /** Sample indices of the rows in `data`. */
   indices: Int32Array;
+  /** What each row's batch showed the model, after `prepareBatch` (the evaluation's injected missingness). */
+  shown: Shown;
   /** The data set on the checkpoint's preprocessing. */
   data: PreparedDataset;
   /** Checkpoint features the data set lacks (missing for every study). */
@@ -76,7 +78,7 @@ export interface DatasetPrediction {
  * training data set itself) is copied bit for bit; otherwise raw = x * std_ds + mean_ds is re-standardized
  * with the checkpoint's statistics (float64, one float32 rounding). Categories map through their names.
  */
-export function alignDataset(ds: PreparedDataset, spec: InferenceSpec): Omit<DatasetPrediction, 'rows' | 'probs' | 'rawProbs' | 'indices'> {
+export function alignDataset(ds: PreparedDataset, spec: InferenceSpec): Omit<DatasetPrediction, 'rows' | 'probs' | 'rawProbs' | 'indices' | 'shown'> {
   if (ds.S !== spec.imageSize) throw new Error(`data set images are ${ds.S} px, the checkpoint expects ${spec.imageSize}`);
   const n = ds.n, Fn = spec.numeric.length, Fc = spec.categorical.length;
   const sFn = ds.schema.numeric.length, sFc = ds.schema.categorical.length;
@@ -151,11 +153,15 @@ export async function predictDataset(predictor: Predictor<Backend>, dir: string,
   for (let i = 0; i < data.n; i++) if (want < 0 || data.split[i] === want) idx.push(i);
   const indices = Int32Array.from(idx);
   const rawProbs = new Float32Array(indices.length * NUM_LABELS);
+  const shown: Shown = { hasImage: new Uint8Array(indices.length), hasTab: new Uint8Array(indices.length) };
   const bs = Math.max(1, opts.batchSize ?? 64);
   for (let a = 0; a < indices.length; a += bs) {
     const part = indices.subarray(a, Math.min(indices.length, a + bs));
     const batch = makeBatch(data, part);
     opts.prepareBatch?.(batch, part);
+    const s = shownOf(batch);
+    shown.hasImage.set(s.hasImage, a);
+    shown.hasTab.set(s.hasTab, a);
     rawProbs.set(await predictor.rawProbabilitiesAsync(batch), a * NUM_LABELS);
   }
   const probs = predictor.calibrate(rawProbs);
@@ -171,5 +177,5 @@ export async function predictDataset(predictor: Predictor<Backend>, dir: string,
       calls: predictor.calls(probs.subarray(r * NUM_LABELS, (r + 1) * NUM_LABELS)),
     };
   });
-  return { rows, probs, rawProbs, indices, ...aligned };
+  return { rows, probs, rawProbs, indices, shown, ...aligned };
 }

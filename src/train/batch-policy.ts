@@ -17,8 +17,8 @@
  */
 import { makeBatch } from '../data/batch.ts';
 import type { PreparedDataset } from '../data/index.ts';
-import { hasTabular } from '../engine/batch.ts';
-import type { Batch } from '../engine/batch.ts';
+import { shownOf } from '../engine/batch.ts';
+import type { Batch, Shown } from '../engine/batch.ts';
 import type { TrainConfig } from './config.ts';
 import { applyDropout, imputeBatch, injectMissing } from './missing.ts';
 import type { DropoutRates } from './missing.ts';
@@ -62,15 +62,10 @@ export function plainPolicy(microBatch: number, seed = 0): BatchPolicy {
 /** A training batch at a step (training injection and dropout), or an evaluation batch at given injected rates (no dropout). */
 export type BatchUse = { kind: 'train'; step: number } | { kind: 'eval'; missImage: number; missTab: number };
 
-/** Which modalities each sample of a batch showed the model (1: present), before any imputation. */
-export interface Shown {
-  hasImage: Uint8Array;
-  hasTab: Uint8Array;
-}
-
 /** A prepared batch and what it showed. */
 export interface PreparedBatch {
   batch: Batch;
+  /** Which modalities each sample showed the model, before any imputation. */
   shown: Shown;
 }
 
@@ -87,12 +82,4 @@ export function prepareBatch(data: PreparedDataset, policy: BatchPolicy, rows: I
   const shown = shownOf(b);
   if (policy.impute) imputeBatch(b, policy.impute.meanImage, policy.impute.catModes);
   return { batch: b, shown };
-}
-
-/** Which modalities each sample of a batch has (hasImage, and any present feature for the table). */
-export function shownOf(b: Batch): Shown {
-  const Fn = b.num.length / b.B, Fc = b.cat.length / b.B;
-  const hasTab = new Uint8Array(b.B);
-  for (let i = 0; i < b.B; i++) hasTab[i] = hasTabular(b.numPresent, b.catPresent, i, Fn, Fc) ? 1 : 0;
-  return { hasImage: Uint8Array.from(b.hasImage, (v) => (v ? 1 : 0)), hasTab };
 }

@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../node/files.ts';
 import { gitCommit } from '../node/commit.ts';
 import type { TaskRunner } from './pool.ts';
 import type { PredictResult, PredictTask } from './replica.ts';
-import type { Shown } from './batch-policy.ts';
+import type { Shown } from '../engine/batch.ts';
 import { writeStateJson } from './run-folder.ts';
 import type { RunState } from './run-folder.ts';
 import type { DataParallelStep } from './step.ts';

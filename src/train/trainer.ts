@@ -149,10 +149,10 @@ async function setUp(run: OpenRun, log: Logger, held: { release?: () => void }):
   const trainRows = splitRows(ds, 0), valRows = splitRows(ds, 1), testRows = splitRows(ds, 2);
   if (trainRows.length === 0) throw new Error('the training split is empty');
   log(`splits: train ${trainRows.length}, validate ${valRows.length}, test ${testRows.length}`);
-  const totalSteps = cfg.epochs * stepsPerEpoch(trainRows.length, cfg.batch);
-  if (cfg.warmup > totalSteps) log(`warning: --warmup ${cfg.warmup} is longer than the whole run (${totalSteps} steps: ${cfg.epochs} epochs of ${stepsPerEpoch(trainRows.length, cfg.batch)}); the learning rate never reaches --lr ${cfg.lr}`);
+  const perEpoch = stepsPerEpoch(trainRows.length, cfg.batch), totalSteps = cfg.epochs * perEpoch;
+  if (cfg.warmup > totalSteps) log(`warning: --warmup ${cfg.warmup} is longer than the whole run (${totalSteps} steps: ${cfg.epochs} epochs of ${perEpoch}); the learning rate never reaches --lr ${cfg.lr}`);
   if (run.kind === 'resume') {
-    checkStateRanges(state, stepsPerEpoch(trainRows.length, cfg.batch), cfg.epochs, join(runDir, RESUME_FILE));
+    checkStateRanges(state, perEpoch, cfg.epochs, join(runDir, RESUME_FILE));
   }
   const model = createModel(initialModelConfig(cfg, ds), { backend: await createBackendAsync(cfg.backend as AnyBackendKind), seed: cfg.seed, metadata: { ...checkpointMetadata(ds), provenance: trainingProvenance(cfg, state) } });
   const P = model.numParams;

@@ -79,6 +79,18 @@ test('evaluate: the trainer\'s test figures; every file; predictions.csv read ba
   back.calls.forEach((c, k) => assert.is(c, back.probs[k] >= m.thresholds[k % 14] ? 1 : 0));
 });
 
+test('evaluate --miss-image 1: availability is what the injected batches showed (every image gone, tables as they were)', () => {
+  const args = ['--model', join(run.runDir, 'model.safetensors'), '--data', data, '--replicates', '20', '--min-group', '10'];
+  const plain = cli([...args, '--out', join(root, 'ev-plain')]), noImg = cli([...args, '--out', join(root, 'ev-noimg'), '--miss-image', '1']);
+  assert.is(plain.status, 0, plain.stderr);
+  assert.is(noImg.status, 0, noImg.stderr);
+  const a = readPredictionsCsv(readFileSync(join(root, 'ev-plain', 'predictions.csv'), 'utf8'));
+  const b = readPredictionsCsv(readFileSync(join(root, 'ev-noimg', 'predictions.csv'), 'utf8'));
+  assert.ok(a.hasImage.some((v) => v === 1), 'the plain run has images');
+  assert.ok(b.hasImage.every((v) => v === 0), 'no study showed an image at --miss-image 1');
+  assert.equal([...b.hasTab], [...a.hasTab], 'tables untouched');
+});
+
 test('evaluate: bad flags are one line, nothing written', () => {
   const model = join(run.runDir, 'model.safetensors');
   const file = join(root, 'a-file');

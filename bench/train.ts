@@ -13,27 +13,30 @@
  * ../shared/tools/torch_train_step.py: ~30% of tabular features masked, ~20% of labels unknown.
  *
  * Where a step's time goes (`train-profile`, medians over the timed steps of the N-thread run). A step is
- * three phases of tasks: grad (one task per worker; each takes units from a shared counter until none are
- * left), reduce and update (one task per worker, each on its range of parameter blocks). Every task reports
- * its span inside the worker; the main thread notes when it began and finished handing a phase's tasks out
- * and when each reply arrived (wall-clock times, comparable between threads).
+ * one phase of tasks, one per working thread (src/train/step.ts): each takes units from a shared counter
+ * until none are left, waits at a barrier for the others' units, reduces its range of parameter blocks, waits
+ * at a second barrier, then clips and updates its blocks. Every task reports its span inside the worker; the
+ * main thread notes when it began and finished handing the tasks out and when each reply arrived (wall-clock
+ * times, comparable between threads).
  * - unit c: one unit's batch + forward + backward + copy into its slot, timed inside its worker; c_max: the
  *   slowest unit of a step (the first unit a worker takes after new parameters also copies them in);
  * - reduce+update r: the optimizer's work summed over the workers (ordered sum of the unit slots, block
  *   norms, clip, AdamW, copies to and from shared memory);
- * - publish/wait: per phase, the wall time (first hand-out to last reply) beyond the busiest task's span,
- *   summed over the three phases: what coordination costs at the measured thread count;
+ * - publish/wait: the phase's wall time (first hand-out to last reply) beyond the busiest task's span: what
+ *   coordination costs at the measured thread count;
  * - hand-out h: the main thread's time to hand one task out (structured clone, Piscina's queue), and
  *   latency L: a task's start minus its hand-out plus its reply's arrival minus its end (wake-ups, messages);
- * - main: the main thread's own work between phases (the block norms' sum, the finite checks);
+ * - main: the main thread's own work after the phase (reading the replies; the whole optimizer on the
+ *   WebGPU and reference backends);
  * - serial fraction: (publish/wait + main) / the modelled 1-thread step.
  *
  * The projection (`train-projection`) models a step at W threads as
- *   T(W) = (ceil(U / W) - 1) * c + c_max + r / min(W, blocks) + main + 3 * L + (min(W, U) + 2 * min(W, blocks)) * h
- * (the main thread hands each phase's tasks out one after another; a worker runs ceil(U / W) units). Efficiency
- * E(W) = T(1) / (W * T(W)). The model assumes a unit's compute time does not grow with W (no shared
- * memory-bandwidth or cache contention, no SMT siblings) and that L and h do not grow with W: it is an upper
- * bound, to be checked against measured 4/8/16-thread runs on a machine with those cores.
+ *   T(W) = (ceil(U / W) - 1) * c + c_max + r / min(W, U, blocks) + main + L + min(W, U) * h
+ * (the main thread hands the tasks out one after another; a worker runs ceil(U / W) units; the barriers'
+ * waits are the imbalance the c_max term already counts). Efficiency E(W) = T(1) / (W * T(W)). The model
+ * assumes a unit's compute time does not grow with W (no shared memory-bandwidth or cache contention, no SMT
+ * siblings) and that L and h do not grow with W: it is an upper bound, to be checked against measured
+ * 4/8/16-thread runs on a machine with those cores.
  *
  * Memory (`train-memory`): the process's resident set after two steps, in a fresh child process per
  * thread count (Node keeps freed memory mapped), at 2 and 8 workers (`--quick`: 1 and 2); the per-worker
@@ -155,15 +158,14 @@ const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a -
 export function stepCosts(run: Pick<Run, 'profiles' | 'workers' | 'blocks'>) {
   const ps = run.profiles, U = ps[0].units, blocks = run.blocks;
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  const phases = (p: StepProfile): PhaseTiming[] => [p.grad, p.reduce, p.update].filter((x): x is PhaseTiming => x !== undefined);
   const unit = median(ps.flatMap((p) => p.unitMs)), unitMax = median(ps.map((p) => Math.max(...p.unitMs)));
-  const reduceUpdate = median(ps.map((p) => sum([p.reduce, p.update].flatMap((x) => x?.tasks.map((t) => t.work) ?? []))));
-  const wait = median(ps.map((p) => sum(phases(p).map((x) => Math.max(0, x.done - x.sent - Math.max(...x.tasks.map((t) => t.end - t.start)))))));
+  const reduceUpdate = median(ps.map((p) => sum(p.optimizerMs ?? [])));
+  const wait = median(ps.map((p) => Math.max(0, p.grad.done - p.grad.sent - Math.max(...p.grad.tasks.map((t) => t.end - t.start)))));
   const main = median(ps.map((p) => p.mainMs));
-  const handOut = median(ps.flatMap((p) => phases(p).map((x) => (x.handedOut - x.sent) / x.tasks.length)));
-  const latency = median(ps.flatMap((p) => phases(p).flatMap((x) => x.tasks.map((t) => Math.max(0, t.start - x.sent) + Math.max(0, t.received - t.end)))));
-  const model = (w: number) => (Math.ceil(U / w) - 1) * unit + unitMax + reduceUpdate / Math.min(w, blocks) + main
-    + 3 * latency + (Math.min(w, U) + 2 * Math.min(w, blocks)) * handOut;
+  const handOut = median(ps.map((p) => (p.grad.handedOut - p.grad.sent) / p.grad.tasks.length));
+  const latency = median(ps.flatMap((p) => p.grad.tasks.map((t) => Math.max(0, t.start - p.grad.sent) + Math.max(0, t.received - t.end))));
+  const model = (w: number) => (Math.ceil(U / w) - 1) * unit + unitMax + reduceUpdate / Math.min(w, U, blocks) + main
+    + latency + Math.min(w, U) * handOut;
   return {
     U, unit, unitMax, reduceUpdate, wait, main, handOut, latency, model,
     serialFraction: (wait + main) / model(1), efficiency: (w: number) => model(1) / (w * model(w)),

@@ -15,9 +15,9 @@ import type { AnyBackendKind, Backend, SyncBackend } from '../engine/index.ts';
 import { prepareBatch } from './batch-policy.ts';
 import type { BatchPolicy, BatchUse } from './batch-policy.ts';
 import type { Shown } from '../engine/batch.ts';
-import { ShardWorker } from './shards.ts';
+import { ShardWorker, StepAborted, abortStep, clipScale, stepBarrier, workerBlocks } from './shards.ts';
 import { cutUnits } from './batching.ts';
-import type { ReduceTask, UpdateTask } from './shards.ts';
+import type { UpdateSettings } from './shards.ts';
 
 /** The arrays of a PreparedDataset that workers need (all on SharedArrayBuffers), plus its scalars. */
 export type SharedDataset = Pick<PreparedDataset,
@@ -40,9 +40,13 @@ export interface ReplicaInit {
   next?: SharedArrayBuffer;
   /**
    * The sliced optimizer's shared state (src/train/shards.ts), when the workers run the reduction and AdamW:
-   * Float32 [P] reduced gradient and moments, Float64 [blocks] block norms, and the frozen tensors' names.
+   * Float32 [P] reduced gradient and moments, Float64 [blocks] block norms, Float64 [units] the units'
+   * losses, Int32 [SYNC_INTS] the step's barrier, and the frozen tensors' names.
    */
-  optimizer?: { reduced: SharedArrayBuffer; m: SharedArrayBuffer; v: SharedArrayBuffer; normParts: SharedArrayBuffer; frozen: string[] };
+  optimizer?: {
+    reduced: SharedArrayBuffer; m: SharedArrayBuffer; v: SharedArrayBuffer; normParts: SharedArrayBuffer;
+    losses: SharedArrayBuffer; sync: SharedArrayBuffer; frozen: string[];
+  };
   /** What each sample shows the model (injection, dropout, imputation, label policy, micro-batch), for the whole run. */
   policy: BatchPolicy;
 }
@@ -72,7 +76,28 @@ export interface PredictResult extends Shown {
   probs: Float32Array;
 }
 
-export type Task = GradTask | PredictTask | ReduceTask | UpdateTask;
+/**
+ * A whole optimizer step in one task per worker (the sliced optimizer): take units from the shared counter
+ * as a grad task does, wait for the other workers' units, check the batch loss (summed in unit order), sum
+ * the units of this worker's blocks (reduce), wait for the other workers' blocks, then clip by the global norm
+ * (the block sums added in block order) and run AdamW on its blocks. Every worker computes the same loss and
+ * norm from the shared buffers, so all of them skip the update together when one is not finite: no parameter
+ * changes, and the main thread reports it. One hand-out and one reply per worker per step.
+ */
+export interface StepTask {
+  kind: 'step';
+  grad: Omit<GradTask, 'kind'>;
+  /** This task's index and the step's task count: its blocks are workerBlocks(blocks, workers, worker). */
+  worker: number;
+  workers: number;
+  /** Units of this batch. */
+  units: number;
+  /** The encoders are frozen this step (two-stage warm-up): their gradient is zeroed like a frozen tensor's. */
+  encodersFrozen: boolean;
+  update: UpdateSettings;
+}
+
+export type Task = GradTask | PredictTask | StepTask;
 
 /** When a task ran inside its worker: wall-clock milliseconds (timeOrigin + now, comparable across threads). */
 export interface TaskSpan {
@@ -85,9 +110,15 @@ export interface GradResult extends TaskSpan {
   units: { unit: number; loss: number; ms: number }[];
 }
 
-/** What an optimizer task returns: its work (ms) and span. */
-export interface ShardResult extends TaskSpan {
-  ms: number;
+/**
+ * What a step task returns: its units (as a grad task), the batch loss and gradient norm it computed (the
+ * same in every task), whether it updated its blocks, and its optimizer work (reduce + update, ms).
+ */
+export interface StepResult extends GradResult {
+  loss: number;
+  norm: number;
+  applied: boolean;
+  optimizerMs: number;
 }
 
 /** Wall-clock milliseconds, comparable between threads. */
@@ -120,9 +151,8 @@ export class Replica {
   }
 
   /** The task's batch, prepared by the run's batch policy. */
-  private batch(t: GradTask | PredictTask, indices: Int32Array) {
-    this.sync(t.version);
-    const use: BatchUse = t.kind === 'grad' ? { kind: 'train', step: t.step } : { kind: 'eval', missImage: t.missImage, missTab: t.missTab };
+  private batch(version: number, indices: Int32Array, use: BatchUse) {
+    this.sync(version);
     return prepareBatch(this.init.data as PreparedDataset, this.init.policy, indices, use);
   }
 
@@ -132,18 +162,55 @@ export class Replica {
    */
   async grad(t: GradTask): Promise<GradResult> {
     const start = wallNow();
+    return { units: await this.takeUnits(t), start, end: wallNow() };
+  }
+
+  private async takeUnits(t: Omit<GradTask, 'kind'>): Promise<GradResult['units']> {
     if (!this.init.next) throw new Error('this replica has no unit counter (ReplicaInit.next): it was set up for prediction only');
     const units = cutUnits(t.rows, this.init.policy.microBatch), next = new Int32Array(this.init.next);
     const out: GradResult['units'] = [];
     for (let u = Atomics.add(next, 0, 1); u < units.length; u = Atomics.add(next, 0, 1)) {
       out.push({ unit: u, ...(await this.unit(t, units[u], u)) });
     }
-    return { units: out, start, end: wallNow() };
+    return out;
   }
 
-  private async unit(t: GradTask, indices: Int32Array, slot: number): Promise<{ loss: number; ms: number }> {
+  /** A whole sliced step (StepTask). A failure sets the step's abort flag, so no other worker waits for this one. */
+  async step(t: StepTask): Promise<StepResult> {
+    const start = wallNow();
+    const o = this.init.optimizer;
+    if (!o) throw new Error('this replica was not set up for the sliced optimizer (ReplicaInit.optimizer)');
+    const sync = new Int32Array(o.sync), losses = new Float64Array(o.losses), parts = new Float64Array(o.normParts);
+    try {
+      const units = await this.takeUnits(t.grad);
+      for (const u of units) losses[u.unit] = u.loss;
+      stepBarrier(sync, t.workers, 'units');
+      // Unit order, whatever worker took which unit: the loss's bits are fixed, and every task sums the same.
+      let loss = 0;
+      for (let u = 0; u < t.units; u++) loss += losses[u];
+      const result = (norm: number, applied: boolean, optimizerMs: number): StepResult => ({ units, loss, norm, applied, optimizerMs, start, end: wallNow() });
+      if (!Number.isFinite(loss)) return result(NaN, false, 0);
+      const shard = this.shard(), blocks = workerBlocks(shard.blocks, t.workers, t.worker), t0 = performance.now();
+      shard.reduce({ units: t.units, blocks, encodersFrozen: t.encodersFrozen });
+      const reduceMs = performance.now() - t0;
+      stepBarrier(sync, t.workers, 'reduce');
+      // Block order, whatever the thread count: the norm's bits are fixed.
+      let sq = 0;
+      for (let k = 0; k < parts.length; k++) sq += parts[k];
+      const norm = Math.sqrt(sq);
+      if (!Number.isFinite(norm)) return result(norm, false, reduceMs);
+      const t1 = performance.now();
+      shard.update({ ...t.update, blocks, scale: clipScale(norm, t.update.clip) });
+      return result(norm, true, reduceMs + performance.now() - t1);
+    } catch (e) {
+      if (!(e instanceof StepAborted)) abortStep(sync);
+      throw e;
+    }
+  }
+
+  private async unit(t: Omit<GradTask, 'kind'>, indices: Int32Array, slot: number): Promise<{ loss: number; ms: number }> {
     const t0 = performance.now();
-    const b = this.batch(t, indices).batch;
+    const b = this.batch(t.version, indices, { kind: 'train', step: t.step }).batch;
     const P = this.model.numParams, grads = this.grads.subarray(slot * P, (slot + 1) * P), be = this.model.backend;
     let loss: number;
     if (be.synchronous) {
@@ -172,7 +239,7 @@ export class Replica {
 
   /** Probabilities [n,14], and what each sample showed. */
   async predict(t: PredictTask): Promise<PredictResult> {
-    const { batch, shown } = this.batch(t, t.indices);
+    const { batch, shown } = this.batch(t.version, t.indices, { kind: 'eval', missImage: t.missImage, missTab: t.missTab });
     return { probs: sigmoidProbabilities(await this.model.forwardAsync(batch)), ...shown };
   }
 
@@ -183,18 +250,10 @@ export class Replica {
       switch (t.kind) {
         case 'grad': return this.grad(t);
         case 'predict': return this.predict(t);
-        case 'reduce': return timed(() => this.shard().reduce(t));
-        case 'update': return timed(() => this.shard().update(t));
+        case 'step': return this.step(t);
       }
     });
     this.queue = next.catch(() => {});
     return next;
   }
-}
-
-/** `f`'s work and span (what the optimizer's tasks return, for the benchmark's profile). */
-function timed(f: () => void): ShardResult {
-  const start = wallNow(), t0 = performance.now();
-  f();
-  return { ms: performance.now() - t0, start, end: wallNow() };
 }

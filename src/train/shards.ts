@@ -79,8 +79,7 @@ export function tensorRate(e: LayoutEntry, frozen: readonly LayoutEntry[], lr: n
 }
 
 /** Phase 1 of the optimizer on a block range: sum the units in order, zero frozen tensors, block norms. */
-export interface ReduceTask {
-  kind: 'reduce';
+export interface ReduceWork {
   /** Units of this batch (a short last batch has fewer). */
   units: number;
   blocks: [number, number];
@@ -88,11 +87,8 @@ export interface ReduceTask {
   encodersFrozen?: boolean;
 }
 
-/** Phase 2 on a block range: clip by `scale` (1: none) and AdamW into the shared parameters and moments. */
-export interface UpdateTask {
-  kind: 'update';
-  blocks: [number, number];
-  scale: number;
+/** The AdamW settings of one update. */
+export interface UpdateSettings {
   lr: number;
   /** 1-based AdamW step. */
   t: number;
@@ -100,8 +96,65 @@ export interface UpdateTask {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** Global gradient-norm clip (0: off). */
+  clip: number;
   /** Two-stage training: the encoders' rate (tensorRate). */
   enc?: EncoderRate;
+}
+
+/** Phase 2 on a block range: clip by `scale` (1: none) and AdamW into the shared parameters and moments. */
+export interface UpdateWork extends UpdateSettings {
+  blocks: [number, number];
+  scale: number;
+}
+
+/** The clip factor of a gradient of norm `norm` (1: none; clip 0 is off). */
+export function clipScale(norm: number, clip: number): number {
+  return clip > 0 && norm > clip ? clip / norm : 1;
+}
+
+/** Int32 slots of the step's barrier buffer (ShardBuffers' owner, ReplicaInit.optimizer.sync). */
+export const SYNC_COUNT = 0;
+export const SYNC_GENERATION = 1;
+export const SYNC_ABORT = 2;
+export const SYNC_INTS = 3;
+
+/** How long a worker waits at a barrier for the others before it gives up (a backstop: a worker that dies sets the abort flag through the main thread). */
+export const BARRIER_LIMIT_MS = 10 * 60_000;
+
+/** What a worker throws at a barrier when another worker of the step failed first. */
+export class StepAborted extends Error {
+  constructor() { super('step aborted: another training worker of this step failed'); }
+}
+
+/**
+ * Wait until all `parties` tasks of the step have arrived (a reusable generation barrier over `sync`): the
+ * last to arrive resets the count, then bumps the generation and wakes the others. Throws StepAborted once
+ * the abort flag is set (a worker that fails, or the main thread when the pool reports a dead worker,
+ * sets it), and gives up after BARRIER_LIMIT_MS. With one party it returns at once (the 1-thread runner runs
+ * on the main thread, where Atomics.wait is not allowed).
+ */
+export function stepBarrier(sync: Int32Array, parties: number, where: string, limitMs = BARRIER_LIMIT_MS): void {
+  if (parties <= 1) return;
+  const gen = Atomics.load(sync, SYNC_GENERATION);
+  if (Atomics.add(sync, SYNC_COUNT, 1) === parties - 1) {
+    Atomics.store(sync, SYNC_COUNT, 0);
+    Atomics.add(sync, SYNC_GENERATION, 1);
+    Atomics.notify(sync, SYNC_GENERATION);
+    return;
+  }
+  const t0 = Date.now();
+  while (Atomics.load(sync, SYNC_GENERATION) === gen) {
+    if (Atomics.load(sync, SYNC_ABORT) !== 0) throw new StepAborted();
+    if (Date.now() - t0 > limitMs) throw new Error(`a training worker waited ${Math.round(limitMs / 1000)} s at the step's ${where} for the other ${parties - 1} worker(s); none came`);
+    Atomics.wait(sync, SYNC_GENERATION, gen, 200);
+  }
+}
+
+/** Ask every worker waiting at a barrier of the step to stop (StepAborted). */
+export function abortStep(sync: Int32Array): void {
+  Atomics.store(sync, SYNC_ABORT, 1);
+  Atomics.notify(sync, SYNC_GENERATION);
 }
 
 /**
@@ -135,7 +188,7 @@ export class ShardWorker {
 
   get blocks(): number { return this.edges.length - 1; }
 
-  reduce(t: ReduceTask): void {
+  reduce(t: ReduceWork): void {
     const { be, buf, edges, span } = this;
     const P = buf.params.length;
     if (t.units > this.stageUnits) { this.stage = this.be.alloc(span * t.units); this.stageUnits = t.units; }
@@ -154,7 +207,7 @@ export class ShardWorker {
     }
   }
 
-  update(t: UpdateTask): void {
+  update(t: UpdateWork): void {
     const { be, buf, edges } = this;
     for (let k = t.blocks[0]; k < t.blocks[1]; k++) {
       const a = edges[k], b = edges[k + 1], n = b - a;

@@ -2,18 +2,20 @@
  * One data-parallel optimizer step (shared by the trainer and the training benchmark).
  *
  * The batch is cut into units of `microBatch` samples (a number fixed by the config, never by the thread
- * count); each worker gets one task, which takes units from a shared counter until none are left and
- * computes each unit's gradient into that unit's slot of a shared buffer (no hand-out per unit, and the
- * balance adapts to units of unequal cost, e.g. with images missing). Then, on the
- * WebAssembly backend, the workers also run the optimizer (src/train/shards.ts), each on its range of
- * fixed parameter blocks: reduce (sum the unit slots in unit order, zero frozen tensors, one sum of squares
- * per block), then update (clip, AdamW) straight into the shared parameters and moments. The main thread
- * only hands out tasks, adds the block norms in block order and checks that loss and norm are finite
- * before any parameter changes. So the bits do not depend on --threads, and nothing per step is serial
- * beyond that coordination.
+ * count). On the WebAssembly backend the whole step is one task per working thread (a StepTask,
+ * src/train/replica.ts): each takes units from a shared counter until none are left and computes each
+ * unit's gradient into that unit's slot of a shared buffer (no hand-out per unit, and the balance adapts to
+ * units of unequal cost, e.g. with images missing); then, after a barrier, each worker runs the optimizer on
+ * its range of fixed parameter blocks (src/train/shards.ts): reduce (sum the unit slots in unit order, zero
+ * frozen tensors, one sum of squares per block); after a second barrier, clip by the global norm (the block
+ * sums added in block order) and AdamW straight into the shared parameters and moments. The batch loss (the
+ * units' losses in unit order) and the norm are checked finite in every worker before any parameter changes.
+ * So the bits do not depend on --threads, and the main thread only hands out one task per worker and reads
+ * the replies: one round trip per step instead of one per phase.
  *
  * WebGPU and the Float64 reference backend keep the whole-model step on the main thread (`sliced` false):
- * WebGPU's optimizer runs on the device, and the reference keeps its Float64 master copy in its arena.
+ * WebGPU's optimizer runs on the device, and the reference keeps its Float64 master copy in its arena. There
+ * the workers run grad tasks (the units only) and the main thread the rest.
  */
 import type { Model } from '../model/index.ts';
 import type { Backend } from '../engine/index.ts';
@@ -24,9 +26,9 @@ import { unitsPerBatch } from './batching.ts';
 import type { DropoutRates } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
 import { wallNow } from './replica.ts';
-import type { GradResult, GradTask, ReplicaInit, ShardResult, Task, TaskSpan } from './replica.ts';
-import { blockEdges, isEncoderTensor, tensorRate, workerBlocks } from './shards.ts';
-import type { EncoderRate, ReduceTask, UpdateTask } from './shards.ts';
+import type { GradResult, GradTask, ReplicaInit, StepResult, StepTask, Task, TaskSpan } from './replica.ts';
+import { SYNC_ABORT, SYNC_COUNT, SYNC_INTS, StepAborted, abortStep, blockEdges, clipScale, isEncoderTensor, tensorRate } from './shards.ts';
+import type { EncoderRate } from './shards.ts';
 
 export { isEncoderTensor } from './shards.ts';
 export type { EncoderRate } from './shards.ts';
@@ -64,20 +66,27 @@ export interface StepProfile {
   units: number;
   /** Each unit's batch + forward + backward + copy to its slot, as its worker measured it (ms). */
   unitMs: number[];
+  /** The step's one phase of tasks (sliced: whole steps; else: the units' gradients). */
   grad: PhaseTiming;
-  /** The optimizer's two phases in the workers (absent for the main-thread step). */
-  reduce?: PhaseTiming;
-  update?: PhaseTiming;
-  /** The main thread's own work between phases (norm, checks; the whole optimizer when not sliced), ms. */
+  /** Sliced: each task's optimizer work (reduce + update of its blocks), ms. */
+  optimizerMs?: number[];
+  /** The main thread's own work after the phase (the whole optimizer when not sliced), ms. */
   mainMs: number;
 }
 
-/** Hand `tasks` out, wait for every reply, and time the phase. */
-async function phase<R extends TaskSpan>(runner: TaskRunner, tasks: Task[], work: (r: R) => number): Promise<{ results: R[]; timing: PhaseTiming }> {
+/**
+ * Hand `tasks` out, wait for every reply, and time the phase. `onFailure` runs at the first failed task (the
+ * step's abort: workers waiting at a barrier for the failed one stop); the error thrown is the first that is
+ * not such an abort.
+ */
+async function phase<R extends TaskSpan>(runner: TaskRunner, tasks: Task[], work: (r: R) => number, onFailure?: () => void): Promise<{ results: R[]; timing: PhaseTiming }> {
   const sent = wallNow(), received: number[] = [];
-  const replies = tasks.map((t, i) => runner.run<R>(t).then((r) => { received[i] = wallNow(); return r; }));
+  const replies = tasks.map((t, i) => runner.run<R>(t).then((r) => { received[i] = wallNow(); return r; }, (e: unknown) => { onFailure?.(); throw e; }));
   const handedOut = wallNow();
-  const results = await Promise.all(replies);
+  const settled = await Promise.allSettled(replies);
+  const failed = settled.filter((x): x is PromiseRejectedResult => x.status === 'rejected').map((x) => x.reason as unknown);
+  if (failed.length) throw failed.find((e) => !(e instanceof Error && e.message.includes(new StepAborted().message))) ?? failed[0];
+  const results = settled.map((x) => (x as PromiseFulfilledResult<R>).value);
   const done = wallNow();
   return { results, timing: { sent, handedOut, done, tasks: results.map((r, i) => ({ start: r.start, end: r.end, work: work(r), received: received[i] })) } };
 }
@@ -97,7 +106,10 @@ export function stepBuffers(model: Model<Backend>, maxUnits: number, frozen: rea
   return {
     params: sab(P), grads: sab(P * maxUnits), next: sab(1),
     optimizer: slicedOptimizer(model.backend)
-      ? { reduced: sab(P), m: sab(P), v: sab(P), normParts: sab(blockEdges(model.layout, P).length - 1, 8), frozen: frozen.map((e) => e.name) }
+      ? {
+        reduced: sab(P), m: sab(P), v: sab(P), normParts: sab(blockEdges(model.layout, P).length - 1, 8),
+        losses: sab(maxUnits, 8), sync: sab(SYNC_INTS), frozen: frozen.map((e) => e.name),
+      }
       : undefined,
   };
 }
@@ -113,7 +125,7 @@ export class DataParallelStep {
   private readonly slots: Float32Array;
   /** The shared unit counter the grad tasks take units from (ReplicaInit.next). */
   private readonly next: Int32Array;
-  private readonly sliced?: { m: Float32Array; v: Float32Array; normParts: Float64Array };
+  private readonly sliced?: { m: Float32Array; v: Float32Array; sync: Int32Array };
   /** The main-thread step's arena state: moments, the slots' staging copy, the norm's scalar slot. */
   private readonly whole?: { m: Ptr; v: Ptr; stage: Ptr; normSq: Ptr };
 
@@ -135,7 +147,7 @@ export class DataParallelStep {
     this.next = new Int32Array(init.next);
     const o = init.optimizer;
     if (o) {
-      this.sliced = { m: new Float32Array(o.m), v: new Float32Array(o.v), normParts: new Float64Array(o.normParts) };
+      this.sliced = { m: new Float32Array(o.m), v: new Float32Array(o.v), sync: new Int32Array(o.sync) };
     } else {
       const be = model.backend, P = this.P;
       this.whole = { m: be.alloc(P), v: be.alloc(P), stage: be.alloc(this.slots.length), normSq: be.alloc(SCALAR_FLOATS) };
@@ -189,52 +201,54 @@ export class DataParallelStep {
     if (units * this.P > this.slots.length) throw new Error(`a batch of ${rows.length} samples needs ${units} gradient slots; the step has ${this.slots.length / this.P}`);
     // One task per worker that can work; each takes units from the shared counter until none are left.
     Atomics.store(this.next, 0, 0);
-    const task: GradTask = {
-      kind: 'grad', version: this.version, rows, normalizer: inp.normalizer, step: t,
-    };
-    const g = await phase<GradResult>(this.runner, Array.from({ length: Math.min(this.runner.threads, units) }, () => task), (r) => r.end - r.start);
+    const grad = { version: this.version, rows, normalizer: inp.normalizer, step: t };
+    const workers = Math.min(this.runner.threads, units);
+    const { loss, norm } = this.sliced ? await this.slicedStep(grad, units, workers, t, lr, enc) : await this.wholeStep(grad, units, workers, t, lr, enc);
+    this.version++;
+    return { loss, norm };
+  }
+
+  /** The units' results of a phase, checked (each unit taken once), with the profile's unit times. */
+  private unitsOf(results: GradResult[], units: number): { losses: Float64Array; unitMs: number[] } {
     const losses = new Float64Array(units).fill(NaN), unitMs = new Array<number>(units);
     let taken = 0;
-    for (const r of g.results) for (const u of r.units) { losses[u.unit] = u.loss; unitMs[u.unit] = u.ms; taken++; }
+    for (const r of results) for (const u of r.units) { losses[u.unit] = u.loss; unitMs[u.unit] = u.ms; taken++; }
     if (taken !== units) throw new Error(`the grad tasks computed ${taken} units of a batch of ${units}`);
+    return { losses, unitMs };
+  }
+
+  /** The whole step in the workers (StepTask): one task each, their replies read here. */
+  private async slicedStep(grad: StepTask['grad'], units: number, workers: number, t: number, lr: number, enc?: EncoderRate): Promise<{ loss: number; norm: number }> {
+    const { opt } = this, sync = this.sliced!.sync;
+    Atomics.store(sync, SYNC_COUNT, 0);
+    Atomics.store(sync, SYNC_ABORT, 0);
+    const update = { lr, t: t + 1, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, clip: opt.clip, enc };
+    const tasks = Array.from({ length: workers }, (_, k): StepTask => ({ kind: 'step', grad, worker: k, workers, units, encodersFrozen: enc?.scale === 0, update }));
+    const g = await phase<StepResult>(this.runner, tasks, (r) => r.end - r.start, () => abortStep(sync));
+    const t0 = performance.now();
+    const { unitMs } = this.unitsOf(g.results, units);
+    const { loss, norm } = g.results[0];
+    // Every task computed the same loss and norm; each skipped its update when one was not finite.
+    if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
+    if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
+    if (g.results.some((r) => !r.applied || r.loss !== loss || r.norm !== norm)) throw new Error('the step tasks disagree on the loss or the norm, or one did not update its blocks');
+    this.profile = { units, unitMs, grad: g.timing, optimizerMs: g.results.map((r) => r.optimizerMs), mainMs: performance.now() - t0 };
+    return { loss, norm };
+  }
+
+  /**
+   * The main-thread step (WebGPU, reference): the workers compute the units (grad tasks); one copy brings the
+   * slots into the arena; the sum, norm, clip and AdamW run as kernels there, then the parameters are
+   * published to the shared buffer.
+   */
+  private async wholeStep(grad: StepTask['grad'], units: number, workers: number, t: number, lr: number, enc?: EncoderRate): Promise<{ loss: number; norm: number }> {
+    const task: GradTask = { kind: 'grad', ...grad };
+    const g = await phase<GradResult>(this.runner, Array.from({ length: workers }, () => task), (r) => r.end - r.start);
+    const { losses, unitMs } = this.unitsOf(g.results, units);
     // Unit order, whatever worker took which unit: the loss's bits are fixed.
     let loss = 0;
     for (let u = 0; u < units; u++) loss += losses[u];
     if (!Number.isFinite(loss)) throw new Error(`non-finite loss ${loss}`);
-    const profile: StepProfile = { units, unitMs, grad: g.timing, mainMs: 0 };
-    const norm = this.sliced ? await this.slicedStep(units, t, lr, profile, enc) : await this.wholeStep(units, t, lr, profile, enc);
-    this.version++;
-    this.profile = profile;
-    return { loss, norm };
-  }
-
-  /** Reduce and update in the workers, each on its blocks; only the block norms' sum runs here. */
-  private async slicedStep(units: number, t: number, lr: number, profile: StepProfile, enc?: EncoderRate): Promise<number> {
-    const { runner, opt } = this, parts = this.sliced!.normParts, blocks = parts.length;
-    const workers = Math.min(runner.threads, blocks);
-    const ranges = Array.from({ length: workers }, (_, k) => workerBlocks(blocks, workers, k));
-    const r = await phase<ShardResult>(runner, ranges.map((b) => ({ kind: 'reduce', units, blocks: b, encodersFrozen: enc?.scale === 0 } satisfies ReduceTask)), (x) => x.ms);
-    profile.reduce = r.timing;
-    const t0 = performance.now();
-    // Block order, whatever the thread count: the norm's bits are fixed.
-    let sq = 0;
-    for (let k = 0; k < blocks; k++) sq += parts[k];
-    const norm = Math.sqrt(sq);
-    if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
-    const scale = opt.clip > 0 && norm > opt.clip ? opt.clip / norm : 1;
-    profile.mainMs = performance.now() - t0;
-    const u = await phase<ShardResult>(runner, ranges.map((b) => ({
-      kind: 'update', blocks: b, scale, lr, t: t + 1, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, enc,
-    } satisfies UpdateTask)), (x) => x.ms);
-    profile.update = u.timing;
-    return norm;
-  }
-
-  /**
-   * The main-thread step (WebGPU, reference): one copy brings the slots into the arena; the sum, norm, clip
-   * and AdamW run as kernels there, then the parameters are published to the shared buffer.
-   */
-  private async wholeStep(units: number, t: number, lr: number, profile: StepProfile, enc?: EncoderRate): Promise<number> {
     const { model, P, slots, opt } = this, w = this.whole!;
     const t0 = performance.now();
     const be = model.backend, gPtr = model.gradPtr;
@@ -246,7 +260,8 @@ export class DataParallelStep {
     be.sumSquaresTo(w.normSq, gPtr, P);
     const norm = Math.sqrt(await be.readScalar(w.normSq));
     if (!Number.isFinite(norm)) throw new Error(`non-finite gradient norm ${norm}`);
-    if (opt.clip > 0 && norm > opt.clip) be.scale(gPtr, P, opt.clip / norm);
+    const scale = clipScale(norm, opt.clip);
+    if (scale !== 1) be.scale(gPtr, P, scale);
     const pPtr = model.paramPtr;
     for (const e of model.layout) {
       const r = tensorRate(e, this.frozen, lr, t + 1, enc);
@@ -254,7 +269,7 @@ export class DataParallelStep {
       be.adamw(pPtr + e.offset, gPtr + e.offset, w.m + e.offset, w.v + e.offset, e.size, r.lr, opt.beta1, opt.beta2, opt.eps, e.decay ? opt.weightDecay : 0, r.t);
     }
     this.params.set(await model.paramDataAsync());
-    profile.mainMs = performance.now() - t0;
-    return norm;
+    this.profile = { units, unitMs, grad: g.timing, mainMs: performance.now() - t0 };
+    return { loss, norm };
   }
 }

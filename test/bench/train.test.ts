@@ -17,24 +17,29 @@ function phase(t0: number, works: number[], handOutPerTask: number): PhaseTiming
 }
 
 test('stepCosts: unit, slowest unit, wait, hand-out, latency and the projected step', () => {
-  // 4 units on 2 workers: each grad task runs two units (10 ms and 12 ms, then 10 and 10).
+  // 4 units on 2 workers: each step task runs two units (10 ms and 12 ms, then 10 and 10), then its blocks'
+  // reduce and update (5 ms of optimizer work each).
   const p: StepProfile = {
     units: 4, unitMs: [10, 10, 12, 10],
-    grad: phase(0, [22, 20], 0.1), reduce: phase(100, [3, 3], 0.1), update: phase(200, [2, 2], 0.1), mainMs: 0.25,
+    grad: phase(0, [27, 25], 0.1), optimizerMs: [5, 5], mainMs: 0.25,
   };
   const c = stepCosts({ profiles: [p], workers: 2, blocks: 8 });
   assert.is(c.unit, 10);
   assert.is(c.unitMax, 12);
   assert.is(c.reduceUpdate, 10);
   assert.is(c.main, 0.25);
-  // Each phase: done - sent = work of the busiest task + 1.5 ms (start 1 ms after sent, reply 0.5 ms after end).
-  assert.ok(Math.abs(c.wait - 3 * 1.5) < 1e-9, `wait ${c.wait}`);
+  // done - sent = work of the busiest task + 1.5 ms (start 1 ms after sent, reply 0.5 ms after end).
+  assert.ok(Math.abs(c.wait - 1.5) < 1e-9, `wait ${c.wait}`);
   assert.ok(Math.abs(c.handOut - 0.1) < 1e-9, `hand-out ${c.handOut}`);
   assert.ok(Math.abs(c.latency - 1.5) < 1e-9, `latency ${c.latency}`);
-  // T(W) = (ceil(U/W) - 1) c + c_max + r / min(W, blocks) + main + 3 L + (min(W, U) + 2 min(W, blocks)) h
-  const T = (w: number) => (Math.ceil(4 / w) - 1) * 10 + 12 + 10 / Math.min(w, 8) + 0.25 + 3 * 1.5 + (Math.min(w, 4) + 2 * Math.min(w, 8)) * 0.1;
+  // T(W) = (ceil(U/W) - 1) c + c_max + r / min(W, U, blocks) + main + L + min(W, U) h
+  const T = (w: number) => (Math.ceil(4 / w) - 1) * 10 + 12 + 10 / Math.min(w, 4, 8) + 0.25 + 1.5 + Math.min(w, 4) * 0.1;
   for (const w of [1, 2, 4, 16]) assert.ok(Math.abs(c.model(w) - T(w)) < 1e-9, `T(${w}) ${c.model(w)} vs ${T(w)}`);
   assert.ok(Math.abs(c.efficiency(4) - T(1) / (4 * T(4))) < 1e-12);
+  // The main-thread step (WebGPU, reference): no optimizer work in the workers.
+  const whole = stepCosts({ profiles: [{ ...p, optimizerMs: undefined, mainMs: 7 }], workers: 2, blocks: 8 });
+  assert.is(whole.reduceUpdate, 0);
+  assert.ok(Math.abs(whole.model(2) - (10 + 12 + 7 + 1.5 + 0.2)) < 1e-9, `whole T(2) ${whole.model(2)}`);
 });
 
 test('stepPctOfPeak: each step against the mean of the peaks around it, none without peaks', () => {

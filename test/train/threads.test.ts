@@ -19,7 +19,7 @@ import { train } from '../../src/train/trainer.ts';
 import { createRunner, threadPlan } from '../../src/train/pool.ts';
 import { DataParallelStep, slicedOptimizer, stepBuffers } from '../../src/train/step.ts';
 import type { EncoderRate } from '../../src/train/step.ts';
-import { BLOCK, blockEdges, workerBlocks } from '../../src/train/shards.ts';
+import { BLOCK, SYNC_GENERATION, SYNC_INTS, StepAborted, abortStep, blockEdges, stepBarrier, workerBlocks } from '../../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../../src/train/batching.ts';
 import { fakeDataset } from '../../bench/train.ts';
 import { rejects, sameBits } from '../util/harness.ts';
@@ -31,6 +31,7 @@ const quiet = () => {};
 const cfg = (over: Record<string, unknown>) =>
   applyOverrides(TRAIN_DEFAULTS, { data, out: join(root, 'runs'), preset: 'tiny', epochs: 1, progress: 'none', batch: 30, microBatch: 4, ...over }, 'test');
 const bytes = (run: string, f: string) => readFileSync(join(run, f));
+const sameArray = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]));
 
 test('--threads 1, 2 and 8 (oversubscribed) give the same checkpoint bytes at one micro-batch', async () => {
   const lines: string[] = [];
@@ -117,6 +118,62 @@ test('two-stage encoder rates in the sliced optimizer equal the whole-model step
     sameBits('v', s.v, whole.v);
     for (let i = 0; i < 3; i++) assert.ok(Math.abs(s.norms[i] - whole.norms[i]) <= 1e-12 * whole.norms[i], `norm ${s.norms[i]} vs ${whole.norms[i]}`);
   }
+});
+
+/** A sliced DataParallelStep of the tiny model over 40 fake samples, units of 3, on `threads` workers. */
+async function slicedStep(threads: number) {
+  const mc = { ...presetConfig('tiny'), numFeatures: 6, catCardinalities: [] };
+  const ds = fakeDataset(40, mc.imageSize, 6, 3, 0.5);
+  const model = createModel(mc, { seed: 1, backend: await createBackendAsync('auto') });
+  const buffers = stepBuffers(model, unitsPerBatch(13, 3), []);
+  const runner = createRunner({ model: model.config, backend: 'auto', data: ds, ...buffers, policy: plainPolicy(3) }, threads);
+  const step = await DataParallelStep.create(model, runner, buffers, 3, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
+  const rows = (t: number) => Int32Array.from({ length: 13 }, (_, i) => (t * 13 + i) % ds.n);
+  return { ds, model, step, runner, rows, inp: (r: Int32Array) => ({ normalizer: observedCount(ds.labels, r, 'ignore') }) };
+}
+
+test('a worker that fails inside a step: the others stop at the barrier, the step rejects with its error at once, and the next step runs', async () => {
+  const s = await slicedStep(3);
+  try {
+    const bad = s.rows(0);
+    bad[12] = s.ds.n + 5; // the last unit's last row: one worker throws, the two others wait for it at the barrier
+    const t0 = performance.now();
+    await rejects(s.step.run(bad, 0, 1e-2, s.inp(s.rows(0))), /makeBatch: index 45 outside \[0, 40\)/);
+    assert.ok(performance.now() - t0 < 30_000, 'the waiting workers were released by the abort, not by the time limit');
+    const before = s.step.params.slice();
+    const { norm } = await s.step.run(s.rows(1), 0, 1e-2, s.inp(s.rows(1)));
+    assert.ok(norm > 0 && Number.isFinite(norm));
+    assert.not.ok(sameArray(before, s.step.params), 'the next step updated the parameters');
+  } finally {
+    await s.runner.close();
+  }
+});
+
+test('a non-finite loss: every worker skips its update, so parameters and moments stay as they were', async () => {
+  for (const threads of [1, 3]) {
+    const s = await slicedStep(threads);
+    try {
+      const p = s.step.params.slice();
+      p[s.model.layout.find((e) => e.name === 'head.bias')!.offset] = NaN;
+      s.step.setParams(p);
+      await rejects(s.step.run(s.rows(0), 0, 1e-2, s.inp(s.rows(0))), /non-finite loss NaN/);
+      const { m, v } = await s.step.moments();
+      assert.ok(Array.from(m).every((x) => x === 0) && Array.from(v).every((x) => x === 0), `${threads} worker(s): moments changed`);
+      assert.ok(sameArray(p, s.step.params), `${threads} worker(s): parameters changed`);
+    } finally {
+      await s.runner.close();
+    }
+  }
+});
+
+test('step barrier: one party passes at once; an abort stops a waiter; a missing party ends in a timed-out error', () => {
+  const sync = new Int32Array(new SharedArrayBuffer(4 * SYNC_INTS));
+  stepBarrier(sync, 1, 'units');
+  assert.is(sync[SYNC_GENERATION], 0, 'a single party neither counts nor waits');
+  abortStep(sync);
+  assert.throws(() => stepBarrier(sync, 2, 'units'), (e: unknown) => e instanceof StepAborted);
+  sync.fill(0);
+  assert.throws(() => stepBarrier(sync, 3, 'reduce', 50), /waited 0 s at the step's reduce for the other 2 worker\(s\); none came/);
 });
 
 test('the workers run the optimizer on WebAssembly; the Float64 reference keeps the main-thread step (WebGPU: train-webgpu.test.ts)', () => {

@@ -171,6 +171,6 @@ export const main: BenchMain = (args, emit) => {
     if (!wasmBuildSupported(build)) continue;
     const peak = measurePeak(build);
     presetRows(build, peak, args, emit);
-    for (const S of sizes) stepProfile(build, args.microBatch, S, args.quick ? 8 : 16, emit);
+    for (const S of sizes) stepProfile(build, args.microBatch || 8, S, args.quick ? 8 : 16, emit);
   }
 };

@@ -2,7 +2,7 @@
  * Training throughput through the real data-parallel path (Piscina replicas, units of `--micro-batch`
  * samples, the optimizer sliced over the workers): samples/s of the reference model (the `base` preset:
  * 128 x 128 images, 16 x 16 patches, d 192, 3 heads, depths 4/2/2, 32 numeric features; batch 256,
- * micro-batch 8 = 32 units) at 1 and N threads, the scaling efficiency, and the speed-up when half the
+ * micro-batch 2 = 128 units, the trainer's default for base) at 1 and N threads, the scaling efficiency, and the speed-up when half the
  * images are missing. "% of peak" compares the 1-thread step with one busy core's peak loop and the N-thread
  * step with N cores running the peak loop at once (BusyCoresPeak), measured before the first timed step and
  * after each one: each step against the mean of the peaks just before and after it, the median over steps
@@ -46,7 +46,7 @@
  * `--torch` also runs that PyTorch script (Debian's python3-torch, an outside reference, never a
  * dependency) with the same thread count in the same sitting and prints the ratio.
  * `--threads N` (default: all cores), `--steps K` timed steps (default 12), `--preset` (default base),
- * `--batch` (default 256), `--micro-batch` (default 8).
+ * `--batch` (default 256), `--micro-batch` (default: the trainer's for the preset, 2 for base).
  */
 import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
@@ -65,6 +65,7 @@ import type { PhaseTiming, StepProfile } from '../src/train/step.ts';
 import { blockEdges } from '../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../src/train/batching.ts';
 import { plainPolicy } from '../src/train/batch-policy.ts';
+import { resolveMicroBatch } from '../src/train/config.ts';
 import { mulberry32 } from '../src/engine/rng.ts';
 import { PEAK_ITERS, PEAK_LOOPS, row, summarize } from './util.ts';
 import type { BenchMain } from './util.ts';
@@ -242,7 +243,7 @@ export const main: BenchMain = async (args, emit) => {
   const N = args.threads || availableParallelism();
   const steps = args.steps || (args.quick ? 6 : 12);
   const preset: PresetName = args.preset;
-  const batch = args.batch || 256, microBatch = args.microBatch, Fn = 32;
+  const batch = args.batch || 256, microBatch = resolveMicroBatch(preset, args.microBatch), Fn = 32;
   const cfg: ModelConfig = { ...presetConfig(preset), numFeatures: Fn, catCardinalities: [] };
   const build = bestWasmBuild();
   const WN = Math.min(N, unitsPerBatch(batch, microBatch));

@@ -96,7 +96,7 @@ export const BENCH_OPTIONS = {
   steps: int(0, 'train: timed steps per run (0: 12, or 6 with --quick)', { min: 0, max: 100_000 }),
   preset: choice('base', ['tiny', 'small', 'base'], 'train: model preset (tiny, small or base)'),
   batch: int(0, 'train: samples per optimizer step (0: 256)', { min: 0, max: 65_536 }),
-  microBatch: int(8, 'train: samples per unit of parallel work; model: samples of the profiled training step', { min: 1, max: 4096 }),
+  microBatch: int(0, 'train: samples per unit of parallel work (0: the trainer\'s default for the preset, 2 for base); model: samples of the profiled training step (0: 8)', { min: 0, max: 4096 }),
   torch: bool(false, 'train: also time the PyTorch reference step (needs python3-torch)'),
   scale: num(1, 'data-scale: fraction of the MIMIC row counts to generate, in (0, 1] (--quick: 0.001)', { above: 0, max: 1 }),
   imageSize: int(224, 'data-scale: image side S of the load; model: the second image size of the step profile (after the preset\'s own)', { min: 4, max: 4096 }),

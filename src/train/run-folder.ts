@@ -177,6 +177,9 @@ function resumedConfig(cfg: TrainConfig, path: string, given?: ReadonlySet<strin
   // The file is input like any other: every key known, every value of its type and in its range (an edited
   // `lr: -5` or `microBatch: 0` is refused here, naming the file and the key, before anything changes).
   const own = applyOverrides(TRAIN_DEFAULTS, saved, path) as Record<string, unknown>;
+  // A run records the micro-batch it computes with (train() resolves --micro-batch 0 before writing config.json),
+  // so a 0 here was written by hand and would pick whatever the preset's default is today: other bits.
+  if (own.microBatch === 0) throw new Error(`${path}: option 'microBatch' is 0, but a run folder records the micro-batch it trained with (an integer in 1..4096); was the file edited?`);
   for (const k of Object.keys(own) as (keyof TrainConfig)[]) {
     if (RUNTIME_KEYS.includes(k) || mayChange.includes(k)) continue;
     const explicit = given ? given.has(k) : JSON.stringify(cfg[k]) !== JSON.stringify(TRAIN_DEFAULTS[k]);

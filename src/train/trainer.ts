@@ -22,7 +22,7 @@ import { createModel } from '../model/index.ts';
 import type { EvalResult } from '../eval/index.ts';
 import { createBackendAsync } from '../engine/index.ts';
 import type { AnyBackendKind } from '../engine/index.ts';
-import { TRAIN_DEFAULTS, applyOverrides } from './config.ts';
+import { TRAIN_DEFAULTS, applyOverrides, resolveMicroBatch } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import type { RunContext } from './context.ts';
 import { checkpointMetadata, prepareData, shareDataset } from './data.ts';
@@ -100,6 +100,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions = {}): Promise<
     for (const l of summaryLines({ runDir: run.runDir, state: run.state, test })) log(l);
     return { runDir: run.runDir, state: run.state, interrupted: false, stop: 'already-finished', seconds: seconds() };
   }
+  // --micro-batch 0 becomes the preset's number here, so config.json records what the run computes with
+  // (a resumed run keeps it even if a later version changes the default).
+  run.cfg = { ...run.cfg, microBatch: resolveMicroBatch(run.cfg.preset, run.cfg.microBatch) };
   cfg = run.cfg;
   // The run folder is this process's from here, before the data load: the lock first, then (for a new run)
   // the check that the folder holds no run, so two trainings of one --name cannot both pass it.

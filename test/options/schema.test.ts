@@ -104,7 +104,7 @@ test('the train command: the cases of issue 24 item 10 are refused by name; a co
     [['--drop-image', '0.6', '--drop-tab', '0.5'], /^--drop-image 0\.6 \+ --drop-tab 0\.5 must be at most 1/],
     [['--seed', '-1'], /^--seed expects an integer in 0\.\.4294967295/],
     [['--epochs', '1e308'], /^--epochs expects an integer in 1\.\.100000/],
-    [['--micro-batch', '0'], /^--micro-batch expects an integer in 1\.\.4096, got "0"$/],
+    [['--micro-batch', '-1'], /^--micro-batch expects an integer in 0\.\.4096, got "-1"$/],
     [['--name', '..'], /^--name must be one folder name/],
   ];
   for (const [argv, re] of cases) {

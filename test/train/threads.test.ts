@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { generateSynthetic } from '../../src/data/index.ts';
 import { createModel, presetConfig } from '../../src/model/index.ts';
 import { createBackend, createBackendAsync } from '../../src/engine/index.ts';
-import { TRAIN_DEFAULTS, applyOverrides, parseFlags } from '../../src/train/config.ts';
+import { TRAIN_DEFAULTS, applyOverrides, parseFlags, resolveMicroBatch } from '../../src/train/config.ts';
 import { train } from '../../src/train/trainer.ts';
 import { createRunner, threadPlan } from '../../src/train/pool.ts';
 import { DataParallelStep, slicedOptimizer, stepBuffers } from '../../src/train/step.ts';
@@ -43,6 +43,32 @@ test('--threads 1, 2 and 8 (oversubscribed) give the same checkpoint bytes at on
   // batch 30 / micro-batch 4 = 8 units (the last of 2 samples): all 8 threads have work.
   assert.ok(lines.includes('threads: 8 working on 8 unit(s) of --micro-batch 4 per batch of 30'), lines.join('\n'));
   assert.ok(lines.some((l) => /optimizer in the 8 worker\(s\)/.test(l)), lines.join('\n'));
+});
+
+test('--micro-batch 0 (the default): 2 for base, 8 for tiny and small, a given number as given', () => {
+  assert.is(TRAIN_DEFAULTS.microBatch, 0);
+  assert.is(resolveMicroBatch('base', 0), 2);
+  assert.is(resolveMicroBatch('small', 0), 8);
+  assert.is(resolveMicroBatch('tiny', 0), 8);
+  assert.is(resolveMicroBatch('base', 8), 8);
+  assert.is(resolveMicroBatch('tiny', 3), 3);
+});
+
+test('base by default: units of 2 written into config.json, the same checkpoint bytes for --threads 1, 2 and 8', async () => {
+  const lines: string[] = [];
+  const runs = [];
+  // A batch of 16 in the default units of 2 is 8 units: all 8 threads have work.
+  for (const threads of [1, 2, 8]) {
+    runs.push(await train(cfg({ name: `base-t${threads}`, preset: 'base', microBatch: 0, batch: 16, threads, maxSteps: 2 }), { log: (l) => lines.push(l) }));
+  }
+  assert.ok(lines.includes('threads: 8 working on 8 unit(s) of --micro-batch 2 per batch of 16'), lines.join('\n'));
+  for (const r of runs) assert.is(JSON.parse(readFileSync(join(r.runDir, 'config.json'), 'utf8')).microBatch, 2);
+  for (const r of runs.slice(1)) {
+    for (const f of ['last.safetensors', 'last.state.safetensors']) assert.ok(bytes(runs[0].runDir, f).equals(bytes(r.runDir, f)), `${f} of ${r.runDir} differs from --threads 1`);
+  }
+  // Resumed, the run keeps its recorded units (the default asked again resolves to the same number).
+  const rest = await train(cfg({ resume: runs[0].runDir, preset: 'base', microBatch: 0, batch: 16, threads: 2, maxSteps: 3 }), { log: quiet });
+  assert.is(rest.state.step, 3);
 });
 
 test('a run stopped with --threads 8 and resumed with --threads 2 ends with the bytes of an uninterrupted --threads 1 run', async () => {
@@ -218,7 +244,8 @@ test('thread plan: capped at the units with the flag named; more than the cores 
   assert.throws(() => threadPlan(-1, 32, 8, 2), /--threads must be a positive integer \(or 0: all cores\), got -1/);
   assert.throws(() => threadPlan(2.5, 32, 8, 2), /got 2\.5/);
   assert.throws(() => parseFlags(['--threads', '2.5']), /--threads expects an integer in 0\.\.4096, got "2\.5"/);
-  assert.throws(() => parseFlags(['--micro-batch', '0']), /--micro-batch/);
+  assert.throws(() => parseFlags(['--micro-batch', '-1']), /--micro-batch expects an integer in 0\.\.4096, got "-1"/);
+  assert.is(parseFlags(['--micro-batch', '0']).overrides.microBatch, 0);
 });
 
 test('bad thread counts: the CLI prints one error line and exits 1; train() rejects them too', async () => {

@@ -24,8 +24,12 @@
  *   norms, clip, AdamW, copies to and from shared memory);
  * - publish/wait: the phase's wall time (first hand-out to last reply) beyond the busiest task's span: what
  *   coordination costs at the measured thread count;
- * - hand-out h: the main thread's time to hand one task out (structured clone, Piscina's queue), and
- *   latency L: a task's start minus its hand-out plus its reply's arrival minus its end (wake-ups, messages);
+ * - hand-out h: the main thread's time to hand one task out (structured clone, Piscina's queue), timed on
+ *   the step's first task. The mean over all of them (`handOutAll`) also holds the main thread losing its
+ *   core: once the first tasks have woken workers on every core, the main thread waits for a time slice
+ *   before it can hand out the next (seen here at 2 threads on 2 cores: 1.8 ms per task in one run, against
+ *   0.2 for the first), which on a machine with a core per worker happens at most once, not per task.
+ *   Latency L: a task's start minus its hand-out plus its reply's arrival minus its end (wake-ups, messages);
  * - main: the main thread's own work after the phase (reading the replies; the whole optimizer on the
  *   WebGPU and reference backends);
  * - serial fraction: (publish/wait + main) / the modelled 1-thread step.
@@ -163,12 +167,15 @@ export function stepCosts(run: Pick<Run, 'profiles' | 'workers' | 'blocks'>) {
   const reduceUpdate = median(ps.map((p) => sum(p.optimizerMs ?? [])));
   const wait = median(ps.map((p) => Math.max(0, p.grad.done - p.grad.sent - Math.max(...p.grad.tasks.map((t) => t.end - t.start)))));
   const main = median(ps.map((p) => p.mainMs));
-  const handOut = median(ps.map((p) => (p.grad.handedOut - p.grad.sent) / p.grad.tasks.length));
+  // h is the first task's hand-out: the later ones, on a host whose cores all run workers, include the main
+  // thread losing its core to the workers it has just woken (handOutAll, reported beside it).
+  const handOut = median(ps.map((p) => p.grad.firstHandedOut - p.grad.sent));
+  const handOutAll = median(ps.map((p) => (p.grad.handedOut - p.grad.sent) / p.grad.tasks.length));
   const latency = median(ps.flatMap((p) => p.grad.tasks.map((t) => Math.max(0, t.start - p.grad.sent) + Math.max(0, t.received - t.end))));
   const model = (w: number) => (Math.ceil(U / w) - 1) * unit + unitMax + reduceUpdate / Math.min(w, U, blocks) + main
     + latency + Math.min(w, U) * handOut;
   return {
-    U, unit, unitMax, reduceUpdate, wait, main, handOut, latency, model,
+    U, unit, unitMax, reduceUpdate, wait, main, handOut, handOutAll, latency, model,
     serialFraction: (wait + main) / model(1), efficiency: (w: number) => model(1) / (w * model(w)),
   };
 }
@@ -289,7 +296,7 @@ export const main: BenchMain = async (args, emit) => {
   const c = stepCosts(results[`${N} threads`]);
   emit({
     bench: 'train-profile', build, shape: `${shape} ${WN} workers`, medianMs: results[`${N} threads`].median * 1e3, spreadPct: results[`${N} threads`].spreadPct,
-    units: c.U, unitMs: c.unit, unitMaxMs: c.unitMax, reduceUpdateMs: c.reduceUpdate, publishWaitMs: c.wait, handOutMs: c.handOut, latencyMs: c.latency,
+    units: c.U, unitMs: c.unit, unitMaxMs: c.unitMax, reduceUpdateMs: c.reduceUpdate, publishWaitMs: c.wait, handOutMs: c.handOut, handOutAllMs: c.handOutAll, latencyMs: c.latency,
     mainMs: c.main, serialFractionPct: 100 * c.serialFraction,
   });
   const projected: Record<string, number> = {};

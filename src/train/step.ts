@@ -52,8 +52,9 @@ export interface StepInputs {
  * Times are wall-clock milliseconds (`wallNow`, comparable between threads).
  */
 export interface PhaseTiming {
-  /** When the main thread began handing the phase's tasks out, and when it had handed them all out. */
+  /** When the main thread began handing the phase's tasks out, when it had handed out its first, and all. */
   sent: number;
+  firstHandedOut: number;
   handedOut: number;
   /** Each task: its span inside the worker, its work (ms), and when its reply reached the main thread. */
   tasks: { start: number; end: number; work: number; received: number }[];
@@ -81,14 +82,19 @@ export interface StepProfile {
  */
 async function phase<R extends TaskSpan>(runner: TaskRunner, tasks: Task[], work: (r: R) => number, onFailure?: () => void): Promise<{ results: R[]; timing: PhaseTiming }> {
   const sent = wallNow(), received: number[] = [];
-  const replies = tasks.map((t, i) => runner.run<R>(t).then((r) => { received[i] = wallNow(); return r; }, (e: unknown) => { onFailure?.(); throw e; }));
+  let firstHandedOut = 0;
+  const replies = tasks.map((t, i) => {
+    const reply = runner.run<R>(t).then((r) => { received[i] = wallNow(); return r; }, (e: unknown) => { onFailure?.(); throw e; });
+    if (i === 0) firstHandedOut = wallNow();
+    return reply;
+  });
   const handedOut = wallNow();
   const settled = await Promise.allSettled(replies);
   const failed = settled.filter((x): x is PromiseRejectedResult => x.status === 'rejected').map((x) => x.reason as unknown);
   if (failed.length) throw failed.find((e) => !(e instanceof Error && e.message.includes(new StepAborted().message))) ?? failed[0];
   const results = settled.map((x) => (x as PromiseFulfilledResult<R>).value);
   const done = wallNow();
-  return { results, timing: { sent, handedOut, done, tasks: results.map((r, i) => ({ start: r.start, end: r.end, work: work(r), received: received[i] })) } };
+  return { results, timing: { sent, firstHandedOut, handedOut, done, tasks: results.map((r, i) => ({ start: r.start, end: r.end, work: work(r), received: received[i] })) } };
 }
 
 /** Whether a backend runs the sliced optimizer in the workers (Float32 and synchronous: WebAssembly). */

@@ -13,7 +13,7 @@ import type { PhaseTiming, StepProfile } from '../../src/train/step.ts';
 function phase(t0: number, works: number[], handOutPerTask: number): PhaseTiming {
   const handedOut = t0 + handOutPerTask * works.length;
   const tasks = works.map((w) => ({ start: t0 + 1, end: t0 + 1 + w, work: w, received: t0 + 1.5 + w }));
-  return { sent: t0, handedOut, tasks, done: Math.max(...tasks.map((t) => t.received)) };
+  return { sent: t0, firstHandedOut: t0 + handOutPerTask, handedOut, tasks, done: Math.max(...tasks.map((t) => t.received)) };
 }
 
 test('stepCosts: unit, slowest unit, wait, hand-out, latency and the projected step', () => {
@@ -31,6 +31,10 @@ test('stepCosts: unit, slowest unit, wait, hand-out, latency and the projected s
   // done - sent = work of the busiest task + 1.5 ms (start 1 ms after sent, reply 0.5 ms after end).
   assert.ok(Math.abs(c.wait - 1.5) < 1e-9, `wait ${c.wait}`);
   assert.ok(Math.abs(c.handOut - 0.1) < 1e-9, `hand-out ${c.handOut}`);
+  assert.ok(Math.abs(c.handOutAll - 0.1) < 1e-9, `hand-out, all tasks ${c.handOutAll}`);
+  // The main thread preempted after its first hand-out: h stays the first task's, the mean shows the wait.
+  const late = stepCosts({ profiles: [{ ...p, grad: { ...p.grad, handedOut: p.grad.sent + 4.1 } }], workers: 2, blocks: 8 });
+  assert.ok(Math.abs(late.handOut - 0.1) < 1e-9 && Math.abs(late.handOutAll - 2.05) < 1e-9, `${late.handOut} ${late.handOutAll}`);
   assert.ok(Math.abs(c.latency - 1.5) < 1e-9, `latency ${c.latency}`);
   // T(W) = (ceil(U/W) - 1) c + c_max + r / min(W, U, blocks) + main + L + min(W, U) h
   const T = (w: number) => (Math.ceil(4 / w) - 1) * 10 + 12 + 10 / Math.min(w, 4, 8) + 0.25 + 1.5 + Math.min(w, 4) * 0.1;

@@ -27,7 +27,7 @@ export const TRAIN_OPTIONS = {
   preset: choice('small', ['tiny', 'small', 'base'], 'Model preset: tiny, small or base.'),
   seed: int(0, 'Seed of initialization, shuffling, dropout and injected missingness.', { min: 0, max: 0xffffffff }),
   threads: int(0, 'Worker threads (0: all cores). Results are bit-identical for any value; at most one per micro-batch of a batch works.', { min: 0, max: 4096 }),
-  microBatch: int(0, 'Samples per unit of parallel work: a batch is cut into ceil(batch / microBatch) units whose gradients are summed in order; the bits depend on it, never on --threads. 0: the preset\'s, 2 for base (a batch of 256 is then 128 units, four for each of 32 threads) and 8 for tiny and small (docs/threads.md).', { min: 0, max: 4096 }),
+  microBatch: int(0, 'Samples per unit of parallel work: a batch is cut into ceil(batch / microBatch) units whose gradients are summed in order; the bits depend on it, never on --threads. 0: the preset\'s, 2 for base (a batch of 256 is then 128 units, four for each of 32 threads) and 8 for tiny and small; on a few cores --micro-batch 8 is 10-14% faster for base (docs/benchmarks.md, "32 threads").', { min: 0, max: 4096 }),
   epochs: int(10, 'Training epochs.', { min: 1, max: 100_000 }),
   batch: int(32, 'Samples per optimizer step.', { min: 1, max: 65_536 }),
   lr: num(1e-3, 'Peak learning rate (AdamW).', { above: 0, max: 1 }),

@@ -3,9 +3,10 @@
  * computes. Tasks name sample indices; the replica builds the batch itself from the shared arrays with the
  * run's batch policy (src/train/batch-policy.ts: injection, dropout, imputation, sent once in ReplicaInit)
  * and returns results, with what each evaluated sample showed the model. The parameters
- * come from a SharedArrayBuffer (written by the main thread, or by the workers' optimizer tasks); gradients go
- * to this task's slot of a shared gradient buffer, so nothing big is copied through messages. The optimizer's
- * reduce and update tasks (src/train/shards.ts) run on any replica: their state is all in shared memory.
+ * come from a SharedArrayBuffer (written by the main thread, or by the workers' step tasks); gradients go
+ * to this task's slot of a shared gradient buffer, so nothing big is copied through messages. A step task
+ * (StepTask) also runs the optimizer on its share of the blocks (src/train/shards.ts): all its state is in
+ * shared memory.
  */
 import type { PreparedDataset } from '../data/index.ts';
 import { createModel, sigmoidProbabilities } from '../model/index.ts';
@@ -15,7 +16,7 @@ import type { AnyBackendKind, Backend, SyncBackend } from '../engine/index.ts';
 import { prepareBatch } from './batch-policy.ts';
 import type { BatchPolicy, BatchUse } from './batch-policy.ts';
 import type { Shown } from '../engine/batch.ts';
-import { ShardWorker, StepAborted, abortStep, clipScale, stepBarrier, workerBlocks } from './shards.ts';
+import { ShardWorker, StepAborted, abortStep, checkAborted, clipScale, stepBarrier, stepProgress, workerBlocks } from './shards.ts';
 import { cutUnits } from './batching.ts';
 import type { UpdateSettings } from './shards.ts';
 
@@ -165,12 +166,15 @@ export class Replica {
     return { units: await this.takeUnits(t), start, end: wallNow() };
   }
 
-  private async takeUnits(t: Omit<GradTask, 'kind'>): Promise<GradResult['units']> {
+  /** Units from the shared counter until none are left; in a step task (`sync`), stopped when the step is aborted. */
+  private async takeUnits(t: Omit<GradTask, 'kind'>, sync?: Int32Array): Promise<GradResult['units']> {
     if (!this.init.next) throw new Error('this replica has no unit counter (ReplicaInit.next): it was set up for prediction only');
     const units = cutUnits(t.rows, this.init.policy.microBatch), next = new Int32Array(this.init.next);
     const out: GradResult['units'] = [];
     for (let u = Atomics.add(next, 0, 1); u < units.length; u = Atomics.add(next, 0, 1)) {
+      if (sync) checkAborted(sync);
       out.push({ unit: u, ...(await this.unit(t, units[u], u)) });
+      if (sync) stepProgress(sync);
     }
     return out;
   }
@@ -182,7 +186,7 @@ export class Replica {
     if (!o) throw new Error('this replica was not set up for the sliced optimizer (ReplicaInit.optimizer)');
     const sync = new Int32Array(o.sync), losses = new Float64Array(o.losses), parts = new Float64Array(o.normParts);
     try {
-      const units = await this.takeUnits(t.grad);
+      const units = await this.takeUnits(t.grad, sync);
       for (const u of units) losses[u.unit] = u.loss;
       stepBarrier(sync, t.workers, 'units');
       // Unit order, whatever worker took which unit: the loss's bits are fixed, and every task sums the same.
@@ -193,6 +197,7 @@ export class Replica {
       const shard = this.shard(), blocks = workerBlocks(shard.blocks, t.workers, t.worker), t0 = performance.now();
       shard.reduce({ units: t.units, blocks, encodersFrozen: t.encodersFrozen });
       const reduceMs = performance.now() - t0;
+      stepProgress(sync);
       stepBarrier(sync, t.workers, 'reduce');
       // Block order, whatever the thread count: the norm's bits are fixed.
       let sq = 0;

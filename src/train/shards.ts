@@ -117,10 +117,17 @@ export function clipScale(norm: number, clip: number): number {
 export const SYNC_COUNT = 0;
 export const SYNC_GENERATION = 1;
 export const SYNC_ABORT = 2;
-export const SYNC_INTS = 3;
+/** Bumped by every worker after each unit and each reduce: a waiter's time limit counts from its last change. */
+export const SYNC_PROGRESS = 3;
+export const SYNC_INTS = 4;
 
-/** How long a worker waits at a barrier for the others before it gives up (a backstop: a worker that dies sets the abort flag through the main thread). */
-export const BARRIER_LIMIT_MS = 10 * 60_000;
+/**
+ * How long a worker waits at a barrier while no worker of the step makes progress (finishes a unit or its
+ * reduce) before it gives up: a backstop only, since a worker that fails sets the abort flag, and so does the
+ * main thread when the pool reports a dead worker. A slow unit does not trip it as long as others progress;
+ * one unit alone taking longer would.
+ */
+export const BARRIER_LIMIT_MS = 30 * 60_000;
 
 /** What a worker throws at a barrier when another worker of the step failed first. */
 export class StepAborted extends Error {
@@ -143,12 +150,24 @@ export function stepBarrier(sync: Int32Array, parties: number, where: string, li
     Atomics.notify(sync, SYNC_GENERATION);
     return;
   }
-  const t0 = Date.now();
+  let t0 = Date.now(), seen = Atomics.load(sync, SYNC_PROGRESS);
   while (Atomics.load(sync, SYNC_GENERATION) === gen) {
     if (Atomics.load(sync, SYNC_ABORT) !== 0) throw new StepAborted();
-    if (Date.now() - t0 > limitMs) throw new Error(`a training worker waited ${Math.round(limitMs / 1000)} s at the step's ${where} for the other ${parties - 1} worker(s); none came`);
+    const now = Date.now(), p = Atomics.load(sync, SYNC_PROGRESS);
+    if (p !== seen) { seen = p; t0 = now; }
+    if (now - t0 > limitMs) throw new Error(`a training worker waited ${Math.round(limitMs / 1000)} s at the step's ${where} for the other ${parties - 1} worker(s), none of which made progress`);
     Atomics.wait(sync, SYNC_GENERATION, gen, 200);
   }
+}
+
+/** A worker's note that it finished a unit or its reduce (the barrier's time limit restarts). */
+export function stepProgress(sync: Int32Array): void {
+  Atomics.add(sync, SYNC_PROGRESS, 1);
+}
+
+/** Throw StepAborted if another worker of the step has failed (checked before each unit). */
+export function checkAborted(sync: Int32Array): void {
+  if (Atomics.load(sync, SYNC_ABORT) !== 0) throw new StepAborted();
 }
 
 /** Ask every worker waiting at a barrier of the step to stop (StepAborted). */

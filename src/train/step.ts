@@ -48,7 +48,8 @@ export interface StepInputs {
 }
 
 /**
- * One phase of a step (the units' gradients, reduce, update) as the main thread saw it, for the benchmark.
+ * A step's phase of tasks (one task per worker: whole steps, or the units' gradients on the main-thread step)
+ * as the main thread saw it, for the benchmark.
  * Times are wall-clock milliseconds (`wallNow`, comparable between threads).
  */
 export interface PhaseTiming {

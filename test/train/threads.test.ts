@@ -8,6 +8,7 @@ import { plainPolicy } from '../../src/train/batch-policy.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { train } from '../../src/train/trainer.ts';
 import { createRunner, threadPlan } from '../../src/train/pool.ts';
 import { DataParallelStep, slicedOptimizer, stepBuffers } from '../../src/train/step.ts';
 import type { EncoderRate } from '../../src/train/step.ts';
-import { BLOCK, SYNC_GENERATION, SYNC_INTS, StepAborted, abortStep, blockEdges, stepBarrier, workerBlocks } from '../../src/train/shards.ts';
+import { BLOCK, SYNC_ABORT, SYNC_COUNT, SYNC_GENERATION, SYNC_INTS, SYNC_PROGRESS, StepAborted, abortStep, blockEdges, stepBarrier, workerBlocks } from '../../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../../src/train/batching.ts';
 import { fakeDataset } from '../../bench/train.ts';
 import { rejects, sameBits } from '../util/harness.ts';
@@ -199,7 +200,24 @@ test('step barrier: one party passes at once; an abort stops a waiter; a missing
   abortStep(sync);
   assert.throws(() => stepBarrier(sync, 2, 'units'), (e: unknown) => e instanceof StepAborted);
   sync.fill(0);
-  assert.throws(() => stepBarrier(sync, 3, 'reduce', 50), /waited 0 s at the step's reduce for the other 2 worker\(s\); none came/);
+  assert.throws(() => stepBarrier(sync, 3, 'reduce', 50), /waited 0 s at the step's reduce for the other 2 worker\(s\), none of which made progress/);
+});
+
+test('step barrier: a waiter whose limit is shorter than the wait still passes while another worker makes progress', async () => {
+  const sab = new SharedArrayBuffer(4 * SYNC_INTS), sync = new Int32Array(sab);
+  // Another party (a plain thread) notes progress every 20 ms for ~300 ms, then arrives (the last of two).
+  const other = new Worker(`
+    const { workerData: sab } = require('node:worker_threads');
+    const s = new Int32Array(sab);
+    for (let i = 0; i < 15; i++) { Atomics.wait(s, ${SYNC_ABORT}, 0, 20); Atomics.add(s, ${SYNC_PROGRESS}, 1); }
+    const gen = Atomics.load(s, ${SYNC_GENERATION});
+    if (Atomics.add(s, ${SYNC_COUNT}, 1) === 1) { Atomics.store(s, ${SYNC_COUNT}, 0); Atomics.add(s, ${SYNC_GENERATION}, 1); Atomics.notify(s, ${SYNC_GENERATION}); }
+  `, { eval: true, workerData: sab });
+  const t0 = performance.now();
+  stepBarrier(sync, 2, 'units', 100);
+  assert.ok(performance.now() - t0 > 200, 'the waiter outlived its 100 ms limit because progress kept restarting it');
+  assert.is(sync[SYNC_GENERATION], 1);
+  await other.terminate();
 });
 
 test('the workers run the optimizer on WebAssembly; the Float64 reference keeps the main-thread step (WebGPU: train-webgpu.test.ts)', () => {

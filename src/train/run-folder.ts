@@ -12,7 +12,7 @@ import { basename, join, resolve } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import type { SafeTensor } from '../model/safetensors.ts';
 import { kebab } from '../options/schema.ts';
-import { RUNTIME_KEYS, TRAIN_DEFAULTS, applyOverrides, checkLegacyConfig } from './config.ts';
+import { RUNTIME_KEYS, TRAIN_DEFAULTS, applyOverrides, checkLegacyConfig, resolveMicroBatch } from './config.ts';
 import type { TrainConfig } from './config.ts';
 import { releasePidLock, takePidLock, writeFileAtomic } from '../node/files.ts';
 
@@ -183,9 +183,12 @@ function resumedConfig(cfg: TrainConfig, path: string, given?: ReadonlySet<strin
   for (const k of Object.keys(own) as (keyof TrainConfig)[]) {
     if (RUNTIME_KEYS.includes(k) || mayChange.includes(k)) continue;
     const explicit = given ? given.has(k) : JSON.stringify(cfg[k]) !== JSON.stringify(TRAIN_DEFAULTS[k]);
-    if (explicit && JSON.stringify(own[k]) !== JSON.stringify(cfg[k])) {
+    // --micro-batch 0 asks for the preset's number, which the run recorded when it started.
+    const asked = k === 'microBatch' ? resolveMicroBatch(String(own.preset), cfg.microBatch) : cfg[k];
+    if (explicit && JSON.stringify(own[k]) !== JSON.stringify(asked)) {
       const flag = `--${kebab(k)}`;
-      throw new Error(`--resume: ${flag} ${JSON.stringify(cfg[k])} differs from the run's ${path} (${JSON.stringify(own[k])}); a resumed run keeps its config: leave ${flag} out`);
+      const means = asked !== cfg[k] ? ` (${JSON.stringify(asked)} for ${String(own.preset)})` : '';
+      throw new Error(`--resume: ${flag} ${JSON.stringify(cfg[k])}${means} differs from the run's ${path} (${JSON.stringify(own[k])}); a resumed run keeps its config: leave ${flag} out`);
     }
   }
   // out and name stay the run's own: the folder is --resume's, and the echoed config should say where it is.

@@ -67,8 +67,11 @@ test('base by default: units of 2 written into config.json, the same checkpoint 
   for (const r of runs.slice(1)) {
     for (const f of ['last.safetensors', 'last.state.safetensors']) assert.ok(bytes(runs[0].runDir, f).equals(bytes(r.runDir, f)), `${f} of ${r.runDir} differs from --threads 1`);
   }
-  // Resumed, the run keeps its recorded units (the default asked again resolves to the same number).
-  const rest = await train(cfg({ resume: runs[0].runDir, preset: 'base', microBatch: 0, batch: 16, threads: 2, maxSteps: 3 }), { log: quiet });
+  // Resumed, the run keeps its recorded units: --micro-batch 0 given again means the same 2; 8 is refused.
+  const again = cfg({ resume: runs[0].runDir, preset: 'base', microBatch: 0, batch: 16, threads: 2, maxSteps: 3 });
+  const given = new Set(['resume', 'preset', 'microBatch', 'batch', 'threads', 'maxSteps']);
+  await rejects(train({ ...again, microBatch: 8 }, { log: quiet, given }), /--micro-batch 8 differs from the run's .*config\.json \(2\)/);
+  const rest = await train(again, { log: quiet, given });
   assert.is(rest.state.step, 3);
 });
 

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../node/files.ts';
 import { readJsonFile } from '../train/run-folder.ts';
+import { resolveMicroBatch } from '../train/config.ts';
 import type { MissPoint } from './methods.ts';
 
 /** /2: proposed and its ablations became two-stage (issue 14), so /1 folders' cells mean something else. */
@@ -54,7 +55,27 @@ export function checkSettings(out: string, s: Settings): boolean {
   if (diffs.length) {
     throw new Error(`${out} holds a protocol run with other settings (${diffs.join('; ')}): rerun with the same settings to continue it, or use another --out`);
   }
+  checkUnits(out, s);
   return false;
+}
+
+/**
+ * The micro-batch is not in the settings (the preset fixes it: src/train/config.ts), but it changes the bits,
+ * and base's changed from 8 to 2 on 2026-12-06: a folder whose runs were trained in other units than this
+ * version's would mix the two. Each run records its own in config.json.
+ */
+function checkUnits(out: string, s: Settings): void {
+  const runs = join(out, 'runs');
+  if (!existsSync(runs)) return;
+  const want = resolveMicroBatch(s.preset, typeof s.train.microBatch === 'number' ? s.train.microBatch : 0);
+  for (const r of readdirSync(runs)) {
+    const cfg = join(runs, r, 'config.json');
+    if (!existsSync(cfg)) continue;
+    const m = (readJsonFile(cfg, 'run config') as { microBatch?: unknown } | null)?.microBatch;
+    if (typeof m === 'number' && m !== want) {
+      throw new Error(`${out} holds runs trained in units of ${m} samples (${cfg}), and this version trains --preset ${s.preset} in units of ${want}: finish the folder with the version that started it, or use another --out`);
+    }
+  }
 }
 
 /**

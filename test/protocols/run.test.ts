@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSynthetic } from '../../src/data/index.ts';
@@ -200,6 +200,13 @@ test('an interrupted run (mid-training, then a torn store line) continues to the
 test('bad settings are errors: another configuration in the same folder, bad levels, unknown methods and options', async () => {
   await rejects(runStress(opts(A, { levels: [0, 1] })), /holds a protocol run with other settings \(levels/);
   await rejects(runStress(opts(A, { epochs: 2 })), /other settings \(epochs 1 there, 2 now/);
+  // Runs trained in other units than this version's for the preset (base's default went from 8 to 2).
+  const U = join(root, 'units');
+  cpSync(A, U, { recursive: true });
+  const run = readdirSync(join(U, 'runs')).find((r) => existsSync(join(U, 'runs', r, 'config.json')))!;
+  const cfgPath = join(U, 'runs', run, 'config.json');
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), microBatch: 2 }));
+  await rejects(runStress(opts(U)), /holds runs trained in units of 2 samples \(.*config\.json\), and this version trains --preset tiny in units of 8/);
   await rejects(runStress(opts(join(root, 'c'), { levels: [0, 1, 0.5] })), /increasing/);
   await rejects(runStress(opts(join(root, 'c'), { levels: [0, 1.5] })), /outside \[0, 1\]/);
   assert.throws(() => parseMethods('proposed,fancy'), /unknown method 'fancy'/);

@@ -27,7 +27,7 @@ export const TRAIN_OPTIONS = {
   preset: choice('small', ['tiny', 'small', 'base'], 'Model preset: tiny, small or base.'),
   seed: int(0, 'Seed of initialization, shuffling, dropout and injected missingness.', { min: 0, max: 0xffffffff }),
   threads: int(0, 'Worker threads (0: all cores). Results are bit-identical for any value; at most one per micro-batch of a batch works.', { min: 0, max: 4096 }),
-  microBatch: int(0, 'Samples per unit of parallel work: a batch is cut into ceil(batch / microBatch) units whose gradients are summed in order; the bits depend on it, never on --threads. 0: the preset\'s, 2 for base (a batch of 256 is then 128 units, four for each of 32 threads) and 8 for tiny and small; on a few cores --micro-batch 8 is 10-14% faster for base (docs/benchmarks.md, "32 threads").', { min: 0, max: 4096 }),
+  microBatch: int(0, 'Samples per unit of parallel work: a batch is cut into ceil(batch / microBatch) units whose gradients are summed in order; the bits depend on it, never on --threads. 0: the preset\'s, 2 for base (a batch of 256 is then 128 units, four for each of 32 threads) and 8 for tiny and small; on a few cores a base step takes 10-14% longer in units of 2 than with --micro-batch 8 (docs/benchmarks.md, "32 threads").', { min: 0, max: 4096 }),
   epochs: int(10, 'Training epochs.', { min: 1, max: 100_000 }),
   batch: int(32, 'Samples per optimizer step.', { min: 1, max: 65_536 }),
   lr: num(1e-3, 'Peak learning rate (AdamW).', { above: 0, max: 1 }),
@@ -73,8 +73,9 @@ export const TRAIN_OPTIONS = {
 /**
  * The micro-batch of `--micro-batch 0` per preset. base is the servers' preset: with 2 a batch of 256 is 128
  * units, so each of 32 threads takes four from the shared counter and one slow unit no longer sets the step
- * (docs/benchmarks.md, "32 threads"); a unit of 2 costs ~5-8% more per sample than one of 8 (smaller GEMMs),
- * which tiny and small, run on laptops with few threads, do not pay.
+ * (docs/benchmarks.md, "32 threads"); a step in units of 2 takes 10-14% longer than in units of 8 on 1-2
+ * threads (smaller GEMMs, four times the slots to sum), which tiny and small, run on laptops with few threads,
+ * do not pay.
  */
 export const PRESET_MICRO_BATCH: Readonly<Record<string, number>> = { tiny: 8, small: 8, base: 2 };
 

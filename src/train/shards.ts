@@ -129,9 +129,12 @@ export const SYNC_INTS = 4;
  */
 export const BARRIER_LIMIT_MS = 30 * 60_000;
 
+/** StepAborted's message: how the main thread tells such a failure from the one that caused it (errors reach it as messages). */
+export const STEP_ABORTED = 'step aborted: another training worker of this step failed';
+
 /** What a worker throws at a barrier when another worker of the step failed first. */
 export class StepAborted extends Error {
-  constructor() { super('step aborted: another training worker of this step failed'); }
+  constructor() { super(STEP_ABORTED); }
 }
 
 /**
@@ -152,7 +155,7 @@ export function stepBarrier(sync: Int32Array, parties: number, where: string, li
   }
   let t0 = Date.now(), seen = Atomics.load(sync, SYNC_PROGRESS);
   while (Atomics.load(sync, SYNC_GENERATION) === gen) {
-    if (Atomics.load(sync, SYNC_ABORT) !== 0) throw new StepAborted();
+    checkAborted(sync);
     const now = Date.now(), p = Atomics.load(sync, SYNC_PROGRESS);
     if (p !== seen) { seen = p; t0 = now; }
     if (now - t0 > limitMs) throw new Error(`a training worker waited ${Math.round(limitMs / 1000)} s at the step's ${where} for the other ${parties - 1} worker(s), none of which made progress`);

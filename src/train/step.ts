@@ -27,7 +27,7 @@ import type { DropoutRates } from './missing.ts';
 import type { TaskRunner } from './pool.ts';
 import { wallNow } from './replica.ts';
 import type { GradResult, GradTask, ReplicaInit, StepResult, StepTask, Task, TaskSpan } from './replica.ts';
-import { SYNC_ABORT, SYNC_COUNT, SYNC_INTS, StepAborted, abortStep, blockEdges, clipScale, isEncoderTensor, tensorRate } from './shards.ts';
+import { STEP_ABORTED, SYNC_ABORT, SYNC_COUNT, SYNC_INTS, abortStep, blockEdges, clipScale, isEncoderTensor, tensorRate } from './shards.ts';
 import type { EncoderRate } from './shards.ts';
 
 export { isEncoderTensor } from './shards.ts';
@@ -92,7 +92,7 @@ async function phase<R extends TaskSpan>(runner: TaskRunner, tasks: Task[], work
   const handedOut = wallNow();
   const settled = await Promise.allSettled(replies);
   const failed = settled.filter((x): x is PromiseRejectedResult => x.status === 'rejected').map((x) => x.reason as unknown);
-  if (failed.length) throw failed.find((e) => !(e instanceof Error && e.message.includes(new StepAborted().message))) ?? failed[0];
+  if (failed.length) throw failed.find((e) => !(e instanceof Error && e.message.includes(STEP_ABORTED))) ?? failed[0];
   const results = settled.map((x) => (x as PromiseFulfilledResult<R>).value);
   const done = wallNow();
   return { results, timing: { sent, firstHandedOut, handedOut, done, tasks: results.map((r, i) => ({ start: r.start, end: r.end, work: work(r), received: received[i] })) } };

@@ -33,7 +33,6 @@ const quiet = () => {};
 const cfg = (over: Record<string, unknown>) =>
   applyOverrides(TRAIN_DEFAULTS, { data, out: join(root, 'runs'), preset: 'tiny', epochs: 1, progress: 'none', batch: 30, microBatch: 4, ...over }, 'test');
 const bytes = (run: string, f: string) => readFileSync(join(run, f));
-const sameArray = (a: ArrayLike<number>, b: ArrayLike<number>) => a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i]));
 
 test('--threads 1, 2 and 8 (oversubscribed) give the same checkpoint bytes at one micro-batch', async () => {
   const lines: string[] = [];
@@ -94,24 +93,36 @@ test('a run folder of --chunks (before micro-batches) is refused on --resume, na
   await rejects(train(cfg({ resume: r.runDir, threads: 1 }), { log: quiet }), /config\.json was written with --chunks 5, which this version replaced by --micro-batch.*--micro-batch 6 cuts full batches the same way/);
 });
 
-/** Three steps of a DataParallelStep; returns its final parameters, moments and norms. */
-async function steps(sliced: boolean, threads: number, frozenPrefix: string, clip: number, enc?: (t: number) => EncoderRate | undefined) {
+/**
+ * A DataParallelStep of the tiny model over 40 fake samples, batches of 13 in units of 3, on `threads`
+ * workers: sliced (the workers run the optimizer) or the main-thread step, with tensors under `frozenPrefix`
+ * frozen. `rows(t)` is step t's batch.
+ */
+async function tinyStep(threads: number, o: { sliced?: boolean; frozenPrefix?: string; clip?: number } = {}) {
   const mc = { ...presetConfig('tiny'), numFeatures: 6, catCardinalities: [] };
   const ds = fakeDataset(40, mc.imageSize, 6, 3, 0.5);
   const model = createModel(mc, { seed: 1, backend: await createBackendAsync('auto') });
-  const frozen = model.layout.filter((e) => e.name.startsWith(frozenPrefix));
+  const frozen = o.frozenPrefix === undefined ? [] : model.layout.filter((e) => e.name.startsWith(o.frozenPrefix!));
   const buffers = stepBuffers(model, unitsPerBatch(13, 3), frozen);
-  if (!sliced) buffers.optimizer = undefined;
+  if (o.sliced === false) buffers.optimizer = undefined;
   const runner = createRunner({ model: model.config, backend: 'auto', data: ds, ...buffers, policy: plainPolicy(3) }, threads);
+  try {
+    const step = await DataParallelStep.create(model, runner, buffers, 3, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: o.clip ?? 1 }, frozen);
+    const rows = (t: number) => Int32Array.from({ length: 13 }, (_, i) => (t * 13 + i) % ds.n);
+    return { ds, model, step, runner, rows, inp: (r: Int32Array) => ({ normalizer: observedCount(ds.labels, r, 'ignore') }) };
+  } catch (e) {
+    await runner.close();
+    throw e;
+  }
+}
+
+/** Three steps of a tinyStep; returns its final parameters, moments and norms. */
+async function steps(sliced: boolean, threads: number, frozenPrefix: string, clip: number, enc?: (t: number) => EncoderRate | undefined) {
+  const { model, step, runner, rows, inp } = await tinyStep(threads, { sliced, frozenPrefix, clip });
   const norms: number[] = [];
   try {
-    const step = await DataParallelStep.create(model, runner, buffers, 3, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip }, frozen);
     assert.is(step.slicedOptimizer, sliced);
-    for (let t = 0; t < 3; t++) {
-      const rows = Int32Array.from({ length: 13 }, (_, i) => (t * 13 + i) % ds.n);
-      const inp = { normalizer: observedCount(ds.labels, rows, 'ignore') };
-      norms.push((await step.run(rows, t, 1e-2, inp, enc?.(t))).norm);
-    }
+    for (let t = 0; t < 3; t++) norms.push((await step.run(rows(t), t, 1e-2, inp(rows(t)), enc?.(t))).norm);
     const { m, v } = await step.moments();
     return { params: step.params.slice(), m: Float32Array.from(m), v: Float32Array.from(v), norms, numParams: model.numParams };
   } finally {
@@ -151,20 +162,8 @@ test('two-stage encoder rates in the sliced optimizer equal the whole-model step
   }
 });
 
-/** A sliced DataParallelStep of the tiny model over 40 fake samples, units of 3, on `threads` workers. */
-async function slicedStep(threads: number) {
-  const mc = { ...presetConfig('tiny'), numFeatures: 6, catCardinalities: [] };
-  const ds = fakeDataset(40, mc.imageSize, 6, 3, 0.5);
-  const model = createModel(mc, { seed: 1, backend: await createBackendAsync('auto') });
-  const buffers = stepBuffers(model, unitsPerBatch(13, 3), []);
-  const runner = createRunner({ model: model.config, backend: 'auto', data: ds, ...buffers, policy: plainPolicy(3) }, threads);
-  const step = await DataParallelStep.create(model, runner, buffers, 3, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clip: 1 });
-  const rows = (t: number) => Int32Array.from({ length: 13 }, (_, i) => (t * 13 + i) % ds.n);
-  return { ds, model, step, runner, rows, inp: (r: Int32Array) => ({ normalizer: observedCount(ds.labels, r, 'ignore') }) };
-}
-
 test('a worker that fails inside a step: the others stop at the barrier, the step rejects with its error at once, and the next step runs', async () => {
-  const s = await slicedStep(3);
+  const s = await tinyStep(3);
   try {
     const bad = s.rows(0);
     bad[12] = s.ds.n + 5; // the last unit's last row: one worker throws, the two others wait for it at the barrier
@@ -174,7 +173,7 @@ test('a worker that fails inside a step: the others stop at the barrier, the ste
     const before = s.step.params.slice();
     const { norm } = await s.step.run(s.rows(1), 0, 1e-2, s.inp(s.rows(1)));
     assert.ok(norm > 0 && Number.isFinite(norm));
-    assert.not.ok(sameArray(before, s.step.params), 'the next step updated the parameters');
+    assert.throws(() => sameBits('params', before, s.step.params), /bits differ/, 'the next step updated the parameters');
   } finally {
     await s.runner.close();
   }
@@ -182,7 +181,7 @@ test('a worker that fails inside a step: the others stop at the barrier, the ste
 
 test('a non-finite loss: every worker skips its update, so parameters and moments stay as they were', async () => {
   for (const threads of [1, 3]) {
-    const s = await slicedStep(threads);
+    const s = await tinyStep(threads);
     try {
       const p = s.step.params.slice();
       p[s.model.layout.find((e) => e.name === 'head.bias')!.offset] = NaN;
@@ -190,7 +189,7 @@ test('a non-finite loss: every worker skips its update, so parameters and moment
       await rejects(s.step.run(s.rows(0), 0, 1e-2, s.inp(s.rows(0))), /non-finite loss NaN/);
       const { m, v } = await s.step.moments();
       assert.ok(Array.from(m).every((x) => x === 0) && Array.from(v).every((x) => x === 0), `${threads} worker(s): moments changed`);
-      assert.ok(sameArray(p, s.step.params), `${threads} worker(s): parameters changed`);
+      sameBits(`${threads} worker(s): parameters`, p, s.step.params);
     } finally {
       await s.runner.close();
     }

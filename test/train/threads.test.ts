@@ -19,9 +19,11 @@ import { TRAIN_DEFAULTS, applyOverrides, parseFlags, resolveMicroBatch } from '.
 import { train } from '../../src/train/trainer.ts';
 import { openRun } from '../../src/train/run-folder.ts';
 import { createRunner, threadPlan } from '../../src/train/pool.ts';
+import { Replica } from '../../src/train/replica.ts';
+import type { StepResult, StepTask } from '../../src/train/replica.ts';
 import { DataParallelStep, slicedOptimizer, stepBuffers } from '../../src/train/step.ts';
 import type { EncoderRate } from '../../src/train/step.ts';
-import { BLOCK, SYNC_ABORT, SYNC_COUNT, SYNC_GENERATION, SYNC_INTS, SYNC_PROGRESS, StepAborted, abortStep, blockEdges, stepBarrier, workerBlocks } from '../../src/train/shards.ts';
+import { BLOCK, STEP_ABORTED, SYNC_ABORT, SYNC_COUNT, SYNC_GENERATION, SYNC_INTS, SYNC_PROGRESS, StepAborted, abortStep, blockEdges, stepBarrier, workerBlocks } from '../../src/train/shards.ts';
 import { observedCount, unitsPerBatch } from '../../src/train/batching.ts';
 import { fakeDataset } from '../../bench/train.ts';
 import { rejects, sameBits } from '../util/harness.ts';
@@ -194,6 +196,30 @@ test('a non-finite loss: every worker skips its update, so parameters and moment
       await s.runner.close();
     }
   }
+});
+
+test('a step task notes progress after each unit and its reduce, and takes no unit once the step is aborted', async () => {
+  const mc = { ...presetConfig('tiny'), numFeatures: 6, catCardinalities: [] };
+  const model = createModel(mc, { seed: 1 });
+  const buffers = stepBuffers(model, unitsPerBatch(13, 3), []);
+  new Float32Array(buffers.params).set(model.paramData());
+  const replica = await Replica.create({ model: model.config, backend: 'auto', data: fakeDataset(40, mc.imageSize, 6, 3, 0.5), ...buffers, policy: plainPolicy(3) });
+  const sync = new Int32Array(buffers.optimizer!.sync), next = new Int32Array(buffers.next), slots = new Float32Array(buffers.grads);
+  const task = (): StepTask => ({
+    kind: 'step', grad: { version: 1, rows: Int32Array.from({ length: 13 }, (_, i) => i), normalizer: 50, step: 0 }, worker: 0, workers: 1, units: 5, encodersFrozen: false,
+    update: { lr: 1e-3, t: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clip: 1 },
+  });
+  const r = await replica.run(task()) as StepResult;
+  assert.is(r.units.length, 5);
+  assert.ok(r.applied);
+  assert.is(sync[SYNC_PROGRESS], 5 + 1, 'one note per unit and one after the reduce');
+  // Aborted (another worker failed): the task stops before its next unit and computes nothing.
+  next[0] = 0;
+  slots.fill(0);
+  abortStep(sync);
+  await rejects(replica.run(task()), new RegExp(STEP_ABORTED));
+  assert.is(next[0], 1, 'it took one unit from the counter and stopped');
+  assert.ok(slots.every((x) => x === 0), 'no unit was computed');
 });
 
 test('step barrier: one party passes at once; an abort stops a waiter; a missing party ends in a timed-out error', () => {
